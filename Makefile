@@ -1,0 +1,57 @@
+# Thin wrapper for the README's two commands; meson does the building.
+#   make demo   - the main job on built-in defaults
+#   make check  - build everything and run every test (normal, ASan+UBSan, fuzz smoke, format)
+
+MESON_OPTS ?= --buildtype=debugoptimized
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build demo check check-format check-unit check-asan check-fuzz clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS) --werror
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	./scripts/demo.sh $(BUILD)
+
+check-format:
+	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*'); \
+	clang-format --dry-run --Werror $$files && echo "format: ok"
+
+check-unit: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug --werror -Db_sanitize=address,undefined -Db_lundef=false
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --suite unit --suite loopback --print-errorlogs --num-processes 2
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dtests=false \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Ddefault_library=static
+
+check-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-smoke.sh $(FUZZ_BUILD)
+
+check: deps check-format check-unit check-asan check-fuzz
+	@echo "make check: all suites passed"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz harness for $FUZZ_SECONDS on its seed corpus (a smoke test, not a campaign).
+set -euo pipefail
+build=${1:-build-fuzz}
+secs=${FUZZ_SECONDS:-20}
+src=$(cd "$(dirname "$0")" && pwd)
+fail=0 n=0
+for h in "$build"/fuzz/fuzz_*; do
+	[ -x "$h" ] || continue
+	name=$(basename "$h"); name=${name#fuzz_}
+	seeds="$src/corpus/$name"
+	work=$(mktemp -d)
+	n=$((n + 1))
+	if timeout $((secs + 60)) "$h" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+		-print_final_stats=0 "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} >"$work.log" 2>&1; then
+		echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$work.log" || echo ran))"
+	else
+		echo "fuzz $name: FAILED"; tail -40 "$work.log"; fail=$((fail + 1))
+	fi
+	rm -rf "$work" "$work.log"
+done
+echo "fuzz: $((n - fail)) passed, $fail failed"
+[ "$fail" -eq 0 ]
