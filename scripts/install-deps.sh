@@ -11,6 +11,8 @@ PACKAGES=(
 	qemu-system-x86 qemu-system-common qemu-utils dpdk-dev
 	# guest images built by the tests
 	busybox-static cpio kmod e2fsprogs
+	# the guest kernel of tests/interop (/boot/vmlinuz-*, /lib/modules/*: vhost_net, vhost_vsock, tun)
+	linux-image-amd64
 )
 
 missing=()

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvhost backend/: the vhost-user back-end library (QEMU docs/interop/vhost-user.rst).
+ *
+ * A device author fills a const struct vh_device_ops and a struct vh_server_config, creates a
+ * struct vh_server and runs it. The library does the protocol (features, memory table, rings,
+ * dirty log, inflight tracking, IOTLB, config space, status, reconnect); the device only sees
+ * its queues: a queue callback pops descriptor chains as iovecs of guest memory with
+ * vh_queue_pop() and returns them with vh_queue_push(). Dirty logging of written bytes and used
+ * entries, inflight bookkeeping, IOTLB misses and the call eventfd are handled underneath, so a
+ * device cannot forget them.
+ *
+ * Objects:
+ *   struct vh_server - a listening socket (or an inherited fd) and the connections it accepted.
+ *   struct vh_conn   - one front-end connection = one device instance. A new connection after
+ *                      the previous one closed is a reconnect; with cfg.max_connections > 1
+ *                      several instances run at once, fully isolated from each other.
+ *   struct vh_queue  - one virtqueue of a connection (the device's view of a ring).
+ *
+ * Threads and contexts (docs/architecture.md):
+ *   - The "dispatch thread" is whichever thread calls vh_server_dispatch() or vh_server_run()
+ *     (one at a time). All control messages, connection setup/teardown and every
+ *     vh_device_ops callback except queue_kick run there.
+ *   - VH_SERVER_DATAPATH_EVENT: queue_kick also runs on the dispatch thread, when the ring's
+ *     kick eventfd (or vh_queue_wake()) fires.
+ *   - VH_SERVER_DATAPATH_POLL: queue_kick runs on a worker thread that busy-polls its rings.
+ *     Before a control message touches memory or rings the workers are parked (they finish the
+ *     queue_kick in progress and wait); they resume afterwards.
+ *   A queue's "context" is the thread that runs its queue_kick. vh_queue_pop/push/notify may be
+ *   called only from that context (inside queue_kick, queue_start, queue_stop, or - event mode
+ *   only - any other callback this server runs on the dispatch thread).
+ *
+ * The core never blocks and never polls on its own: vh_server_fd() is one epoll fd that becomes
+ * readable when anything needs attention, vh_server_dispatch() handles what is ready and returns.
+ * vh_server_run() is a small loop around both for daemons.
+ */
+#ifndef VHOST_BACKEND_H
+#define VHOST_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vhost/common.h>
+#include <vhost/vq.h>
+
+struct vh_server;
+struct vh_conn;
+struct vh_queue;
+
+/* Queues per connection (ring index must be below this; SET_VRING_* check it). */
+#define VH_SERVER_MAX_QUEUES 64
+
+/* Memory slots offered with GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS). */
+#define VH_SERVER_MAX_MEM_SLOTS 509
+
+/*
+ * Virtio / vhost feature bits the library implements itself and offers in GET_FEATURES, ORed
+ * with the device's cfg.features: VIRTIO_F_VERSION_1, VIRTIO_F_RING_PACKED,
+ * VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, VIRTIO_F_IOMMU_PLATFORM,
+ * VHOST_F_LOG_ALL, VHOST_USER_F_PROTOCOL_FEATURES.
+ */
+VH_API uint64_t vh_server_library_features(void);
+
+/*
+ * Protocol features offered by default (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK,
+ * BACKEND_REQ, CONFIG, BACKEND_SEND_FD, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS,
+ * STATUS. A device removes bits with cfg.protocol_features_clear.
+ */
+VH_API uint64_t vh_server_library_protocol_features(void);
+
+/** enum vh_server_datapath - who runs queue_kick. */
+enum vh_server_datapath {
+	VH_SERVER_DATAPATH_EVENT = 0, /* dispatch thread, on kick eventfd */
+	VH_SERVER_DATAPATH_POLL,      /* worker threads busy-poll the rings */
+};
+
+/**
+ * struct vh_device_ops - what a device implements. Every pointer except queue_kick may be NULL.
+ *
+ * @inst is the instance opaque: cfg.opaque, unless conn_open replaced it for this connection.
+ * Return values: 0 (or a size) on success, -errno on failure; a failure is reported to the
+ * front-end (error reply / REPLY_ACK 1) and logged once by the library.
+ */
+struct vh_device_ops {
+	/*
+	 * conn_open - a front-end connected (dispatch thread). *@inst starts as cfg.opaque; set
+	 * it to per-instance state if the device keeps any. Return < 0 to refuse the connection.
+	 */
+	int (*conn_open)(void *dev_opaque, struct vh_conn *conn, void **inst);
+	/*
+	 * conn_close - the connection is gone (hang-up, protocol error, server destroy). Every
+	 * queue was stopped (queue_stop ran) before this. Dispatch thread.
+	 */
+	void (*conn_close)(void *inst, struct vh_conn *conn);
+
+	/*
+	 * features_set - SET_FEATURES accepted @features (device and library bits). Called again
+	 * when the front-end re-negotiates. Return < 0 to refuse (e.g. a combination the device
+	 * cannot do). Dispatch thread, all queues stopped or parked.
+	 */
+	int (*features_set)(void *inst, struct vh_conn *conn, uint64_t features);
+
+	/*
+	 * get_config - GET_CONFIG: fill @buf with @len bytes of the device config space at
+	 * @offset. The library already checked offset + len <= cfg.config_size. Dispatch thread.
+	 */
+	int (*get_config)(void *inst, struct vh_conn *conn, uint32_t offset, void *buf,
+			  uint32_t len);
+	/*
+	 * set_config - SET_CONFIG (flags: VH_USER_CONFIG_FLAG_*). NULL: SET_CONFIG fails with
+	 * -EPERM (the config space is read-only). Dispatch thread.
+	 */
+	int (*set_config)(void *inst, struct vh_conn *conn, uint32_t offset, const void *buf,
+			  uint32_t len, uint32_t flags);
+
+	/*
+	 * queue_start - @q became live: addresses, base, kick fd set and (with
+	 * VHOST_USER_F_PROTOCOL_FEATURES) enabled. Set up per-queue state (vh_queue_set_opaque()).
+	 * Return < 0 to keep the ring stopped. The queue's context (before its first queue_kick).
+	 */
+	int (*queue_start)(void *inst, struct vh_queue *q);
+	/*
+	 * queue_kick - the ring may have buffers (kick, wake, IOTLB update, or every poll loop
+	 * iteration in poll mode). Loop on vh_queue_pop() until it returns 0, handle each chain,
+	 * vh_queue_push() it now or later. The library flushes the used ring and signals the call
+	 * eventfd once after queue_kick returns. Return < 0 (-EPROTO: the guest sent garbage) to
+	 * mark the ring broken: it is not kicked again until the front-end resets it. REQUIRED.
+	 */
+	int (*queue_kick)(void *inst, struct vh_queue *q);
+	/*
+	 * queue_stop - @q stops (GET_VRING_BASE, SET_VRING_ENABLE 0, reset, disconnect), or
+	 * pauses while memory or its addresses change (SET_MEM_TABLE, REM_MEM_REG, SET_VRING_ADDR,
+	 * SET_FEATURES: queue_start follows with the ring position kept). Finish
+	 * or cancel outstanding chains and vh_queue_push() what completed before returning (it may
+	 * wait for the device's own I/O briefly); chains not pushed by then are abandoned (with
+	 * INFLIGHT_SHMFD they stay recorded and are resubmitted at the next start). After it
+	 * returns the device must not touch @q's iovecs. The queue's context (poll mode: the
+	 * dispatch thread with the worker parked).
+	 */
+	void (*queue_stop)(void *inst, struct vh_queue *q);
+
+	/*
+	 * reset - RESET_OWNER or RESET_DEVICE: return the device to its initial state. Queues
+	 * are already stopped and forgotten. (SET_STATUS is only recorded for GET_STATUS: QEMU
+	 * sends SET_STATUS 0 before GET_VRING_BASE, so it must not reset the rings.) Dispatch
+	 * thread.
+	 */
+	void (*reset)(void *inst, struct vh_conn *conn);
+};
+
+/** struct vh_server_config - copied at vh_server_create() (strings too). */
+struct vh_server_config {
+	const char *name; /* for log lines ("vh-blk"); NULL: "vhost-user" */
+
+	/*
+	 * Where front-ends come from; exactly one of:
+	 *   socket_path: listen here (a stale socket file is replaced, see vh_sock_listen());
+	 *   listen_fd >= 0: an inherited listening socket (--fd); the server owns it from now on.
+	 * Both unset (NULL and -1): no listener; connections are added with vh_server_add_conn().
+	 * (0 is a valid fd: set listen_fd = -1 when not used.)
+	 */
+	const char *socket_path;
+	int listen_fd;
+	unsigned max_connections; /* concurrent instances; 0 or 1: one at a time */
+
+	/* The device. */
+	const struct vh_device_ops *ops;
+	void *opaque;			  /* device opaque: passed to conn_open, default inst */
+	uint64_t features;		  /* device feature bits, ORed with the library's */
+	uint64_t protocol_features_clear; /* protocol feature bits not to offer */
+	unsigned num_queues;		  /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
+	unsigned max_queue_size;	  /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
+	uint32_t config_size;		  /* bytes of device config space (GET/SET_CONFIG) */
+
+	/* Datapath. */
+	enum vh_server_datapath datapath;
+	unsigned poll_threads; /* POLL: 0 = one per queue, else queue i runs on thread i % N */
+
+	struct vh_log_sink log;
+};
+
+/**
+ * vh_server_config_init() - fill @cfg with defaults: listen_fd -1, one connection at a time,
+ * event datapath, everything else zero.
+ * @cfg: the config to fill.
+ * Thread: any.
+ */
+VH_API void vh_server_config_init(struct vh_server_config *cfg);
+
+/**
+ * vh_server_create() - create a server and start listening.
+ * @cfg: configuration (copied).
+ * @out: receives the server.
+ *
+ * Return: 0; -EINVAL bad config (no ops or queue_kick, num_queues 0 or too big, both
+ * socket_path and listen_fd set, max_queue_size not a power of two); -errno from
+ * vh_sock_listen(), epoll_create1(), eventfd(); -ENOMEM.
+ * Thread: any.
+ */
+VH_API int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out);
+
+/**
+ * vh_server_destroy() - close every connection (queue_stop, conn_close for each), stop the
+ * workers, close the listener (and unlink cfg.socket_path), free; sets *@s to NULL.
+ * @s: the server (NULL or *s NULL: no-op).
+ * Thread: the dispatch thread, with vh_server_run() returned.
+ */
+VH_API void vh_server_destroy(struct vh_server **s);
+
+/**
+ * vh_server_add_conn() - serve an already-connected socket (socketpair, a front-end that
+ * connected to us some other way, tests). The server owns @fd from now on, also on failure.
+ * @s: the server.
+ * @fd: a connected unix stream socket.
+ *
+ * Return: 0; -EBUSY max_connections reached (@fd is closed); -errno from conn_open or epoll.
+ * Thread: the dispatch thread.
+ */
+VH_API int vh_server_add_conn(struct vh_server *s, int fd);
+
+/**
+ * vh_server_fd() - one fd (an epoll fd) that is readable when the server has work: a listener
+ * connection, a message, a kick, a wake, a stop request. Put it in your own event loop and call
+ * vh_server_dispatch() when it is readable.
+ * @s: the server.
+ * Return: the fd (owned by the server). Thread: any.
+ */
+VH_API int vh_server_fd(const struct vh_server *s);
+
+/**
+ * vh_server_dispatch() - handle everything that is ready now, without blocking.
+ * @s: the server.
+ *
+ * Accepts connections, handles control messages (a connection that sends a bad message gets an
+ * error reply or is closed; the server and other connections are not affected), runs queue_kick
+ * for kicked rings (event mode).
+ *
+ * Return: number of events handled (>= 0); 0 also when vh_server_stop() was requested (see
+ * vh_server_stopped()); -errno only for failures of the server itself (epoll_wait).
+ * Thread: the dispatch thread (one at a time).
+ */
+VH_API int vh_server_dispatch(struct vh_server *s);
+
+/**
+ * vh_server_run() - loop: wait on vh_server_fd() and vh_server_dispatch() until
+ * vh_server_stop() is called.
+ * @s: the server.
+ * Return: 0 after a stop; -errno if waiting or dispatching failed. Thread: the dispatch thread.
+ */
+VH_API int vh_server_run(struct vh_server *s);
+
+/**
+ * vh_server_stop() - make vh_server_run() return (writes an eventfd).
+ * @s: the server.
+ * Thread: any; async-signal-safe (may be called from a signal handler).
+ */
+VH_API void vh_server_stop(struct vh_server *s);
+
+/** vh_server_stopped() - vh_server_stop() was called since the last vh_server_run() started. */
+VH_API bool vh_server_stopped(const struct vh_server *s);
+
+/** vh_server_num_conns() - connections currently served. Thread: dispatch thread. */
+VH_API unsigned vh_server_num_conns(const struct vh_server *s);
+
+/**
+ * vh_server_config_changed() - tell every connected front-end that the config space changed
+ * (VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the back-end channel; connections without
+ * BACKEND_REQ and CONFIG negotiated are skipped).
+ * @s: the server.
+ * Return: number of front-ends notified (>= 0), or the first -errno of a failed send.
+ * Thread: the dispatch thread.
+ */
+VH_API int vh_server_config_changed(struct vh_server *s);
+
+/** Callback for vh_server_watch(); @events are EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP bits. */
+typedef void (*vh_server_watch_fn)(void *opaque, int fd, uint32_t events);
+
+/**
+ * vh_server_watch() - have the dispatch loop watch a device fd too (e.g. an eventfd its I/O
+ * threads signal on completion); @fn runs on the dispatch thread.
+ * @s: the server. @fd: the fd (not owned). @events: EPOLLIN etc. @fn, @opaque: callback.
+ * Return: 0; -EEXIST already watched; -errno from epoll_ctl; -ENOMEM. Thread: dispatch thread.
+ */
+VH_API int vh_server_watch(struct vh_server *s, int fd, uint32_t events, vh_server_watch_fn fn,
+			   void *opaque);
+
+/**
+ * vh_server_unwatch() - stop watching @fd (before closing it).
+ * Return: 0, -ENOENT. Thread: dispatch thread.
+ */
+VH_API int vh_server_unwatch(struct vh_server *s, int fd);
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+/** vh_conn_server() - the server the connection belongs to. */
+VH_API struct vh_server *vh_conn_server(const struct vh_conn *c);
+
+/** vh_conn_features() - negotiated virtio features (0 before SET_FEATURES). */
+VH_API uint64_t vh_conn_features(const struct vh_conn *c);
+
+/** vh_conn_protocol_features() - negotiated protocol features. */
+VH_API uint64_t vh_conn_protocol_features(const struct vh_conn *c);
+
+/** vh_conn_queue() - queue @index of the connection, or NULL when @index >= num_queues. */
+VH_API struct vh_queue *vh_conn_queue(const struct vh_conn *c, unsigned index);
+
+/** vh_conn_opaque() - the instance opaque (what conn_open stored, else cfg.opaque). */
+VH_API void *vh_conn_opaque(const struct vh_conn *c);
+
+/* ---- queues (the device's side of a ring) --------------------------------------------------- */
+
+/**
+ * vh_queue_pop() - take the next chain: a resubmitted inflight chain first (after a reconnect
+ * with INFLIGHT_SHMFD), then the available ring.
+ * @q: the queue.
+ * @elem: elem->iov and elem->max_iov set by the caller, the rest is filled in (see struct
+ *        vh_vq_elem: readable iovecs first, then writable). The iovecs point into guest memory
+ *        and stay valid until the chain is pushed or the queue stops.
+ *
+ * An IOTLB miss sends VHOST_USER_BACKEND_IOTLB_MSG (VHOST_IOTLB_MISS) and returns 0: queue_kick
+ * runs again when the update arrives.
+ *
+ * Return: 1 popped; 0 nothing (now); -ENOBUFS @max_iov too small (nothing consumed); -EPROTO
+ * the ring is broken (the guest put garbage in it; logged once, sticky until the front-end
+ * resets the ring); -ESHUTDOWN the queue is stopped.
+ * Thread: the queue's context. No syscall (except on an IOTLB miss), no allocation.
+ */
+VH_API int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem);
+
+/**
+ * vh_queue_push() - return a popped chain with @written bytes written into its writable part.
+ * The bytes and the used entry are marked in the dirty log when logging is on, the inflight
+ * entry is cleared. The driver sees it after the next flush: at the end of queue_kick or at
+ * vh_queue_notify().
+ * @q: the queue. @elem: from vh_queue_pop() on this queue. @written: bytes written.
+ * Return: 0; -EPROTO ring broken; -EINVAL more pushes than pops; -ESHUTDOWN queue stopped.
+ * Thread: the queue's context. No syscall, no allocation.
+ */
+VH_API int vh_queue_push(struct vh_queue *q, const struct vh_vq_elem *elem, uint32_t written);
+
+/**
+ * vh_queue_notify() - publish the pushed chains now and signal the call eventfd if the driver
+ * wants it (done automatically after queue_kick; use it for chains pushed elsewhere).
+ * Return: 1 signalled, 0 not needed, -errno from the eventfd write. Thread: the queue's context.
+ */
+VH_API int vh_queue_notify(struct vh_queue *q);
+
+/**
+ * vh_queue_wake() - ask for queue_kick to run again on the queue's context (e.g. an I/O thread
+ * finished requests the device now wants to push).
+ * Return: 0, or -ESHUTDOWN when the queue is stopped. Thread: any; async-signal-safe.
+ */
+VH_API int vh_queue_wake(struct vh_queue *q);
+
+/** vh_queue_index() - ring index within the connection. */
+VH_API unsigned vh_queue_index(const struct vh_queue *q);
+/** vh_queue_size() - ring size (SET_VRING_NUM). */
+VH_API unsigned vh_queue_size(const struct vh_queue *q);
+/** vh_queue_conn() - the connection of the queue. */
+VH_API struct vh_conn *vh_queue_conn(const struct vh_queue *q);
+/** vh_queue_set_opaque() - attach device state to the queue (e.g. in queue_start). */
+VH_API void vh_queue_set_opaque(struct vh_queue *q, void *opaque);
+/** vh_queue_opaque() - what vh_queue_set_opaque() stored (NULL at start). */
+VH_API void *vh_queue_opaque(const struct vh_queue *q);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private to backend/: server, connection and queue state shared by its files. */
+#ifndef VH_BACKEND_INTERNAL_H
+#define VH_BACKEND_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/vhost_types.h>
+
+#include <vhost/backend.h>
+#include <vhost/log.h>
+#include <vhost/mem.h>
+#include <vhost/proto.h>
+#include <vhost/sock.h>
+#include <vhost/vq.h>
+
+#include "util/util.h"
+
+/* What an epoll registration stands for (epoll_event.data.ptr points at a struct vh_watch). */
+enum vh_watch_kind {
+	VH_WATCH_LISTEN,
+	VH_WATCH_STOP,
+	VH_WATCH_CONN,
+	VH_WATCH_KICK,
+	VH_WATCH_WAKE,
+	VH_WATCH_USER,
+};
+
+struct vh_watch {
+	enum vh_watch_kind kind;
+	int fd;	   /* -1 when not registered */
+	void *ptr; /* server, conn or queue */
+	bool dead; /* USER: unwatched during this dispatch, freed at its end */
+	vh_server_watch_fn fn;
+	void *opaque;
+	struct vh_watch *next; /* USER list */
+};
+
+/* Packed inflight layout (vhost-user.rst), for sizing GET_INFLIGHT_FD's region. */
+struct vh_inflight_desc_packed {
+	uint8_t inflight;
+	uint8_t padding;
+	uint16_t next;
+	uint16_t last;
+	uint16_t num;
+	uint64_t counter;
+	uint16_t id;
+	uint16_t flags;
+	uint32_t len;
+	uint64_t addr;
+};
+
+struct vh_inflight_packed {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[10];
+	struct vh_inflight_desc_packed desc[];
+};
+
+_Static_assert(sizeof(struct vh_inflight_desc_packed) == 32, "DescStatePacked is 32 bytes");
+_Static_assert(sizeof(struct vh_inflight_packed) == 32, "QueueRegionPacked header is 32 bytes");
+
+#define VH_INFLIGHT_ALIGN 64u
+
+struct vh_queue {
+	struct vh_conn *conn;
+	unsigned index;
+	struct vh_vq *vq; /* exists from the first start until GET_VRING_BASE / reset */
+	unsigned num;
+	struct vhost_vring_addr addr;
+	struct vh_vq_addrs host; /* translated ring areas while mapped */
+	bool addr_set;
+	uint32_t base;
+	int kick_fd;
+	int call_fd;
+	int err_fd;
+	bool kick_set; /* SET_VRING_KICK seen: the ring is started (vhost-user.rst "Ring states") */
+	bool enabled;
+	bool live;	    /* queue_start ran and queue_stop did not */
+	bool paused;	    /* live before vh_conn_pause(): restart at vh_conn_resume() */
+	bool broken;	    /* queue_kick failed, or the ring saw garbage */
+	bool iotlb_wait;    /* an IOTLB miss is outstanding: retry on update */
+	bool pending_start; /* ring addresses missed in the IOTLB: start on update */
+	struct vh_watch kick_w;
+	struct vh_watch wake_w;
+	int wake_fd;
+	void *opaque;
+	unsigned worker; /* poll mode: index of the worker thread */
+	void *infl;	 /* this queue's part of the inflight region, while vq/ tracks into it */
+};
+
+struct vh_inflight {
+	int fd; /* -1: none */
+	void *base;
+	uint64_t size;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint64_t queue_region; /* bytes per queue */
+	bool packed;
+};
+
+struct vh_conn {
+	struct vh_server *s;
+	struct vh_conn *next;
+	struct vh_watch w;
+	int fd;
+	unsigned id;
+	bool dead;
+	char name[80];
+	void *inst;
+	uint64_t features;
+	uint64_t proto_features;
+	bool features_acked;
+	uint8_t status;
+	struct vh_memmap *mem;
+	struct vh_iotlb *iotlb;
+	uint64_t miss_iova; /* last IOTLB miss reported ... */
+	bool miss_sent;	    /* ... and no update since: do not repeat it */
+	struct vh_dirty_log *dlog;
+	int log_fd; /* SET_LOG_FD eventfd */
+	int backend_fd;
+	pthread_mutex_t backend_lock; /* serialises sends on backend_fd */
+	struct vh_inflight infl;
+	unsigned num_queues;
+	struct vh_msg *rx; /* receive buffer */
+	struct vh_msg *tx; /* reply buffer */
+	struct vh_queue q[];
+};
+
+struct vh_worker {
+	struct vh_server *s;
+	pthread_t thread;
+	bool running;
+	bool parked;
+	unsigned nq;
+	struct vh_queue **qs;
+	unsigned cap;
+};
+
+struct vh_server {
+	struct vh_server_config cfg;
+	char name[64];
+	char *socket_path;
+	int epfd;
+	struct vh_watch listen_w;
+	struct vh_watch stop_w;
+	int stop_fd;
+	bool stop;
+	unsigned nconns;
+	unsigned next_id;
+	struct vh_conn *conns;
+	struct vh_conn *zombies; /* closed during this dispatch; freed at its end */
+	struct vh_watch *user_watches;
+	bool dispatching;
+	/* poll mode */
+	pthread_mutex_t lock;
+	pthread_cond_t cond_park;
+	pthread_cond_t cond_resume;
+	unsigned pause;
+	bool exit_workers;
+	unsigned nworkers;
+	struct vh_worker *workers;
+};
+
+/* Errors: "<conn>: <REQUEST>: <what>: <strerror>"; returns @err. */
+int vh_conn_fail(struct vh_conn *c, uint32_t req, const char *what, int err);
+
+/* server.c */
+int vh_server_epoll_add(struct vh_server *s, struct vh_watch *w, int fd, uint32_t events);
+void vh_server_epoll_del(struct vh_server *s, struct vh_watch *w);
+void vh_conn_close(struct vh_conn *c);
+
+/* dispatch.c */
+void vh_conn_readable(struct vh_conn *c);
+int vh_conn_handle(struct vh_conn *c, struct vh_msg *m);
+
+/* vring.c */
+int vh_ring_handler(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+void vh_queue_reset(struct vh_queue *q);
+int vh_queue_try_start(struct vh_queue *q);
+void vh_queue_stop_live(struct vh_queue *q);
+void vh_queue_run(struct vh_queue *q);
+void vh_conn_pause(struct vh_conn *c);
+void vh_conn_resume(struct vh_conn *c);
+void vh_conn_iotlb_updated(struct vh_conn *c);
+void vh_conn_attach_log(struct vh_conn *c);
+int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m);
+
+/* inflight.c */
+int vh_inflight_get(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+int vh_inflight_set(struct vh_conn *c, struct vh_msg *m);
+void vh_inflight_drop(struct vh_conn *c);
+int vh_inflight_queue_start(struct vh_queue *q);
+void vh_inflight_queue_stop(struct vh_queue *q);
+
+/* poll.c */
+int vh_poll_start(struct vh_server *s);
+void vh_poll_stop(struct vh_server *s);
+void vh_poll_park(struct vh_server *s);
+void vh_poll_resume(struct vh_server *s);
+void vh_poll_attach(struct vh_queue *q);
+void vh_poll_detach(struct vh_queue *q);
+
+#endif

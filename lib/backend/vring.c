@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * backend/vring.c: per-ring requests (SET_VRING_*, GET_VRING_BASE), the ring life cycle
+ * (vhost-user.rst "Ring states": started by SET_VRING_KICK, stopped by GET_VRING_BASE, enabled by
+ * SET_VRING_ENABLE), the event-driven datapath and the vh_queue_* calls devices make.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost.h>
+
+#include "backend/backend_internal.h"
+
+static bool has_feature(const struct vh_conn *c, unsigned bit)
+{
+	return c->features & (1ull << bit);
+}
+
+static bool is_poll(const struct vh_conn *c)
+{
+	return c->s->cfg.datapath == VH_SERVER_DATAPATH_POLL;
+}
+
+int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m)
+{
+	int err = -ENOTCONN;
+
+	pthread_mutex_lock(&c->backend_lock);
+	if (c->backend_fd >= 0)
+		err = vh_sock_send(c->backend_fd, m);
+	pthread_mutex_unlock(&c->backend_lock);
+	if (err < 0)
+		vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "%s: cannot send: %s",
+			vh_proto_backend_request_name(m->hdr.request), strerror(-err));
+	return err;
+}
+
+/* vhost-user.rst "IOMMU support": ask the front-end for the translation that just missed. */
+static void send_iotlb_miss(struct vh_conn *c)
+{
+	struct vh_msg m;
+	uint64_t iova;
+	bool repeat;
+	int perm;
+
+	if (!vh_iotlb_last_miss(c->iotlb, &iova, &perm))
+		return;
+	/* Every retry before the update misses again: one message per address is enough. */
+	pthread_mutex_lock(&c->backend_lock);
+	repeat = c->miss_sent && c->miss_iova == iova;
+	c->miss_sent = true;
+	c->miss_iova = iova;
+	pthread_mutex_unlock(&c->backend_lock);
+	if (repeat)
+		return;
+	vh_msg_init(&m, VH_USER_BACKEND_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
+	m.payload.iotlb.iova = iova;
+	m.payload.iotlb.size = 1;
+	m.payload.iotlb.perm = (uint8_t)(((perm & VH_MEM_READ) ? VHOST_ACCESS_RO : 0) |
+					 ((perm & VH_MEM_WRITE) ? VHOST_ACCESS_WO : 0));
+	m.payload.iotlb.type = VHOST_IOTLB_MISS;
+	vh_conn_send_backend(c, &m);
+}
+
+/* Ring addresses are front-end virtual addresses, or IOVAs with VIRTIO_F_ACCESS_PLATFORM. */
+static int ring_xlate(struct vh_queue *q, uint64_t addr, uint64_t len, int perm, void **out)
+{
+	struct vh_conn *c = q->conn;
+	uint64_t uva = addr, first = 0;
+
+	if (has_feature(c, VIRTIO_F_ACCESS_PLATFORM)) {
+		uint64_t done = 0, u;
+
+		while (done < len) {
+			int64_t n = vh_iotlb_lookup(c->iotlb, addr + done, len - done, perm, &u);
+
+			if (n == -EAGAIN)
+				return -EAGAIN;
+			if (n <= 0)
+				return -EFAULT;
+			if (done == 0)
+				first = u;
+			else if (u != first + done)
+				return -EFAULT; /* contiguous in IOVA, not behind it */
+			done += (uint64_t)n;
+		}
+		uva = first;
+	}
+	*out = vh_memmap_uva_to_host(c->mem, uva, len);
+	return *out ? 0 : -EFAULT;
+}
+
+static void ring_sizes(const struct vh_queue *q, uint64_t sz[3])
+{
+	uint64_t num = q->num ? q->num : 1;
+
+	sz[0] = 16 * num;
+	if (has_feature(q->conn, VIRTIO_F_RING_PACKED)) {
+		sz[1] = sz[2] = 4;
+	} else {
+		sz[1] = 6 + 2 * num; /* flags, idx, ring[num], used_event */
+		sz[2] = 6 + 8 * num; /* flags, idx, ring[num], avail_event */
+	}
+}
+
+static int queue_translate(struct vh_queue *q, struct vh_vq_addrs *a)
+{
+	uint64_t sz[3];
+	int err;
+
+	ring_sizes(q, sz);
+	err = ring_xlate(q, q->addr.desc_user_addr, sz[0], VH_MEM_READ, &a->desc);
+	if (err == 0)
+		err = ring_xlate(q, q->addr.avail_user_addr, sz[1], VH_MEM_READ, &a->driver);
+	if (err == 0)
+		err = ring_xlate(q, q->addr.used_user_addr, sz[2], VH_MEM_RW, &a->device);
+	return err;
+}
+
+static void attach_queue_log(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+
+	if (!q->vq)
+		return;
+	if (c->dlog && has_feature(c, VHOST_F_LOG_ALL))
+		vh_vq_set_log(q->vq, c->dlog, q->addr.log_guest_addr);
+	else
+		vh_vq_set_log(q->vq, NULL, 0);
+}
+
+void vh_conn_attach_log(struct vh_conn *c)
+{
+	for (unsigned i = 0; i < c->num_queues; i++)
+		attach_queue_log(&c->q[i]);
+}
+
+static int create_vq(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+	char name[sizeof(c->name) + 16];
+	struct vh_vq_config vc = {
+		.num = q->num,
+		.packed = has_feature(c, VIRTIO_F_RING_PACKED),
+		.event_idx = has_feature(c, VIRTIO_RING_F_EVENT_IDX),
+		.indirect = has_feature(c, VIRTIO_RING_F_INDIRECT_DESC),
+		.in_order = has_feature(c, VIRTIO_F_IN_ORDER),
+		.name = name,
+		.log = c->s->cfg.log,
+	};
+	int err;
+
+	snprintf(name, sizeof(name), "%s vq %u", c->name, q->index);
+	err = vh_vq_create(&vc, &q->vq);
+	if (err < 0)
+		return err;
+	err = vh_vq_set_base(q->vq, q->base);
+	if (err < 0)
+		vh_vq_destroy(&q->vq);
+	return err;
+}
+
+/* (Re)point a ring at the current memory table. -EAGAIN: waiting for an IOTLB update. */
+static int queue_map(struct vh_queue *q)
+{
+	struct vh_vq_addrs a;
+	int err;
+
+	err = queue_translate(q, &a);
+	if (err == -EAGAIN) {
+		q->pending_start = true;
+		send_iotlb_miss(q->conn);
+		return err;
+	}
+	if (err == 0)
+		err = vh_vq_set_addrs(q->vq, &a);
+	if (err == 0)
+		q->host = a;
+	if (err < 0)
+		return vh_conn_fail(q->conn, VH_USER_SET_VRING_ADDR,
+				    "ring addresses are not in guest memory", -EFAULT);
+	vh_vq_set_memmap(q->vq, q->conn->mem);
+	attach_queue_log(q);
+	return 0;
+}
+
+static void queue_go(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+
+	if (is_poll(c)) {
+		vh_vq_set_notification(q->vq, false);
+		vh_poll_attach(q);
+		return;
+	}
+	if (q->kick_fd >= 0 && q->kick_w.fd < 0)
+		vh_server_epoll_add(c->s, &q->kick_w, q->kick_fd, EPOLLIN);
+	if (q->wake_w.fd < 0)
+		vh_server_epoll_add(c->s, &q->wake_w, q->wake_fd, EPOLLIN);
+	/* Buffers may have been added before the kick fd existed: look once. */
+	vh_queue_wake(q);
+}
+
+int vh_queue_try_start(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+	int err;
+
+	if (q->live || q->paused || !q->kick_set || !q->enabled || !q->addr_set || !q->num ||
+	    q->broken || c->dead)
+		return 0;
+	q->pending_start = false;
+	if (!q->vq) {
+		err = create_vq(q);
+		if (err < 0)
+			return vh_conn_fail(c, VH_USER_SET_VRING_KICK, "cannot set up the ring",
+					    err);
+	}
+	err = queue_map(q);
+	if (err == -EAGAIN)
+		return 0;
+	if (err == 0)
+		err = vh_inflight_queue_start(q);
+	if (err < 0) {
+		q->broken = true;
+		return err;
+	}
+	q->live = true;
+	if (c->s->cfg.ops->queue_start) {
+		err = c->s->cfg.ops->queue_start(c->inst, q);
+		if (err < 0) {
+			q->live = false;
+			return vh_conn_fail(c, VH_USER_SET_VRING_KICK, "device queue_start", err);
+		}
+	}
+	queue_go(q);
+	return 0;
+}
+
+static void queue_unwatch(struct vh_queue *q)
+{
+	vh_server_epoll_del(q->conn->s, &q->kick_w);
+	vh_server_epoll_del(q->conn->s, &q->wake_w);
+	if (is_poll(q->conn))
+		vh_poll_detach(q);
+}
+
+static void device_stop(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+
+	if (c->s->cfg.ops->queue_stop)
+		c->s->cfg.ops->queue_stop(c->inst, q);
+	vh_queue_notify(q);
+}
+
+void vh_queue_stop_live(struct vh_queue *q)
+{
+	if (!q->live)
+		return;
+	queue_unwatch(q);
+	if (!q->paused)
+		device_stop(q);
+	q->live = false;
+	q->paused = false;
+}
+
+void vh_queue_reset(struct vh_queue *q)
+{
+	vh_queue_stop_live(q);
+	vh_inflight_queue_stop(q);
+	vh_vq_destroy(&q->vq);
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	if (q->err_fd >= 0)
+		close(q->err_fd);
+	q->kick_fd = q->call_fd = q->err_fd = -1;
+	q->kick_set = q->enabled = q->addr_set = false;
+	q->broken = q->iotlb_wait = q->pending_start = false;
+	q->num = 0;
+	q->base = 0;
+	memset(&q->addr, 0, sizeof(q->addr));
+}
+
+/*
+ * Quiesce the datapath before memory or ring addresses change: workers parked, the device told
+ * to let go of its iovecs (queue_stop). vh_conn_resume() re-maps the rings and restarts them.
+ */
+void vh_conn_pause(struct vh_conn *c)
+{
+	vh_poll_park(c->s);
+	for (unsigned i = 0; i < c->num_queues; i++) {
+		struct vh_queue *q = &c->q[i];
+
+		if (q->live && !q->paused) {
+			device_stop(q);
+			q->paused = true;
+		}
+	}
+}
+
+void vh_conn_resume(struct vh_conn *c)
+{
+	for (unsigned i = 0; i < c->num_queues; i++) {
+		struct vh_queue *q = &c->q[i];
+		int err;
+
+		if (!q->paused)
+			continue;
+		q->paused = false;
+		err = queue_map(q);
+		if (err == 0 && c->s->cfg.ops->queue_start)
+			err = c->s->cfg.ops->queue_start(c->inst, q);
+		if (err < 0) {
+			/* queue_stop already ran */
+			queue_unwatch(q);
+			q->live = false;
+			if (err != -EAGAIN)
+				q->broken = true;
+			continue;
+		}
+		if (!is_poll(c))
+			vh_queue_wake(q);
+	}
+	vh_poll_resume(c->s);
+}
+
+void vh_conn_iotlb_updated(struct vh_conn *c)
+{
+	pthread_mutex_lock(&c->backend_lock);
+	c->miss_sent = false;
+	pthread_mutex_unlock(&c->backend_lock);
+	for (unsigned i = 0; i < c->num_queues; i++) {
+		struct vh_queue *q = &c->q[i];
+
+		if (q->pending_start)
+			vh_queue_try_start(q);
+		if (q->iotlb_wait && q->live) {
+			q->iotlb_wait = false;
+			vh_queue_wake(q);
+		}
+	}
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+static int set_vring_num(struct vh_queue *q, struct vh_msg *m)
+{
+	struct vh_conn *c = q->conn;
+	unsigned num = m->payload.state.num;
+
+	if (q->kick_set)
+		return vh_conn_fail(c, m->hdr.request, "ring is started", -EBUSY);
+	if (num == 0 || num > c->s->cfg.max_queue_size)
+		return vh_conn_fail(c, m->hdr.request, "ring size out of range", -EINVAL);
+	/* virtio 1.2 §2.7: split ring sizes are powers of two; packed ones need not be. */
+	if (!has_feature(c, VIRTIO_F_RING_PACKED) && !vh_is_pow2(num))
+		return vh_conn_fail(c, m->hdr.request, "split ring size not a power of two",
+				    -EINVAL);
+	q->num = num;
+	return 0;
+}
+
+static int set_vring_addr(struct vh_queue *q, struct vh_msg *m)
+{
+	struct vh_conn *c = q->conn;
+	const struct vhost_vring_addr *a = &m->payload.addr;
+	struct vh_vq_addrs host;
+	struct vhost_vring_addr old = q->addr;
+	bool was_set = q->addr_set;
+	int err;
+
+	if (a->flags & ~(1u << VHOST_VRING_F_LOG))
+		return vh_conn_fail(c, m->hdr.request, "unknown ring address flags", -EINVAL);
+	vh_conn_pause(c);
+	q->addr = *a;
+	q->addr_set = true;
+	/* Checked now when possible; with an IOMMU the IOVAs are resolved at start. */
+	if (!has_feature(c, VIRTIO_F_ACCESS_PLATFORM)) {
+		err = queue_translate(q, &host);
+		if (err < 0) {
+			q->addr = old;
+			q->addr_set = was_set;
+			vh_conn_resume(c);
+			return vh_conn_fail(c, m->hdr.request,
+					    "ring addresses are not in guest memory", err);
+		}
+	}
+	vh_conn_resume(c);
+	return vh_queue_try_start(q);
+}
+
+static int set_vring_base(struct vh_queue *q, struct vh_msg *m)
+{
+	struct vh_conn *c = q->conn;
+	uint32_t base = m->payload.state.num;
+
+	if (q->live)
+		return vh_conn_fail(c, m->hdr.request, "ring is running", -EBUSY);
+	if (base > 0xffff)
+		return vh_conn_fail(c, m->hdr.request, "ring base out of range", -EINVAL);
+	q->base = base;
+	if (q->vq && vh_vq_set_base(q->vq, base) < 0)
+		return vh_conn_fail(c, m->hdr.request, "ring base out of range", -EINVAL);
+	q->broken = false;
+	return 0;
+}
+
+/* vhost-user.rst: GET_VRING_BASE stops the ring and returns where it stands. */
+static int get_vring_base(struct vh_queue *q, struct vh_msg *m, struct vh_msg *reply)
+{
+	uint32_t base = q->base;
+
+	vh_queue_stop_live(q);
+	if (q->vq)
+		base = vh_vq_get_base(q->vq);
+	vh_inflight_queue_stop(q);
+	vh_vq_destroy(&q->vq);
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	q->kick_fd = -1;
+	q->kick_set = false;
+	q->pending_start = q->iotlb_wait = false;
+	q->base = base;
+	vh_msg_init(reply, m->hdr.request, VH_USER_FLAG_REPLY, sizeof(struct vhost_vring_state));
+	reply->payload.state.index = q->index;
+	reply->payload.state.num = base;
+	return 0;
+}
+
+static int take_ring_fd(struct vh_msg *m)
+{
+	int fd;
+
+	if (m->payload.u64 & VH_USER_VRING_NOFD_MASK)
+		return -1;
+	fd = m->fds[0];
+	m->fds[0] = -1;
+	return fd;
+}
+
+static int set_vring_kick(struct vh_queue *q, struct vh_msg *m)
+{
+	struct vh_conn *c = q->conn;
+	int fd = take_ring_fd(m);
+
+	if (q->kick_w.fd >= 0)
+		vh_server_epoll_del(c->s, &q->kick_w);
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	q->kick_fd = fd;
+	if (q->live) {
+		if (!is_poll(c) && fd >= 0)
+			vh_server_epoll_add(c->s, &q->kick_w, fd, EPOLLIN);
+		return 0;
+	}
+	q->kick_set = true;
+	/* vhost-user.rst: without VHOST_USER_F_PROTOCOL_FEATURES a started ring is enabled. */
+	if (!has_feature(c, VH_USER_F_PROTOCOL_FEATURES))
+		q->enabled = true;
+	return vh_queue_try_start(q);
+}
+
+static int set_vring_call(struct vh_queue *q, struct vh_msg *m)
+{
+	int fd = take_ring_fd(m);
+
+	vh_poll_park(q->conn->s);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	q->call_fd = fd;
+	vh_poll_resume(q->conn->s);
+	return 0;
+}
+
+static int set_vring_err(struct vh_queue *q, struct vh_msg *m)
+{
+	if (q->err_fd >= 0)
+		close(q->err_fd);
+	q->err_fd = take_ring_fd(m);
+	return 0;
+}
+
+static int set_vring_enable(struct vh_queue *q, struct vh_msg *m)
+{
+	uint32_t on = m->payload.state.num;
+
+	if (on > 1)
+		return vh_conn_fail(q->conn, m->hdr.request, "enable is not 0 or 1", -EINVAL);
+	q->enabled = on;
+	if (!on) {
+		vh_queue_stop_live(q);
+		return 0;
+	}
+	return vh_queue_try_start(q);
+}
+
+static int ring_index(struct vh_conn *c, struct vh_msg *m, unsigned *idx)
+{
+	uint64_t v;
+
+	switch (m->hdr.request) {
+	case VH_USER_SET_VRING_KICK:
+	case VH_USER_SET_VRING_CALL:
+	case VH_USER_SET_VRING_ERR:
+		v = m->payload.u64;
+		if (v & ~(VH_USER_VRING_IDX_MASK | VH_USER_VRING_NOFD_MASK))
+			return vh_conn_fail(c, m->hdr.request, "reserved bits set", -EINVAL);
+		v &= VH_USER_VRING_IDX_MASK;
+		break;
+	case VH_USER_SET_VRING_ADDR:
+		v = m->payload.addr.index;
+		break;
+	default:
+		v = m->payload.state.index;
+		break;
+	}
+	if (v >= c->num_queues)
+		return vh_conn_fail(c, m->hdr.request, "ring index out of range", -EINVAL);
+	*idx = (unsigned)v;
+	return 0;
+}
+
+int vh_ring_handler(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
+{
+	unsigned idx = 0;
+	struct vh_queue *q;
+	int err;
+
+	if (m->hdr.request == VH_USER_SET_INFLIGHT_FD)
+		return vh_inflight_set(c, m);
+	err = ring_index(c, m, &idx);
+	if (err < 0)
+		/* GET_VRING_BASE has no failure reply: the front-end would wait forever. */
+		return m->hdr.request == VH_USER_GET_VRING_BASE ? -EPROTO : err;
+	q = &c->q[idx];
+	switch (m->hdr.request) {
+	case VH_USER_SET_VRING_NUM:
+		return set_vring_num(q, m);
+	case VH_USER_SET_VRING_ADDR:
+		return set_vring_addr(q, m);
+	case VH_USER_SET_VRING_BASE:
+		return set_vring_base(q, m);
+	case VH_USER_GET_VRING_BASE:
+		return get_vring_base(q, m, reply);
+	case VH_USER_SET_VRING_KICK:
+		return set_vring_kick(q, m);
+	case VH_USER_SET_VRING_CALL:
+		return set_vring_call(q, m);
+	case VH_USER_SET_VRING_ERR:
+		return set_vring_err(q, m);
+	case VH_USER_SET_VRING_ENABLE:
+		return set_vring_enable(q, m);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* ---- datapath ------------------------------------------------------------------------------ */
+
+void vh_queue_run(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+	int err;
+
+	if (!q->live || q->paused || q->broken)
+		return;
+	err = c->s->cfg.ops->queue_kick(c->inst, q);
+	if (err < 0) {
+		vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "vq %u: queue_kick: %s", q->index,
+			strerror(-err));
+		q->broken = true;
+	}
+	vh_queue_notify(q);
+}
+
+int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem)
+{
+	int r;
+
+	if (vh_unlikely(!q->live || q->paused))
+		return -ESHUTDOWN;
+	r = vh_vq_pop(q->vq, elem);
+	if (vh_likely(r == 1))
+		return 1;
+	if (r == -EAGAIN) {
+		q->iotlb_wait = true;
+		send_iotlb_miss(q->conn);
+		return 0;
+	}
+	if (r == -EPROTO)
+		q->broken = true;
+	return r;
+}
+
+int vh_queue_push(struct vh_queue *q, const struct vh_vq_elem *elem, uint32_t written)
+{
+	if (vh_unlikely(!q->vq))
+		return -ESHUTDOWN;
+	return vh_vq_push(q->vq, elem, written);
+}
+
+int vh_queue_notify(struct vh_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (!q->vq)
+		return 0;
+	vh_vq_flush(q->vq);
+	if (!vh_vq_needs_notify(q->vq) || q->call_fd < 0)
+		return 0;
+	if (write(q->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 1;
+}
+
+int vh_queue_wake(struct vh_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q->live || q->wake_fd < 0)
+		return -ESHUTDOWN;
+	if (write(q->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+unsigned vh_queue_index(const struct vh_queue *q)
+{
+	return q->index;
+}
+
+unsigned vh_queue_size(const struct vh_queue *q)
+{
+	return q->num;
+}
+
+struct vh_conn *vh_queue_conn(const struct vh_queue *q)
+{
+	return q->conn;
+}
+
+void vh_queue_set_opaque(struct vh_queue *q, void *opaque)
+{
+	q->opaque = opaque;
+}
+
+void *vh_queue_opaque(const struct vh_queue *q)
+{
+	return q->opaque;
+}

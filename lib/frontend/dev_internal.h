@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private: struct vh_dev and the helpers its files share. */
+#ifndef VH_FRONTEND_DEV_INTERNAL_H
+#define VH_FRONTEND_DEV_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vhost/frontend.h>
+#include <vhost/log.h>
+#include <vhost/mem.h>
+#include <vhost/proto.h>
+
+#include "frontend/transport.h"
+#include "util/util.h"
+
+#define VH_DEV_DEFAULT_TIMEOUT_MS 5000
+
+/* Protocol features this library implements (the default of cfg->protocol_features). */
+#define VH_DEV_PROTOCOL_SUPPORTED                                                            \
+	((1ull << VH_USER_PROTOCOL_F_MQ) | (1ull << VH_USER_PROTOCOL_F_LOG_SHMFD) |          \
+	 (1ull << VH_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) | \
+	 (1ull << VH_USER_PROTOCOL_F_CONFIG) | (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) | \
+	 (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |                                         \
+	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS))
+
+/* Header of the buffer vh_dev_inflight_save() fills. */
+#define VH_DEV_INFLIGHT_MAGIC 0x6c666e4968760001ull
+struct vh_dev_inflight_hdr {
+	uint64_t magic;
+	uint64_t mmap_size;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint32_t padding;
+};
+
+struct vh_dev_ring {
+	bool configured; /* vh_dev_vring_setup() done */
+	bool running;	 /* handed to the backend (between start and stop) */
+	bool masked;
+	struct vh_dev_vring vr; /* as the caller set it up; vr.base is the next start's base */
+	int kick_fd, call_fd;	/* effective fds (the caller's or ours) */
+	bool own_kick, own_call;
+	int masked_fd; /* private call fd while masked, -1 until first masked */
+};
+
+struct vh_dev {
+	char *path; /* transport address without the "unix:" prefix */
+	char *name;
+	struct vh_dev_config cfg; /* copied; cfg.path/name point at the copies above */
+	int timeout_ms;
+	const struct vh_transport_ops *ops;
+
+	/* Transport connection (vhost-user: socket, listening socket, backend channel). */
+	int fd;
+	int listen_fd;
+	int chan_fd;
+
+	/*
+	 * 0, or the sticky error: -EPROTO (peer broke the protocol) or -ECONNRESET (peer gone).
+	 * Cleared only by a successful vh_dev_reconnect().
+	 */
+	int broken;
+
+	uint64_t backend_features;
+	uint64_t acked_features;
+	bool features_acked;
+	uint64_t protocol_features;
+	unsigned max_queues;
+	unsigned max_mem_slots;
+
+	struct vh_memtable *mem;
+	bool mem_open; /* between mem_begin and mem_commit */
+	bool mem_sent; /* the backend knows the committed table */
+	bool mem_nofd; /* a committed region has no fd */
+	/* The open batch as the caller gave it (ring checks before the table is replaced). */
+	struct vh_dev_mem_region *batch;
+	unsigned nbatch, batch_cap;
+	bool batch_nofd;
+
+	struct vh_dev_ring rings[VH_DEV_MAX_QUEUES];
+	unsigned nrings; /* highest configured index + 1 */
+	bool started;
+
+	struct vh_log_buf *logbuf;
+	bool log_enabled;
+
+	/* Inflight region: mapped from the backend's fd or loaded from a saved buffer. */
+	int inflight_fd;
+	void *inflight_addr;
+	uint64_t inflight_size;
+	uint64_t inflight_offset;
+	uint16_t inflight_nq, inflight_qs;
+};
+
+/* Log one error line "<dev>: <request>: <what>: <strerror>". */
+#define vh_dev_err(dev, req, err, what, ...)                                         \
+	vh_logf(&(dev)->cfg.log, VH_LOG_ERR, (dev)->name, "%s: " what ": %s", (req), \
+		##__VA_ARGS__, strerror(-(err)))
+
+/* Mark the device broken (first error wins) and return @err. */
+int vh_dev_set_broken(struct vh_dev *dev, int err);
+/* 0 if the device may talk to the backend, else the sticky error. */
+int vh_dev_usable(const struct vh_dev *dev);
+
+/* dev_mem.c */
+int vh_dev_mem_init(struct vh_dev *dev);
+int vh_dev_mem_send(struct vh_dev *dev, bool fresh);
+/* Host virtual address of [gpa, gpa + len) in the committed table, 0 if not inside one region. */
+uint64_t vh_dev_gpa_to_uva(const struct vh_dev *dev, uint64_t gpa, uint64_t len);
+
+/* dev.c: ring geometry and (re)programming, used by log and reconnect. */
+int vh_dev_vring_send_addr(struct vh_dev *dev, unsigned index, bool log);
+int vh_dev_start_rings(struct vh_dev *dev);
+uint64_t vh_dev_used_size(const struct vh_dev_vring *vr);
+bool vh_dev_has_iommu(const struct vh_dev *dev);
+/* Split ring: take the base from the used index in guest memory (the backend died). */
+void vh_dev_rebase_from_used(struct vh_dev *dev, unsigned index);
+
+/* dev_log.c */
+uint64_t vh_dev_log_bytes(const struct vh_dev *dev);
+int vh_dev_log_send(struct vh_dev *dev);
+int vh_dev_log_prepare_mem(struct vh_dev *dev);
+void vh_dev_log_finish_mem(struct vh_dev *dev);
+void vh_dev_log_free(struct vh_dev *dev);
+
+/* dev_extra.c: inflight region */
+int vh_dev_inflight_apply(struct vh_dev *dev);
+void vh_dev_inflight_free(struct vh_dev *dev);
+
+#endif

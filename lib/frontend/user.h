@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private: the vhost-user transport's pieces shared between its files. */
+#ifndef VH_FRONTEND_USER_H
+#define VH_FRONTEND_USER_H
+
+#include <vhost/sock.h>
+
+struct vh_dev;
+
+/*
+ * Send @m and, when a reply is due (the request has one, or REPLY_ACK made us ask), wait for it
+ * (bounded by the device timeout) and validate it. @reply: receives a request's own reply (the
+ * caller closes its fds); NULL for requests answered only by a REPLY_ACK u64, which is checked
+ * here (non-zero: -EIO).
+ */
+int vh_user_exchange(struct vh_dev *dev, struct vh_msg *m, struct vh_msg *reply);
+
+/* Backend channel (user_chan.c). */
+int vh_user_chan_open(struct vh_dev *dev);
+int vh_user_dispatch(struct vh_dev *dev);
+
+#endif

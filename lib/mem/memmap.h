@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private to mem/ and log/: one mapped region of the backend map and the lookups. */
+#ifndef VH_MEM_MEMMAP_H
+#define VH_MEM_MEMMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vhost/mem.h>
+
+struct vh_memmap_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uva;
+	uint64_t mmap_offset;
+	uint8_t *host;	/* address of gpa */
+	void *map_base; /* our mmap (NULL when the caller mapped it) */
+	size_t map_len;
+	int fd;
+};
+
+/* The slot containing @addr (by gpa, uva or host address), or NULL. Readers only. */
+const struct vh_memmap_slot *vh_memmap_find_gpa(const struct vh_memmap *m, uint64_t addr);
+const struct vh_memmap_slot *vh_memmap_find_uva(const struct vh_memmap *m, uint64_t addr);
+const struct vh_memmap_slot *vh_memmap_find_host(const struct vh_memmap *m, uintptr_t addr);
+struct vh_iotlb *vh_memmap_iotlb(const struct vh_memmap *m);
+
+#endif

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Device-side ring: creation, addresses, base, dirty log and the layout-independent parts of
+ * pop/push (descriptor mapping, indirect tables, broken state).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vq/vq_internal.h"
+
+static size_t align_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+int vh_vq_layout(unsigned num, bool packed, struct vh_vq_layout *out)
+{
+	if (num == 0 || num > VH_VQ_MAX_NUM || (!packed && !vh_is_pow2(num)))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->desc_size = 16u * num;
+	out->driver_size = packed ? 4 : 6u + 2u * num;
+	out->device_size = packed ? 4 : 6u + 8u * num;
+	if (packed) {
+		/* virtio 1.2 §2.8.10: descriptors 16-aligned, both event areas 4-aligned. */
+		out->driver_off = align_up(16u * num, VH_VQ_CACHELINE);
+		out->device_off = out->driver_off + VH_VQ_CACHELINE;
+		out->size = out->device_off + VH_VQ_CACHELINE;
+		return 0;
+	}
+	/* virtio 1.2 §2.7: avail = 6 + 2 * num bytes, used = 6 + 8 * num bytes. */
+	out->driver_off = 16u * num;
+	out->device_off = align_up(out->driver_off + 6u + 2u * num, VH_VQ_CACHELINE);
+	out->size = align_up(out->device_off + 6u + 8u * num, VH_VQ_CACHELINE);
+	return 0;
+}
+
+int vh_vq_create(const struct vh_vq_config *cfg, struct vh_vq **out)
+{
+	struct vh_vq_layout l;
+	struct vh_vq *vq;
+
+	*out = NULL;
+	if (vh_vq_layout(cfg->num, cfg->packed, &l) < 0)
+		return -EINVAL;
+	if (posix_memalign((void **)&vq, VH_VQ_CACHELINE, sizeof(*vq)))
+		return -ENOMEM;
+	memset(vq, 0, sizeof(*vq));
+	vq->num = (uint16_t)cfg->num;
+	vq->mask = (uint16_t)(cfg->num - 1);
+	vq->packed = cfg->packed;
+	vq->event_idx = cfg->event_idx;
+	vq->indirect = cfg->indirect;
+	vq->in_order = cfg->in_order;
+	vq->log = cfg->log;
+	vq->notify_enabled = true;
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
+	snprintf(vq->name, sizeof(vq->name), "%s", cfg->name ? cfg->name : "vq");
+	*out = vq;
+	return 0;
+}
+
+void vh_vq_destroy(struct vh_vq **vq)
+{
+	if (!vq || !*vq)
+		return;
+	vq_inflight_free(*vq);
+	free(*vq);
+	*vq = NULL;
+}
+
+int vh_vq_set_addrs(struct vh_vq *vq, const struct vh_vq_addrs *a)
+{
+	uintptr_t d = (uintptr_t)a->desc, drv = (uintptr_t)a->driver, dev = (uintptr_t)a->device;
+	uintptr_t drv_align = vq->packed ? 4 : 2;
+
+	if (!d || !drv || !dev || (d & 15) || (drv & (drv_align - 1)) || (dev & 3)) {
+		vh_logf(&vq->log, VH_LOG_ERR, vq->name,
+			"SET_VRING_ADDR: misaligned or null ring: %s", strerror(EINVAL));
+		return -EINVAL;
+	}
+	vq->desc = a->desc;
+	vq->driver = a->driver;
+	vq->device = a->device;
+	return 0;
+}
+
+void vh_vq_set_memmap(struct vh_vq *vq, const struct vh_memmap *m)
+{
+	vq->mem = m;
+}
+
+int vh_vq_set_base(struct vh_vq *vq, uint32_t base)
+{
+	uint16_t idx = (uint16_t)(base & 0xffff);
+
+	if (vq->packed) {
+		idx &= 0x7fff;
+		if (idx >= vq->num || base > 0xffff)
+			return -EINVAL;
+		vq->avail_wrap = base >> VH_VQ_WRAP_SHIFT;
+		vq->used_wrap = vq->avail_wrap;
+	} else if (base > 0xffff) {
+		return -EINVAL;
+	}
+	vq->last_avail_idx = idx;
+	vq->shadow_avail_idx = idx;
+	vq->used_idx = idx;
+	vq->signalled_used = idx;
+	vq->signalled_used_valid = false;
+	vq->inflight = 0;
+	vq->push_pending = false;
+	vq->broken = false;
+	return 0;
+}
+
+uint32_t vh_vq_get_base(const struct vh_vq *vq)
+{
+	if (vq->packed)
+		return vq->last_avail_idx | ((uint32_t)vq->avail_wrap << VH_VQ_WRAP_SHIFT);
+	return vq->last_avail_idx;
+}
+
+int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used)
+{
+	if (vq->packed) {
+		if ((used & 0x7fff) >= vq->num || used > 0xffff)
+			return -EINVAL;
+		vq->used_wrap = used >> VH_VQ_WRAP_SHIFT;
+		used &= 0x7fff;
+	} else if (used > 0xffff) {
+		return -EINVAL;
+	}
+	vq->used_idx = (uint16_t)used;
+	vq->signalled_used = (uint16_t)used;
+	vq->signalled_used_valid = false;
+	vq->inflight = vq->packed ? vq->num : (uint16_t)(vq->last_avail_idx - used);
+	return 0;
+}
+
+void vh_vq_set_log(struct vh_vq *vq, struct vh_dirty_log *log, uint64_t used_gpa)
+{
+	vq->dlog = log;
+	vq->used_gpa = used_gpa;
+}
+
+bool vh_vq_is_broken(const struct vh_vq *vq)
+{
+	return vq->broken;
+}
+
+unsigned vh_vq_num(const struct vh_vq *vq)
+{
+	return vq->num;
+}
+
+/* A guest protocol violation: log once, then -EPROTO forever (until SET_VRING_BASE). */
+int vq_fail(struct vh_vq *vq, const char *what)
+{
+	if (!vq->broken)
+		vh_logf(&vq->log, VH_LOG_ERR, vq->name, "pop: %s: %s", what, strerror(EPROTO));
+	vq->broken = true;
+	return -EPROTO;
+}
+
+/*
+ * Translate one descriptor into iovecs. virtio 1.2 §2.7.4.2 / §2.8: device-readable descriptors
+ * must all come before device-writable ones.
+ */
+int vq_map_desc(struct vh_vq *vq, struct vh_vq_elem *elem, uint64_t addr, uint32_t len, bool write)
+{
+	unsigned used = elem->out_num + elem->in_num;
+	int n;
+
+	if (!write && elem->in_num)
+		return vq_fail(vq, "readable descriptor after a writable one");
+	if (len == 0)
+		return 0;
+	if (used >= elem->max_iov)
+		return -ENOBUFS;
+	n = vh_mem_translate(vq->mem, addr, len, write ? VH_MEM_WRITE : VH_MEM_READ,
+			     elem->iov + used, elem->max_iov - used);
+	if (vh_unlikely(n < 0)) {
+		if (n == -ENOBUFS || n == -EAGAIN)
+			return n;
+		return vq_fail(vq, "descriptor address outside guest memory");
+	}
+	if (write) {
+		elem->in_num += (unsigned)n;
+		elem->in_len += len;
+	} else {
+		elem->out_num += (unsigned)n;
+		elem->out_len += len;
+	}
+	return 0;
+}
+
+/*
+ * Host address of an indirect table, or NULL with *err: -EAGAIN (IOTLB miss), -EPROTO (outside
+ * memory), or 0 when the table is mapped but not contiguous in host memory (it straddles two
+ * regions); the caller then reads it descriptor by descriptor with vq_read_indirect().
+ */
+const void *vq_map_indirect(struct vh_vq *vq, uint64_t gpa, uint32_t len, int *err)
+{
+	struct iovec iov;
+	int n;
+
+	/* virtio 1.2 §2.7.5.3.1: the table holds len / 16 descriptors. */
+	if (len == 0 || (len & 15)) {
+		*err = vq_fail(vq, "indirect table length not a multiple of 16");
+		return NULL;
+	}
+	if (gpa & 15) {
+		*err = vq_fail(vq, "indirect table misaligned");
+		return NULL;
+	}
+	n = vh_mem_translate(vq->mem, gpa, len, VH_MEM_READ, &iov, 1);
+	if (n == 1) {
+		*err = 0;
+		return iov.iov_base;
+	}
+	if (n == -ENOBUFS) {
+		*err = 0;
+		return NULL;
+	}
+	*err = n == -EAGAIN ? -EAGAIN : vq_fail(vq, "indirect table outside guest memory");
+	return NULL;
+}
+
+/* Slow path: copy descriptor @i of a table that straddles host mappings. */
+int vq_read_indirect(struct vh_vq *vq, uint64_t gpa, unsigned i, void *desc16)
+{
+	struct iovec iov[2];
+	uint8_t *p = desc16;
+	int n, k;
+
+	n = vh_mem_translate(vq->mem, gpa + 16ull * i, 16, VH_MEM_READ, iov, 2);
+	if (n < 0)
+		return n == -EAGAIN ? -EAGAIN : vq_fail(vq, "indirect table outside guest memory");
+	for (k = 0; k < n; k++) {
+		memcpy(p, iov[k].iov_base, iov[k].iov_len);
+		p += iov[k].iov_len;
+	}
+	return 0;
+}
+
+/* The bytes a device wrote into guest memory are dirty (DESIGN.md: a device cannot forget). */
+void vq_log_written(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written)
+{
+	if (written && elem->in_num)
+		vh_dirty_log_mark_iov(vq->dlog, vq->mem, elem->iov + elem->out_num, elem->in_num,
+				      written);
+}
+
+int vh_vq_pop(struct vh_vq *vq, struct vh_vq_elem *elem)
+{
+	if (vh_unlikely(vq->broken))
+		return -EPROTO;
+	if (vh_unlikely(!vq->desc))
+		return 0;
+	if (vh_unlikely(vq->resubmit_n != 0))
+		return vq_inflight_resubmit(vq, elem);
+	if (vq->packed)
+		return vq_packed_pop(vq, elem);
+	return vq_split_pop(vq, elem);
+}
+
+int vh_vq_push(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written)
+{
+	if (vh_unlikely(vq->broken))
+		return -EPROTO;
+	if (vh_unlikely(!vq->inflight))
+		return -EINVAL;
+	if (written > elem->in_len)
+		written = (uint32_t)elem->in_len;
+	vq->inflight--;
+	vq->push_pending = true;
+	if (vq->packed)
+		vq_packed_push(vq, elem, written);
+	else
+		vq_split_push(vq, elem, written);
+	return 0;
+}
+
+void vh_vq_flush(struct vh_vq *vq)
+{
+	if (!vq->packed && vq->desc)
+		vq_split_flush(vq);
+}
+
+bool vh_vq_needs_notify(struct vh_vq *vq)
+{
+	if (vh_unlikely(!vq->desc) || !vq->push_pending)
+		return false;
+	vq->push_pending = false;
+	if (vq->packed)
+		return vq_packed_needs_notify(vq);
+	return vq_split_needs_notify(vq);
+}
+
+int vh_vq_set_notification(struct vh_vq *vq, bool enable)
+{
+	if (vq->broken)
+		return -EPROTO;
+	vq->notify_enabled = enable;
+	if (!vq->desc)
+		return 0;
+	if (vq->packed)
+		return vq_packed_set_notification(vq, enable);
+	return vq_split_set_notification(vq, enable);
+}

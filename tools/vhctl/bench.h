@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vhctl blk bench: options (bench.c) and the workers (bench_run.c). */
+#ifndef VHCTL_BENCH_H
+#define VHCTL_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vhost/blk.h>
+
+#define BENCH_MAX_QUEUES 64
+
+enum bench_rw { BENCH_READ, BENCH_WRITE, BENCH_RANDREAD, BENCH_RANDWRITE, BENCH_RANDRW };
+
+struct bench_opts {
+	char path[512];
+	enum bench_rw rw;
+	const char *rw_name;
+	uint32_t bs;
+	unsigned iodepth;
+	unsigned queues;
+	unsigned runtime;
+	unsigned mixread;
+	unsigned qsize;
+	uint64_t size;
+	uint64_t blocks; /* size / bs */
+	uint64_t seed;
+	bool packed;
+	bool poll;
+	bool verify;
+	bool no_fill;
+	bool quiet;
+	bool verbose;
+};
+
+/* Runs the phases and prints the table; returns the exit code. */
+int bench_run(struct vh_blk *blk, const struct bench_opts *o);
+
+#endif
