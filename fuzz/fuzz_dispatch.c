@@ -8,6 +8,7 @@
  * drained (fds in them closed). The last record may be short: the server then sees a truncated
  * message and a hang-up. Checks: no crash, no sanitizer report, no fd leak across inputs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -182,9 +183,24 @@ static void run(struct vh_server *s, int sock, const uint8_t *data, size_t size,
 		pump(s, sock);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz_dev dev;
+	static int baseline = -1;
 	struct vh_server_config cfg;
 	struct vh_server *s;
 	int sv[2], mem, ev;
@@ -211,5 +227,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[0]);
 	close(mem);
 	close(ev);
+	/* Every fd the input made the server take must be closed again. */
+	if (baseline < 0)
+		baseline = count_fds();
+	else if (count_fds() != baseline)
+		abort();
 	return 0;
 }

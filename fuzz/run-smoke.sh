@@ -6,13 +6,15 @@ secs=${FUZZ_SECONDS:-20}
 src=$(cd "$(dirname "$0")" && pwd)
 fail=0 n=0
 for h in "$build"/fuzz/fuzz_*; do
-	[ -x "$h" ] || continue
+	[ -f "$h" ] && [ -x "$h" ] || continue
 	name=$(basename "$h"); name=${name#fuzz_}
 	seeds="$src/corpus/$name"
 	work=$(mktemp -d)
 	n=$((n + 1))
+	dirs=("$work")
+	[ -d "$seeds" ] && dirs+=("$seeds")
 	if timeout $((secs + 60)) "$h" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
-		-print_final_stats=0 "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} >"$work.log" 2>&1; then
+		-print_final_stats=0 "${dirs[@]}" >"$work.log" 2>&1; then
 		echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$work.log" || echo ran))"
 	else
 		echo "fuzz $name: FAILED"; tail -40 "$work.log"; fail=$((fail + 1))

@@ -342,20 +342,7 @@ static int vhblk_get_config(void *inst, struct vh_conn *conn, uint32_t offset, v
 	return 0;
 }
 
-static int vhblk_conn_open(void *dev_opaque, struct vh_conn *conn, void **inst)
-{
-	vhblk_log(dev_opaque, VH_LOG_INFO, "front-end connected");
-	return 0;
-}
-
-static void vhblk_conn_close(void *inst, struct vh_conn *conn)
-{
-	vhblk_log(inst, VH_LOG_INFO, "front-end disconnected");
-}
-
 const struct vh_device_ops vhblk_ops = {
-	.conn_open = vhblk_conn_open,
-	.conn_close = vhblk_conn_close,
 	.get_config = vhblk_get_config,
 	.queue_start = vhblk_queue_start,
 	.queue_kick = vhblk_queue_kick,

@@ -195,7 +195,8 @@ VH_API void vh_server_config_init(struct vh_server_config *cfg);
  * @out: receives the server.
  *
  * Return: 0; -EINVAL bad config (no ops or queue_kick, num_queues 0 or too big, both
- * socket_path and listen_fd set, max_queue_size not a power of two); -errno from
+ * socket_path and listen_fd set, max_queue_size not a power of two or above VH_VQ_MAX_NUM,
+ * config_size above VH_USER_MAX_CONFIG_SIZE); -errno from
  * vh_sock_listen(), epoll_create1(), eventfd(); -ENOMEM.
  * Thread: any.
  */
@@ -237,7 +238,7 @@ VH_API int vh_server_fd(const struct vh_server *s);
  * error reply or is closed; the server and other connections are not affected), runs queue_kick
  * for kicked rings (event mode).
  *
- * Return: number of events handled (>= 0); 0 also when vh_server_stop() was requested (see
+ * Return: number of events handled (>= 0; a vh_server_stop() request counts as one and sets
  * vh_server_stopped()); -errno only for failures of the server itself (epoll_wait).
  * Thread: the dispatch thread (one at a time).
  */

@@ -7,8 +7,8 @@
  * memfd ("guest memory"), hands it to the backend through struct vh_dev (vhost-user socket,
  * vhost-vdpa) and negotiates the virtio-blk features (virtio 1.2 §5.2).
  *
- * I/O buffers must lie in guest memory: take them from the pool with vh_blk_buf_alloc(). The
- * synchronous helpers (vh_blk_read() ...) accept any buffer and bounce through the pool.
+ * I/O buffers must lie in guest memory: take them from the pool with vh_blk_buf_alloc(), or hand
+ * the driver a memfd-backed region of your own (struct vh_blk_user_mem). The synchronous helpers (vh_blk_read() ...) accept any buffer and bounce through the pool.
  *
  * Asynchronous use: vh_blk_submit() a batch of struct vh_blk_io on a queue (one kick per batch),
  * vh_blk_reap() completions (struct vh_blk_completion with the caller's cookie and a status).
@@ -42,11 +42,25 @@ struct vh_dev;
 #define VH_BLK_MAX_SEGS 64u
 
 /* struct vh_blk_config.flags */
-#define VH_BLK_PACKED	   (1u << 0) /* require VIRTIO_F_RING_PACKED (-ENOTSUP if not offered) */
-#define VH_BLK_POLL	   (1u << 1) /* completions by polling: ask the device not to signal */
-#define VH_BLK_NO_INDIRECT (1u << 2) /* never use indirect descriptors */
+#define VH_BLK_PACKED	    (1u << 0) /* require VIRTIO_F_RING_PACKED (-ENOTSUP if not offered) */
+#define VH_BLK_POLL	    (1u << 1) /* completions by polling: ask the device not to signal */
+#define VH_BLK_NO_INDIRECT  (1u << 2) /* never use indirect descriptors */
 #define VH_BLK_NO_EVENT_IDX (1u << 3) /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
-#define VH_BLK_READ_ONLY   (1u << 4) /* refuse writes locally even if the device allows them */
+#define VH_BLK_READ_ONLY    (1u << 4) /* refuse writes locally even if the device allows them */
+
+/**
+ * struct vh_blk_user_mem - caller memory shared with the device, so I/O buffers may live in it
+ * (besides the pool). vhost-user shares memory by file descriptor: it must be a memfd or hugetlbfs
+ * mapping (MAP_SHARED).
+ * @host: where the caller mapped it (4 KiB aligned). @size: bytes (multiple of 4 KiB; 0: none).
+ * @fd: the backing fd (stays the caller's; must outlive the driver). @fd_offset: offset of @host.
+ */
+struct vh_blk_user_mem {
+	void *host;
+	uint64_t size;
+	int fd;
+	uint64_t fd_offset;
+};
 
 /**
  * struct vh_blk_config - how to open the device (copied at create).
@@ -62,6 +76,7 @@ struct vh_dev;
  * @timeout_ms: backend reply timeout (0: 5000).
  * @name: for log lines (NULL: "vh_blk").
  * @log: log sink.
+ * @user_mem: optional caller memory for I/O buffers (see struct vh_blk_user_mem).
  */
 struct vh_blk_config {
 	const char *path;
@@ -74,6 +89,7 @@ struct vh_blk_config {
 	int timeout_ms;
 	const char *name;
 	struct vh_log_sink log;
+	struct vh_blk_user_mem user_mem;
 };
 
 /**
@@ -108,16 +124,17 @@ struct vh_blk_info {
 	uint32_t max_write_zeroes_sectors;
 	uint32_t max_write_zeroes_seg;
 	bool write_zeroes_may_unmap;
-	uint64_t mem_size; /* guest memory bytes, from guest physical address 0 */
+	uint64_t mem_size;     /* guest memory bytes, from guest physical address 0 */
+	uint64_t user_mem_gpa; /* guest address of struct vh_blk_config.user_mem (0: none) */
 };
 
 enum vh_blk_op {
-	VH_BLK_OP_READ = 0,	    /* VIRTIO_BLK_T_IN */
-	VH_BLK_OP_WRITE,	    /* VIRTIO_BLK_T_OUT */
-	VH_BLK_OP_FLUSH,	    /* VIRTIO_BLK_T_FLUSH */
-	VH_BLK_OP_DISCARD,	    /* VIRTIO_BLK_T_DISCARD (one segment) */
-	VH_BLK_OP_WRITE_ZEROES,	    /* VIRTIO_BLK_T_WRITE_ZEROES (one segment) */
-	VH_BLK_OP_GET_ID,	    /* VIRTIO_BLK_T_GET_ID: VIRTIO_BLK_ID_BYTES into @buf */
+	VH_BLK_OP_READ = 0,	/* VIRTIO_BLK_T_IN */
+	VH_BLK_OP_WRITE,	/* VIRTIO_BLK_T_OUT */
+	VH_BLK_OP_FLUSH,	/* VIRTIO_BLK_T_FLUSH */
+	VH_BLK_OP_DISCARD,	/* VIRTIO_BLK_T_DISCARD (one segment) */
+	VH_BLK_OP_WRITE_ZEROES, /* VIRTIO_BLK_T_WRITE_ZEROES (one segment) */
+	VH_BLK_OP_GET_ID,	/* VIRTIO_BLK_T_GET_ID: VIRTIO_BLK_ID_BYTES into @buf */
 };
 
 /* struct vh_blk_io.flags */
@@ -209,7 +226,8 @@ VH_API void vh_blk_buf_free(struct vh_blk *blk, void *buf);
  * touched); -EAGAIN the queue is full before the first one; -EINVAL (first request malformed:
  * offset or length not a multiple of 512, beyond the capacity, too many segments), -EFAULT (a
  * buffer outside guest memory), -EROFS (write to a read-only device), -EOPNOTSUPP (operation not
- * negotiated), -EPROTO (ring broken), -ENOTCONN (disconnected, see vh_blk_reconnect()).
+ * negotiated). A backend that went away is noticed by vh_dev_dispatch() on vh_dev_event_fd()
+ * (requests stay in flight; see vh_blk_reconnect()).
  * A malformed request after the first stops the batch there and is reported by the return value.
  * Thread: the queue's thread.
  */
@@ -218,6 +236,8 @@ VH_API int vh_blk_submit(struct vh_blk *blk, unsigned queue, const struct vh_blk
 
 /**
  * vh_blk_reap() - collect up to @max finished requests of @queue without blocking.
+ * With the call eventfd, a reap that returns fewer than @max also re-arms the device's
+ * notification, so call it until it does before sleeping on vh_blk_call_fd().
  * Return: number of completions stored in @out (0: none); -EPROTO the device corrupted the ring.
  * Thread: the queue's thread.
  */

@@ -26,7 +26,7 @@ typedef void (*vh_log_fn)(void *opaque, enum vh_log_level level, const char *msg
 
 /** struct vh_log_sink - where an object sends its log lines (copied at create). */
 struct vh_log_sink {
-	vh_log_fn fn;		/* NULL: lines at VH_LOG_WARN and above go to stderr */
+	vh_log_fn fn; /* NULL: lines at VH_LOG_WARN and above go to stderr */
 	void *opaque;
 	enum vh_log_level max_level;
 };

@@ -42,6 +42,11 @@ struct vh_dev;
  * @iotlb_translate: VIRTIO_F_IOMMU_PLATFORM: answers the backend's IOTLB misses. Fill @uva (the
  *                   caller's virtual address of @iova) and @size (bytes mapped from @iova); return 0 or
  *                   -errno (the miss is then answered with nothing and the backend fails the access).
+ *                   @perm is the access that missed (VH_DEV_ACCESS_*); the entry gets that permission
+ *                   when the callback returns 0, or the mapping's own permission when it returns a
+ *                   positive VH_DEV_ACCESS_* covering @perm (return VH_DEV_ACCESS_RW for a read/write
+ *                   mapping, or a later access of the other kind to the same range fails in the
+ *                   kernel without a new miss).
  * @config_changed: called from vh_dev_dispatch when the backend reports a config-space change.
  */
 struct vh_dev_config {
@@ -53,7 +58,8 @@ struct vh_dev_config {
 	int timeout_ms;
 	const char *name;
 	struct vh_log_sink log;
-	int (*iotlb_translate)(void *opaque, uint64_t iova, int perm, uint64_t *uva, uint64_t *size);
+	int (*iotlb_translate)(void *opaque, uint64_t iova, int perm, uint64_t *uva,
+			       uint64_t *size);
 	void (*config_changed)(void *opaque);
 	void *opaque;
 };
@@ -97,13 +103,33 @@ struct vh_dev_vring {
 	int call_fd;
 };
 
+/**
+ * vh_dev_create() - reach the backend and learn what it offers.
+ * @cfg: configuration (copied, strings too).
+ * @out: receives the device.
+ *
+ * vhost-user: connect (or, with @cfg->server, listen and wait up to the timeout for the backend),
+ * GET_FEATURES, protocol-feature negotiation, GET_QUEUE_NUM, GET_MAX_MEM_SLOTS,
+ * SET_BACKEND_REQ_FD, SET_OWNER, GET_FEATURES (docs/frontend.md has every sequence).
+ *
+ * Return: 0; -EINVAL bad @cfg; -EOPNOTSUPP unknown transport; -ENOENT/-ECONNREFUSED nobody
+ * listening; -ETIMEDOUT no backend / no reply in time; -EPROTO the backend broke the protocol;
+ * -ECONNRESET it hung up; -ENOMEM. Nothing is left open on failure.
+ * Thread: any; the device is then used by one thread at a time.
+ */
 VH_API int vh_dev_create(const struct vh_dev_config *cfg, struct vh_dev **out);
+/** vh_dev_destroy() - close everything the device owns (no messages sent); *@dev = NULL. */
 VH_API void vh_dev_destroy(struct vh_dev **dev);
 
 /* Feature negotiation. */
-VH_API uint64_t vh_dev_features(const struct vh_dev *dev);	/* offered & cfg->features */
-VH_API uint64_t vh_dev_backend_features(const struct vh_dev *dev); /* raw offer */
+VH_API uint64_t vh_dev_features(const struct vh_dev *dev);	    /* offered & cfg->features */
+VH_API uint64_t vh_dev_backend_features(const struct vh_dev *dev);  /* raw offer */
 VH_API uint64_t vh_dev_protocol_features(const struct vh_dev *dev); /* negotiated */
+/**
+ * vh_dev_ack_features() - SET_FEATURES with @features (a subset of vh_dev_features()).
+ * VHOST_USER_F_PROTOCOL_FEATURES and VHOST_F_LOG_ALL are managed by the library.
+ * Return: 0; -EINVAL bits not offered; -EBUSY started; -EIO refused; -EPROTO/-ECONNRESET.
+ */
 VH_API int vh_dev_ack_features(struct vh_dev *dev, uint64_t features);
 VH_API unsigned vh_dev_max_queues(const struct vh_dev *dev);
 VH_API unsigned vh_dev_max_mem_slots(const struct vh_dev *dev);
@@ -111,12 +137,25 @@ VH_API unsigned vh_dev_max_mem_slots(const struct vh_dev *dev);
 /* Memory table: a batch replaces the whole table; only the difference is sent when it can be. */
 VH_API int vh_dev_mem_begin(struct vh_dev *dev);
 VH_API int vh_dev_mem_add(struct vh_dev *dev, const struct vh_dev_mem_region *r);
+/**
+ * vh_dev_mem_commit() - make the batch the table and tell the backend (whole table, or
+ * REM/ADD_MEM_REG of the difference with CONFIGURE_MEM_SLOTS; nothing if unchanged). Region fds
+ * must stay open while they are in the table (a reconnect sends them again).
+ * Return: 0; -EINVAL no batch, a refused region, or a running ring would be unmapped (nothing
+ * sent); -ENOSPC more regions than the backend's slots; -EIO/-EPROTO/-ECONNRESET.
+ */
 VH_API int vh_dev_mem_commit(struct vh_dev *dev);
 
 /* Rings. */
+/**
+ * vh_dev_vring_setup() - record ring @vr->index for the next start (nothing is sent).
+ * Return: 0; -EINVAL index >= num_queues, bad size (split: power of 2), packed without
+ * VIRTIO_F_RING_PACKED acked, split base > 0xffff; -EBUSY while started; -errno from eventfd.
+ */
 VH_API int vh_dev_vring_setup(struct vh_dev *dev, const struct vh_dev_vring *vr);
 VH_API int vh_dev_vring_kick_fd(const struct vh_dev *dev, unsigned index);
 VH_API int vh_dev_vring_call_fd(const struct vh_dev *dev, unsigned index);
+/* Hands every set-up ring to the backend and kicks each once (requests may already be queued). */
 VH_API int vh_dev_start(struct vh_dev *dev);
 /* Stops every ring; @bases (may be NULL) receives each ring's next index, indexed by ring. */
 VH_API int vh_dev_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases);
@@ -148,10 +187,18 @@ VH_API int vh_dev_inflight_load(struct vh_dev *dev, const void *buf, size_t len)
 
 /* Busyloop timeout (vhost-kernel), in microseconds. */
 VH_API int vh_dev_set_busyloop_timeout(struct vh_dev *dev, unsigned index, unsigned usec);
+/*
+ * VHOST_GET_VRING_BUSYLOOP_TIMEOUT into *@usec. -EOPNOTSUPP: vhost-user, or a kernel without
+ * busy polling; -EINVAL bad index/NULL. (More for vhost-kernel/-vdpa devices: <vhost/kernel.h>.)
+ */
+VH_API int vh_dev_get_busyloop_timeout(struct vh_dev *dev, unsigned index, unsigned *usec);
 
 /*
  * Event loop integration: the fd to watch for backend-initiated messages (IOTLB misses, config changes,
  * the backend hanging up); -1 if none. vh_dev_dispatch handles what is pending without blocking.
+ * vhost-user: the back-end channel when BACKEND_REQ was negotiated, else the socket itself (readable
+ * only when the backend hung up or broke the protocol). vh_dev_dispatch returns the number of
+ * backend requests handled, -ECONNRESET when the backend is gone (then vh_dev_reconnect), -EPROTO.
  */
 VH_API int vh_dev_event_fd(const struct vh_dev *dev);
 VH_API int vh_dev_dispatch(struct vh_dev *dev);

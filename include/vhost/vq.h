@@ -146,8 +146,9 @@ VH_API int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used);
 /**
  * vh_vq_set_log() - log used-ring writes and written buffer bytes into @log.
  * @vq: the ring. @log: the dirty log (not owned; NULL stops logging).
- * @used_gpa: guest address of the device area (split used ring / packed descriptor ring for
- *            packed, where used descriptors are written back into the descriptor table).
+ * @used_gpa: guest address of the split used ring (vhost-user log_guest_addr). Packed rings
+ *            write used descriptors into the descriptor ring; its guest address is looked up in
+ *            the memory table from the ring's host address (@used_gpa is the fallback).
  * Thread: ring owner.
  */
 VH_API void vh_vq_set_log(struct vh_vq *vq, struct vh_dirty_log *log, uint64_t used_gpa);

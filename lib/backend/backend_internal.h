@@ -38,38 +38,8 @@ struct vh_watch {
 	struct vh_watch *next; /* USER list */
 };
 
-/* Packed inflight layout (vhost-user.rst), for sizing GET_INFLIGHT_FD's region. */
-struct vh_inflight_desc_packed {
-	uint8_t inflight;
-	uint8_t padding;
-	uint16_t next;
-	uint16_t last;
-	uint16_t num;
-	uint64_t counter;
-	uint16_t id;
-	uint16_t flags;
-	uint32_t len;
-	uint64_t addr;
-};
-
-struct vh_inflight_packed {
-	uint64_t features;
-	uint16_t version;
-	uint16_t desc_num;
-	uint16_t free_head;
-	uint16_t old_free_head;
-	uint16_t used_idx;
-	uint16_t old_used_idx;
-	uint8_t used_wrap_counter;
-	uint8_t old_used_wrap_counter;
-	uint8_t padding[10];
-	struct vh_inflight_desc_packed desc[];
-};
-
-_Static_assert(sizeof(struct vh_inflight_desc_packed) == 32, "DescStatePacked is 32 bytes");
-_Static_assert(sizeof(struct vh_inflight_packed) == 32, "QueueRegionPacked header is 32 bytes");
-
-#define VH_INFLIGHT_ALIGN 64u
+/* Chains one queue_kick may pop before the dispatch thread serves other fds. */
+#define VH_QUEUE_BUDGET 256
 
 struct vh_queue {
 	struct vh_conn *conn;
@@ -88,12 +58,15 @@ struct vh_queue {
 	bool live;	    /* queue_start ran and queue_stop did not */
 	bool paused;	    /* live before vh_conn_pause(): restart at vh_conn_resume() */
 	bool broken;	    /* queue_kick failed, or the ring saw garbage */
+	bool err_signalled; /* the error eventfd was written for this breakage */
 	bool iotlb_wait;    /* an IOTLB miss is outstanding: retry on update */
 	bool pending_start; /* ring addresses missed in the IOTLB: start on update */
 	struct vh_watch kick_w;
 	struct vh_watch wake_w;
 	int wake_fd;
 	void *opaque;
+	unsigned budget; /* pops left in this queue_kick (fairness); UINT_MAX outside it */
+	bool budget_hit; /* queue_kick stopped on the budget: run again soon */
 	unsigned worker; /* poll mode: index of the worker thread */
 	void *infl;	 /* this queue's part of the inflight region, while vq/ tracks into it */
 };

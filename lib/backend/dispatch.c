@@ -423,6 +423,7 @@ int vh_conn_handle(struct vh_conn *c, struct vh_msg *m)
 		vh_msg_close_fds(m);
 		return vh_conn_fail(c, req, "malformed message", err);
 	}
+	vh_logf(&c->s->cfg.log, VH_LOG_DEBUG, c->name, "%s", vh_proto_request_name(req));
 	vh_msg_init(c->tx, req, VH_USER_FLAG_REPLY, 0);
 	err = h->fn(c, m, c->tx);
 	vh_msg_close_fds(m);

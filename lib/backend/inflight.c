@@ -6,8 +6,8 @@
  * recorded there until its used entry is published, so a new back-end resubmits exactly the
  * chains that were in flight.
  *
- * The tracking itself lives in vq/ (vh_vq_set_inflight()); this file sizes, creates, maps and
- * hands out the region.
+ * The layout and the tracking live in vq/ (vh_vq_inflight_size(), vh_vq_set_inflight(), split
+ * and packed); this file creates, maps, checks and hands out the region.
  */
 #include <fcntl.h>
 #include <errno.h>
@@ -22,18 +22,6 @@
 #include "backend/backend_internal.h"
 
 #define VH_INFLIGHT_VERSION 1
-
-/* Split: vq/'s layout. Packed: sized per vhost-user.rst so a packed-capable peer can use it. */
-static uint64_t queue_region_size(bool packed, uint16_t queue_size)
-{
-	uint64_t sz;
-
-	if (!packed)
-		return vh_vq_inflight_size(queue_size, false);
-	sz = sizeof(struct vh_inflight_packed) +
-	     (uint64_t)queue_size * sizeof(struct vh_inflight_desc_packed);
-	return (sz + VH_INFLIGHT_ALIGN - 1) & ~(uint64_t)(VH_INFLIGHT_ALIGN - 1);
-}
 
 void vh_inflight_drop(struct vh_conn *c)
 {
@@ -79,7 +67,10 @@ int vh_inflight_get(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 	err = check_geometry(c, m->hdr.request, in);
 	if (err < 0)
 		return err;
-	per = queue_region_size(packed, in->queue_size);
+	per = vh_vq_inflight_size(in->queue_size, packed);
+	if (!per)
+		return vh_conn_fail(c, m->hdr.request, "inflight queue size invalid for the ring",
+				    -EINVAL);
 	size = per * in->num_queues;
 	fd = memfd_create("vhost-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -126,7 +117,10 @@ int vh_inflight_set(struct vh_conn *c, struct vh_msg *m)
 	err = check_geometry(c, m->hdr.request, in);
 	if (err < 0)
 		return err;
-	per = queue_region_size(packed, in->queue_size);
+	per = vh_vq_inflight_size(in->queue_size, packed);
+	if (!per)
+		return vh_conn_fail(c, m->hdr.request, "inflight queue size invalid for the ring",
+				    -EINVAL);
 	/* The region may come from another back-end implementation: it must at least hold ours. */
 	if (in->mmap_size / in->num_queues < per || in->mmap_size / in->num_queues > UINT32_MAX)
 		return vh_conn_fail(c, m->hdr.request, "inflight region too small", -EINVAL);

@@ -5,6 +5,7 @@
  * vh_queue_wake(), which only write eventfds.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,7 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 		q->kick_w = (struct vh_watch){ .kind = VH_WATCH_KICK, .fd = -1, .ptr = q };
 		q->wake_w = (struct vh_watch){ .kind = VH_WATCH_WAKE, .fd = -1, .ptr = q };
 		q->worker = s->nworkers ? i % s->nworkers : 0;
+		q->budget = UINT_MAX;
 	}
 	return c;
 }

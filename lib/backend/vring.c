@@ -5,6 +5,7 @@
  * SET_VRING_ENABLE), the event-driven datapath and the vh_queue_* calls devices make.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -238,6 +239,8 @@ int vh_queue_try_start(struct vh_queue *q)
 			return vh_conn_fail(c, VH_USER_SET_VRING_KICK, "device queue_start", err);
 		}
 	}
+	vh_logf(&c->s->cfg.log, VH_LOG_DEBUG, c->name, "vq %u: started (num %u, base %u)", q->index,
+		q->num, q->base);
 	queue_go(q);
 	return 0;
 }
@@ -283,7 +286,7 @@ void vh_queue_reset(struct vh_queue *q)
 		close(q->err_fd);
 	q->kick_fd = q->call_fd = q->err_fd = -1;
 	q->kick_set = q->enabled = q->addr_set = false;
-	q->broken = q->iotlb_wait = q->pending_start = false;
+	q->broken = q->err_signalled = q->iotlb_wait = q->pending_start = false;
 	q->num = 0;
 	q->base = 0;
 	memset(&q->addr, 0, sizeof(q->addr));
@@ -404,12 +407,17 @@ static int set_vring_base(struct vh_queue *q, struct vh_msg *m)
 
 	if (q->live)
 		return vh_conn_fail(c, m->hdr.request, "ring is running", -EBUSY);
+	/* QEMU (virtio_queue_packed_get_last_avail_idx) puts the packed ring's used index and
+	 * wrap counter in bits 16..31; the used position restarts from the avail one. */
+	if (has_feature(c, VIRTIO_F_RING_PACKED))
+		base &= 0xffff;
 	if (base > 0xffff)
 		return vh_conn_fail(c, m->hdr.request, "ring base out of range", -EINVAL);
 	q->base = base;
 	if (q->vq && vh_vq_set_base(q->vq, base) < 0)
 		return vh_conn_fail(c, m->hdr.request, "ring base out of range", -EINVAL);
 	q->broken = false;
+	q->err_signalled = false;
 	return 0;
 }
 
@@ -565,6 +573,19 @@ int vh_ring_handler(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 
 /* ---- datapath ------------------------------------------------------------------------------ */
 
+/* vhost-user.rst SET_VRING_ERR: the back-end signals the error eventfd when a ring fails. */
+static void queue_broken(struct vh_queue *q)
+{
+	static const uint64_t one = 1;
+	bool first = !q->err_signalled;
+
+	q->broken = true;
+	q->err_signalled = true;
+	if (first && q->err_fd >= 0 && write(q->err_fd, &one, sizeof(one)) < 0) {
+		/* nothing more to do: the ring stays broken either way */
+	}
+}
+
 void vh_queue_run(struct vh_queue *q)
 {
 	struct vh_conn *c = q->conn;
@@ -572,13 +593,21 @@ void vh_queue_run(struct vh_queue *q)
 
 	if (!q->live || q->paused || q->broken)
 		return;
+	q->budget = VH_QUEUE_BUDGET;
+	q->budget_hit = false;
 	err = c->s->cfg.ops->queue_kick(c->inst, q);
-	if (err < 0) {
-		vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "vq %u: queue_kick: %s", q->index,
-			strerror(-err));
-		q->broken = true;
+	q->budget = UINT_MAX;
+	if (err < 0 || q->broken) {
+		/* A ring the guest broke was logged by vq/ already. */
+		if (!q->broken)
+			vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "vq %u: queue_kick: %s",
+				q->index, strerror(-err));
+		queue_broken(q);
 	}
 	vh_queue_notify(q);
+	/* A guest that keeps the ring full must not starve the other fds: come back later. */
+	if (q->budget_hit && !is_poll(c))
+		vh_queue_wake(q);
 }
 
 int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem)
@@ -587,6 +616,11 @@ int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem)
 
 	if (vh_unlikely(!q->live || q->paused))
 		return -ESHUTDOWN;
+	if (vh_unlikely(q->budget == 0)) {
+		q->budget_hit = true;
+		return 0;
+	}
+	q->budget--;
 	r = vh_vq_pop(q->vq, elem);
 	if (vh_likely(r == 1))
 		return 1;

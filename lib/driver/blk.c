@@ -25,15 +25,16 @@
 #define BLK_DEFAULT_QSIZE 256u
 #define BLK_DEFAULT_POOL  (4u << 20)
 #define BLK_BOUNCE	  (1u << 20)
+#define BLK_USER_ALIGN	  (2ull << 20)
 /* VHOST_USER_F_PROTOCOL_FEATURES: the frontend needs to see it accepted. */
 #define BLK_F_PROTOCOL_FEATURES 30
 
 /* Device bits this driver implements (virtio 1.2 §5.2.3). */
-#define BLK_DEVICE_FEATURES                                                                   \
-	((1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                   \
-	 (1ull << VIRTIO_BLK_F_GEOMETRY) | (1ull << VIRTIO_BLK_F_RO) |                        \
-	 (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |                     \
-	 (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_MQ) |                        \
+#define BLK_DEVICE_FEATURES                                                 \
+	((1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) | \
+	 (1ull << VIRTIO_BLK_F_GEOMETRY) | (1ull << VIRTIO_BLK_F_RO) |      \
+	 (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |   \
+	 (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_MQ) |      \
 	 (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
 
 static const char *const blk_feature_names[24] = {
@@ -62,9 +63,12 @@ const char *vh_blk_feature_name(unsigned bit)
 const char *vh_blk_op_name(enum vh_blk_op op)
 {
 	static const char *const names[] = {
-		[VH_BLK_OP_READ] = "read",	       [VH_BLK_OP_WRITE] = "write",
-		[VH_BLK_OP_FLUSH] = "flush",	       [VH_BLK_OP_DISCARD] = "discard",
-		[VH_BLK_OP_WRITE_ZEROES] = "write-zeroes", [VH_BLK_OP_GET_ID] = "get-id",
+		[VH_BLK_OP_READ] = "read",
+		[VH_BLK_OP_WRITE] = "write",
+		[VH_BLK_OP_FLUSH] = "flush",
+		[VH_BLK_OP_DISCARD] = "discard",
+		[VH_BLK_OP_WRITE_ZEROES] = "write-zeroes",
+		[VH_BLK_OP_GET_ID] = "get-id",
 	};
 
 	return (unsigned)op < VH_ARRAY_SIZE(names) ? names[op] : "unknown";
@@ -183,6 +187,11 @@ static int check_config(const struct vh_blk_config *cfg, struct vh_blk_config *c
 	    c->pool_size > (1ull << 40))
 		return -EINVAL;
 	c->pool_size = (c->pool_size + BLK_PAGE - 1) & ~(uint64_t)(BLK_PAGE - 1);
+	if (c->user_mem.size &&
+	    (!c->user_mem.host || c->user_mem.fd < 0 || ((uintptr_t)c->user_mem.host % BLK_PAGE) ||
+	     (c->user_mem.size % BLK_PAGE) || (c->user_mem.fd_offset % BLK_PAGE) ||
+	     c->user_mem.size > (1ull << 46)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -208,8 +217,8 @@ static int open_dev(struct vh_blk *b)
 static int plan_queues(struct vh_blk *b)
 {
 	struct vh_blk_info *in = &b->info;
-	unsigned segs = in->seg_max && in->seg_max < VH_BLK_MAX_SEGS ? in->seg_max
-								      : VH_BLK_MAX_SEGS;
+	unsigned segs =
+	    in->seg_max && in->seg_max < VH_BLK_MAX_SEGS ? in->seg_max : VH_BLK_MAX_SEGS;
 	struct blkq_layout l;
 	uint64_t off;
 	int err;
@@ -234,6 +243,9 @@ static int plan_queues(struct vh_blk *b)
 	b->bounce_off = (off + BLK_PAGE - 1) & ~(uint64_t)(BLK_PAGE - 1);
 	b->pool_off = b->bounce_off + BLK_BOUNCE;
 	in->mem_size = b->pool_off + b->cfg.pool_size;
+	/* The caller's region sits above ours, 2 MiB aligned like a VMM's next RAM slot. */
+	if (b->cfg.user_mem.size)
+		in->user_mem_gpa = (in->mem_size + BLK_USER_ALIGN - 1) & ~(BLK_USER_ALIGN - 1);
 	return 0;
 }
 
@@ -266,6 +278,17 @@ static int map_memory(struct vh_blk *b)
 	err = vh_dev_mem_begin(b->dev);
 	if (err >= 0)
 		err = vh_dev_mem_add(b->dev, &r);
+	if (err >= 0 && b->cfg.user_mem.size) {
+		r = (struct vh_dev_mem_region){
+			.gpa = b->info.user_mem_gpa,
+			.size = b->cfg.user_mem.size,
+			.host = b->cfg.user_mem.host,
+			.fd = b->cfg.user_mem.fd,
+			.fd_offset = b->cfg.user_mem.fd_offset,
+			.page_size = BLK_PAGE,
+		};
+		err = vh_dev_mem_add(b->dev, &r);
+	}
 	if (err >= 0)
 		err = vh_dev_mem_commit(b->dev);
 	return err;
@@ -281,7 +304,12 @@ static int setup_queue(struct vh_blk *b, unsigned i)
 		.event_idx = b->info.event_idx,
 		.poll = b->cfg.flags & VH_BLK_POLL,
 		.indirect_max = b->indirect_max,
-		.mem = { .host = b->mem, .gpa = 0, .size = b->info.mem_size },
+		.mem = { .host = b->mem,
+			 .gpa = 0,
+			 .size = b->info.mem_size,
+			 .host2 = b->cfg.user_mem.host,
+			 .gpa2 = b->info.user_mem_gpa,
+			 .size2 = b->cfg.user_mem.size },
 		.base_gpa = b->queue_bytes * i,
 		.features = b->info.features,
 		.capacity = b->info.capacity,
@@ -422,10 +450,13 @@ struct vh_dev *vh_blk_dev(struct vh_blk *b)
 uint64_t vh_blk_gpa(const struct vh_blk *b, const void *host)
 {
 	uintptr_t h = (uintptr_t)host, base = (uintptr_t)b->mem;
+	uintptr_t ubase = (uintptr_t)b->cfg.user_mem.host;
 
-	if (h < base || h - base >= b->info.mem_size)
-		return UINT64_MAX;
-	return h - base;
+	if (h >= base && h - base < b->info.mem_size)
+		return h - base;
+	if (b->cfg.user_mem.size && h >= ubase && h - ubase < b->cfg.user_mem.size)
+		return b->info.user_mem_gpa + (h - ubase);
+	return UINT64_MAX;
 }
 
 int vh_blk_queue_gpa(const struct vh_blk *b, unsigned queue, uint64_t *desc, uint64_t *driver,
@@ -491,6 +522,6 @@ void vh_blk_buf_free(struct vh_blk *b, void *buf)
 		b->pool_map[j] = 0;
 	pthread_mutex_unlock(&b->pool_lock);
 	if (n == 0)
-		vh_logf(&b->cfg.log, VH_LOG_ERR, b->name, "buf_free: %p is not allocated: %s",
-			buf, strerror(EINVAL));
+		vh_logf(&b->cfg.log, VH_LOG_ERR, b->name, "buf_free: %p is not allocated: %s", buf,
+			strerror(EINVAL));
 }

@@ -30,11 +30,17 @@ _Static_assert(sizeof(struct blkq_hdr) == 64, "blkq_hdr is one cache line");
  * caught (virtio 1.2 §5.2.6: status is the last byte the device writes). */
 #define BLKQ_STATUS_NONE 0xffu
 
-/* Guest memory as the queue sees it: one contiguous mapping at guest address @gpa. */
+/*
+ * Guest memory as the queue sees it: the driver's mapping at guest address @gpa (rings, headers,
+ * pool) and optionally the caller's region at @gpa2, above it (@size2 0: none).
+ */
 struct blkq_mem {
 	uint8_t *host;
 	uint64_t gpa;
 	uint64_t size;
+	uint8_t *host2;
+	uint64_t gpa2;
+	uint64_t size2;
 };
 
 /* Where a queue's pieces go inside guest memory (offsets from the queue's base). */
@@ -54,13 +60,13 @@ struct blkq_config {
 	bool poll;
 	unsigned indirect_max; /* 0: none */
 	struct blkq_mem mem;
-	uint64_t base_gpa;  /* where the queue's blkq_layout starts (64-byte aligned) */
-	uint64_t features;  /* negotiated */
-	uint64_t capacity;  /* sectors */
-	uint32_t seg_max;   /* 0: VH_BLK_MAX_SEGS */
+	uint64_t base_gpa; /* where the queue's blkq_layout starts (64-byte aligned) */
+	uint64_t features; /* negotiated */
+	uint64_t capacity; /* sectors */
+	uint32_t seg_max;  /* 0: VH_BLK_MAX_SEGS */
 	bool read_only;
-	int kick_fd;	    /* -1: never kick (in-process device that polls) */
-	int call_fd;	    /* -1: none */
+	int kick_fd; /* -1: never kick (in-process device that polls) */
+	int call_fd; /* -1: none */
 	const char *name;
 	struct vh_log_sink log;
 };
@@ -103,6 +109,8 @@ void blkq_fini(struct blkq *q);
 int blkq_submit(struct blkq *q, const struct vh_blk_io *ios, unsigned n);
 int blkq_reap(struct blkq *q, struct vh_blk_completion *out, unsigned max);
 int blkq_wait(struct blkq *q, int timeout_ms);
+/* Notify the device unconditionally (after a reconnect). */
+void blkq_kick(struct blkq *q);
 static inline unsigned blkq_inflight(const struct blkq *q)
 {
 	return q->depth - q->nfree;

@@ -53,7 +53,13 @@ static int setup_vq(struct blkq *q, const struct blkq_config *cfg, const struct 
 		.log = cfg->log,
 		.host = cfg->mem.host,
 		.gpa = cfg->mem.gpa,
-		.size = cfg->mem.size,
+		/*
+		 * The ring checks buffer addresses against [gpa, gpa + size): cover the caller's
+		 * region too. It reaches memory through @host only for its ring and indirect
+		 * tables, which lie in the first region.
+		 */
+		.size =
+		    cfg->mem.size2 ? cfg->mem.gpa2 + cfg->mem.size2 - cfg->mem.gpa : cfg->mem.size,
 		.ring_gpa = cfg->base_gpa + l->ring_off,
 		.indirect_gpa = cfg->base_gpa + l->indirect_off,
 	};
@@ -78,6 +84,10 @@ int blkq_init(struct blkq *q, const struct blkq_config *cfg)
 	    cfg->base_gpa - cfg->mem.gpa > cfg->mem.size ||
 	    l.size > cfg->mem.size - (cfg->base_gpa - cfg->mem.gpa))
 		return -EINVAL;
+	if (cfg->mem.size2 &&
+	    (!cfg->mem.host2 || cfg->mem.gpa2 - cfg->mem.gpa < cfg->mem.size ||
+	     cfg->mem.gpa2 < cfg->mem.gpa || cfg->mem.gpa2 + cfg->mem.size2 < cfg->mem.gpa2))
+		return -EINVAL;
 	snprintf(q->name, sizeof(q->name), "%s q%u", cfg->name ? cfg->name : "vh_blk", cfg->index);
 	err = setup_vq(q, cfg, &l);
 	if (err < 0)
@@ -91,8 +101,8 @@ int blkq_init(struct blkq *q, const struct blkq_config *cfg)
 	hdr_gpa = cfg->base_gpa + l.hdr_off;
 	for (i = 0; i < cfg->depth; i++) {
 		q->slots[i].hdr_gpa = hdr_gpa + i * sizeof(struct blkq_hdr);
-		q->slots[i].hdr = (struct blkq_hdr *)(cfg->mem.host + (q->slots[i].hdr_gpa -
-								      cfg->mem.gpa));
+		q->slots[i].hdr =
+		    (struct blkq_hdr *)(cfg->mem.host + (q->slots[i].hdr_gpa - cfg->mem.gpa));
 		memset(q->slots[i].hdr, 0, sizeof(struct blkq_hdr));
 		/* Lowest slot on top of the stack: consecutive requests reuse warm lines. */
 		q->free[i] = (uint16_t)(cfg->depth - 1 - i);
@@ -104,7 +114,8 @@ int blkq_init(struct blkq *q, const struct blkq_config *cfg)
 	q->poll = cfg->poll;
 	q->read_only = cfg->read_only;
 	q->indirect_max = cfg->indirect_max;
-	q->seg_max = cfg->seg_max && cfg->seg_max < VH_BLK_MAX_SEGS ? cfg->seg_max : VH_BLK_MAX_SEGS;
+	q->seg_max =
+	    cfg->seg_max && cfg->seg_max < VH_BLK_MAX_SEGS ? cfg->seg_max : VH_BLK_MAX_SEGS;
 	q->features = cfg->features;
 	q->capacity = cfg->capacity;
 	q->mem = cfg->mem;
@@ -131,9 +142,13 @@ static uint64_t to_gpa(const struct blkq *q, const void *p, uint64_t len)
 {
 	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)q->mem.host);
 
-	if ((uintptr_t)p < (uintptr_t)q->mem.host || off >= q->mem.size || len > q->mem.size - off)
-		return UINT64_MAX;
-	return q->mem.gpa + off;
+	if ((uintptr_t)p >= (uintptr_t)q->mem.host && off < q->mem.size && len <= q->mem.size - off)
+		return q->mem.gpa + off;
+	off = (uint64_t)((uintptr_t)p - (uintptr_t)q->mem.host2);
+	if (q->mem.size2 && (uintptr_t)p >= (uintptr_t)q->mem.host2 && off < q->mem.size2 &&
+	    len <= q->mem.size2 - off)
+		return q->mem.gpa2 + off;
+	return UINT64_MAX;
 }
 
 static bool has_feature(const struct blkq *q, unsigned bit)
@@ -194,9 +209,66 @@ static int fill_segment(const struct blkq *q, const struct vh_blk_io *io, struct
 	h->seg.sector = htole64(io->offset / VH_BLK_SECTOR_SIZE);
 	h->seg.num_sectors = htole32((uint32_t)sectors);
 	h->seg.flags = htole32(type == VIRTIO_BLK_T_WRITE_ZEROES && (io->flags & VH_BLK_IO_UNMAP)
-				       ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP
-				       : 0);
+				   ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP
+				   : 0);
 	return 0;
+}
+
+/* Discard / write zeroes: the segment travels as a second readable buffer from the header slot. */
+static int chain_segment(struct blkq *q, const struct vh_blk_io *io, struct blkq_slot *s,
+			 struct vh_vq_buf *bufs, uint32_t *type)
+{
+	bool discard = io->op == VH_BLK_OP_DISCARD;
+	int err;
+
+	*type = discard ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_WRITE_ZEROES;
+	if (!has_feature(q, discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES))
+		return -EOPNOTSUPP;
+	if (q->read_only)
+		return -EROFS;
+	err = fill_segment(q, io, s->hdr, *type);
+	if (err < 0)
+		return err;
+	bufs[1].gpa = s->hdr_gpa + offsetof(struct blkq_hdr, seg);
+	bufs[1].len = sizeof(s->hdr->seg);
+	return 1;
+}
+
+/*
+ * The buffers between the out header and the status byte; returns how many (the first @*out of
+ * them device-readable) or -errno.
+ */
+static int chain_body(struct blkq *q, const struct vh_blk_io *io, struct blkq_slot *s,
+		      struct vh_vq_buf *bufs, uint32_t *type, unsigned *out)
+{
+	int n;
+
+	switch (io->op) {
+	case VH_BLK_OP_READ:
+	case VH_BLK_OP_WRITE:
+		if (io->op == VH_BLK_OP_WRITE && q->read_only)
+			return -EROFS;
+		n = data_bufs(q, io, bufs + 1);
+		*type = io->op == VH_BLK_OP_READ ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+		*out = *type == VIRTIO_BLK_T_OUT && n > 0 ? (unsigned)n : 0;
+		return n;
+	case VH_BLK_OP_FLUSH:
+		*type = VIRTIO_BLK_T_FLUSH;
+		return has_feature(q, VIRTIO_BLK_F_FLUSH) ? 0 : -EOPNOTSUPP;
+	case VH_BLK_OP_DISCARD:
+	case VH_BLK_OP_WRITE_ZEROES:
+		*out = 1;
+		return chain_segment(q, io, s, bufs, type);
+	case VH_BLK_OP_GET_ID:
+		*type = VIRTIO_BLK_T_GET_ID;
+		if (io->len < VIRTIO_BLK_ID_BYTES)
+			return -EINVAL;
+		bufs[1].gpa = to_gpa(q, io->buf, VIRTIO_BLK_ID_BYTES);
+		bufs[1].len = VIRTIO_BLK_ID_BYTES;
+		return bufs[1].gpa == UINT64_MAX ? -EFAULT : 1;
+	default:
+		return -EINVAL;
+	}
 }
 
 /*
@@ -208,70 +280,26 @@ static int build_chain(struct blkq *q, const struct vh_blk_io *io, struct blkq_s
 		       struct vh_vq_buf *bufs, struct vh_vq_driver_req *req)
 {
 	struct blkq_hdr *h = s->hdr;
-	uint32_t type;
-	int n = 0, err;
+	unsigned out = 0;
+	uint32_t type = 0;
+	int n = chain_body(q, io, s, bufs, &type, &out);
 
+	if (n < 0)
+		return n;
 	bufs[0].gpa = s->hdr_gpa;
 	bufs[0].len = sizeof(h->out);
-	h->out.sector = htole64(io->offset / VH_BLK_SECTOR_SIZE);
-	switch (io->op) {
-	case VH_BLK_OP_READ:
-	case VH_BLK_OP_WRITE:
-		if (io->op == VH_BLK_OP_WRITE && q->read_only)
-			return -EROFS;
-		n = data_bufs(q, io, bufs + 1);
-		if (n < 0)
-			return n;
-		type = io->op == VH_BLK_OP_READ ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
-		req->out_num = type == VIRTIO_BLK_T_OUT ? 1 + (unsigned)n : 1;
-		break;
-	case VH_BLK_OP_FLUSH:
-		if (!has_feature(q, VIRTIO_BLK_F_FLUSH))
-			return -EOPNOTSUPP;
-		type = VIRTIO_BLK_T_FLUSH;
-		h->out.sector = 0;
-		req->out_num = 1;
-		break;
-	case VH_BLK_OP_DISCARD:
-	case VH_BLK_OP_WRITE_ZEROES:
-		type = io->op == VH_BLK_OP_DISCARD ? VIRTIO_BLK_T_DISCARD
-						   : VIRTIO_BLK_T_WRITE_ZEROES;
-		if (!has_feature(q, io->op == VH_BLK_OP_DISCARD ? VIRTIO_BLK_F_DISCARD
-							       : VIRTIO_BLK_F_WRITE_ZEROES))
-			return -EOPNOTSUPP;
-		if (q->read_only)
-			return -EROFS;
-		err = fill_segment(q, io, h, type);
-		if (err < 0)
-			return err;
-		h->out.sector = 0;
-		bufs[1].gpa = s->hdr_gpa + offsetof(struct blkq_hdr, seg);
-		bufs[1].len = sizeof(h->seg);
-		n = 1;
-		req->out_num = 2;
-		break;
-	case VH_BLK_OP_GET_ID:
-		if (io->len < VIRTIO_BLK_ID_BYTES)
-			return -EINVAL;
-		type = VIRTIO_BLK_T_GET_ID;
-		h->out.sector = 0;
-		bufs[1].gpa = to_gpa(q, io->buf, VIRTIO_BLK_ID_BYTES);
-		bufs[1].len = VIRTIO_BLK_ID_BYTES;
-		if (bufs[1].gpa == UINT64_MAX)
-			return -EFAULT;
-		n = 1;
-		req->out_num = 1;
-		break;
-	default:
-		return -EINVAL;
-	}
 	h->out.type = htole32(type);
 	h->out.ioprio = 0;
+	/* virtio 1.2 §5.2.6: sector is only meaningful for reads and writes. */
+	h->out.sector = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_OUT
+			    ? htole64(io->offset / VH_BLK_SECTOR_SIZE)
+			    : 0;
 	h->status = BLKQ_STATUS_NONE;
 	bufs[n + 1].gpa = s->hdr_gpa + offsetof(struct blkq_hdr, status);
 	bufs[n + 1].len = 1;
 	req->bufs = bufs;
-	req->in_num = (unsigned)n + 2 - req->out_num;
+	req->out_num = 1 + out;
+	req->in_num = (unsigned)n + 1 - out;
 	req->token = s;
 	req->indirect = q->indirect_max && (unsigned)n + 2 <= q->indirect_max;
 	return 0;
@@ -286,6 +314,14 @@ static void kick(struct blkq *q)
 		if (write(q->kick_fd, &one, sizeof(one)) < 0)
 			vh_logf(&q->log, VH_LOG_WARN, q->name, "kick: write: %s", strerror(errno));
 	}
+}
+
+void blkq_kick(struct blkq *q)
+{
+	uint64_t one = 1;
+
+	if (q->kick_fd >= 0 && write(q->kick_fd, &one, sizeof(one)) < 0)
+		vh_logf(&q->log, VH_LOG_WARN, q->name, "kick: write: %s", strerror(errno));
 }
 
 int blkq_submit(struct blkq *q, const struct vh_blk_io *ios, unsigned n)
@@ -335,8 +371,7 @@ static int status_of(const struct blkq_slot *s)
 	}
 }
 
-static void complete(struct blkq *q, struct blkq_slot *s, uint32_t len,
-		     struct vh_blk_completion *c)
+static void complete(struct blkq *q, struct blkq_slot *s, uint32_t len, struct vh_blk_completion *c)
 {
 	c->cookie = s->cookie;
 	c->status = status_of(s);
@@ -358,8 +393,16 @@ int blkq_reap(struct blkq *q, struct vh_blk_completion *out, unsigned max)
 	}
 	while (n < max) {
 		r = vh_vq_driver_get_used(q->vq, &tok, &len);
-		if (r == 0)
-			break;
+		if (r == 0) {
+			/*
+			 * Completions come by eventfd: re-arm (EVENT_IDX: used_event = the next
+			 * one, virtio 1.2 §2.7.10) so the device signals again, and look once more
+			 * for what it published before it could see the new used_event.
+			 */
+			if (q->poll || n == 0 || vh_vq_driver_set_notification(q->vq, true) != 1)
+				break;
+			continue;
+		}
 		if (vh_unlikely(r < 0))
 			return n > 0 ? (int)n : r;
 		complete(q, tok, len, &out[n++]);

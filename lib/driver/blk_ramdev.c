@@ -42,6 +42,16 @@ int blk_ramdev_init(struct blk_ramdev *rd, const struct blk_ramdev_config *cfg)
 	if (err < 0)
 		return err;
 	err = vh_memmap_add(rd->mm, &r);
+	if (err >= 0 && cfg->mem.size2) {
+		r = (struct vh_mem_region){
+			.gpa = cfg->mem.gpa2,
+			.size = cfg->mem.size2,
+			.uva = (uintptr_t)cfg->mem.host2,
+			.fd = -1,
+			.host = cfg->mem.host2,
+		};
+		err = vh_memmap_add(rd->mm, &r);
+	}
 	if (err >= 0)
 		err = vh_vq_create(&vc, &rd->vq);
 	if (err < 0) {
@@ -93,8 +103,8 @@ static uint64_t iov_copy(const struct iovec *iov, unsigned n, uint64_t skip, voi
 	return done;
 }
 
-static uint8_t do_rw(struct blk_ramdev *rd, const struct vh_vq_elem *e, uint64_t sector,
-		     bool write, uint64_t *written)
+static uint8_t do_rw(struct blk_ramdev *rd, const struct vh_vq_elem *e, uint64_t sector, bool write,
+		     uint64_t *written)
 {
 	uint64_t len = write ? e->out_len - sizeof(struct virtio_blk_outhdr) : e->in_len - 1;
 	uint64_t off = sector * VH_BLK_SECTOR_SIZE;

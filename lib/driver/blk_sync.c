@@ -6,8 +6,8 @@
 #include "driver/blk_priv.h"
 #include "util/util.h"
 
-#define BLK_SYNC_CHUNK	      (1u << 20) /* = the bounce buffer */
-#define BLK_SYNC_TIMEOUT_MS   30000
+#define BLK_SYNC_CHUNK	    (1u << 20) /* = the bounce buffer */
+#define BLK_SYNC_TIMEOUT_MS 30000
 
 int vh_blk_submit(struct vh_blk *b, unsigned queue, const struct vh_blk_io *ios, unsigned n)
 {
@@ -85,8 +85,9 @@ static size_t chunk_limit(const struct vh_blk *b)
 /* Read or write [offset, offset + len) in chunks, directly or through the bounce buffer. */
 static int sync_rw(struct vh_blk *b, enum vh_blk_op op, uint64_t offset, void *buf, size_t len)
 {
-	bool direct = vh_blk_gpa(b, buf) != UINT64_MAX &&
-		      vh_blk_gpa(b, (uint8_t *)buf + len - 1) != UINT64_MAX;
+	uint64_t gpa = len ? vh_blk_gpa(b, buf) : UINT64_MAX;
+	/* Direct when the whole buffer is one piece of guest memory. */
+	bool direct = gpa != UINT64_MAX && vh_blk_gpa(b, (uint8_t *)buf + len - 1) == gpa + len - 1;
 	uint8_t *bounce = b->mem + b->bounce_off;
 	size_t done = 0, max = chunk_limit(b);
 	int err;
@@ -199,7 +200,15 @@ int vh_blk_reconnect(struct vh_blk *b)
 
 	if (err < 0)
 		return err;
-	for (i = 0; i < b->nq; i++)
+	for (i = 0; i < b->nq; i++) {
 		blk_refresh_fds(b, i);
+		/*
+		 * A restarted backend resumes each ring from the restored base but only looks at the
+		 * avail ring when kicked: requests made available before the crash would wait for the
+		 * next submission. A spurious kick is always allowed (virtio 1.2 §2.7.13.3).
+		 */
+		if (blkq_inflight(&b->q[i]))
+			blkq_kick(&b->q[i]);
+	}
 	return 0;
 }

@@ -43,6 +43,11 @@ static int vh_dev_pick_transport(struct vh_dev *dev, const char *path)
 		dev->path = strdup(path + 5);
 		return dev->path ? 0 : -ENOMEM;
 	}
+	if (vh_ioctl_transport_for(path)) {
+		dev->ops = vh_ioctl_transport_for(path);
+		dev->path = strdup(path);
+		return dev->path ? 0 : -ENOMEM;
+	}
 	vh_logf(&dev->cfg.log, VH_LOG_ERR, path, "create: transport not supported: %s",
 		strerror(EOPNOTSUPP));
 	return -EOPNOTSUPP;
@@ -109,6 +114,12 @@ static int vh_dev_handshake(struct vh_dev *dev)
 
 int vh_dev_create(const struct vh_dev_config *cfg, struct vh_dev **out)
 {
+	return vh_dev_create_sys(cfg, NULL, out);
+}
+
+int vh_dev_create_sys(const struct vh_dev_config *cfg, const struct vh_ioctl_sys *sys,
+		      struct vh_dev **out)
+{
 	struct vh_dev *dev;
 	int err;
 
@@ -117,6 +128,7 @@ int vh_dev_create(const struct vh_dev_config *cfg, struct vh_dev **out)
 	dev = vh_dev_alloc(cfg);
 	if (!dev)
 		return -ENOMEM;
+	dev->sys = sys;
 	err = vh_dev_pick_transport(dev, cfg->path);
 	if (err < 0)
 		goto fail_free;
@@ -220,6 +232,8 @@ uint64_t vh_dev_used_size(const struct vh_dev_vring *vr)
 
 static int vh_ring_fd(int given, int *fd, bool *own)
 {
+	if (given >= 0 && given == *fd)
+		return 0; /* our own fd handed back (from vh_dev_vring_kick_fd()): keep it */
 	if (given >= 0) {
 		if (*own)
 			close(*fd);
@@ -262,7 +276,8 @@ int vh_dev_vring_setup(struct vh_dev *dev, const struct vh_dev_vring *vr)
 		return err;
 	}
 	r = &dev->rings[vr->index];
-	if (r->running)
+	/* Rings change only while stopped: a ring added now would silently never start. */
+	if (r->running || dev->started)
 		return -EBUSY;
 	err = vh_ring_fd(vr->kick_fd, &r->kick_fd, &r->own_kick);
 	if (!err)
@@ -404,6 +419,36 @@ static void vh_dev_stop_rings(struct vh_dev *dev)
 		vh_dev_ring_stop(dev, i);
 }
 
+/*
+ * Requests may already wait in the rings (a restart after stop, a reconnect after the backend
+ * died): a backend looks at a ring only when kicked, so kick each one once (a spurious kick is
+ * harmless; QEMU's vhost-user-blk does the same after start).
+ */
+static void vh_dev_kick_all(struct vh_dev *dev)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < dev->nrings; i++)
+		if (dev->rings[i].running && write(dev->rings[i].kick_fd, &one, sizeof(one)) < 0)
+			vh_dev_err(dev, "start", -errno, "kick ring %u", i);
+}
+
+/*
+ * IOMMU: map each used ring up front (the seed does it after start: vhost-kernel needs it, and
+ * a vhost-user backend is spared a miss). Best effort: a failed translation only means the
+ * backend asks later; a broken connection is reported.
+ */
+static int vh_dev_iotlb_prefill(struct vh_dev *dev)
+{
+	if (!vh_dev_has_iommu(dev) || !dev->cfg.iotlb_translate)
+		return 0;
+	for (unsigned i = 0; i < dev->nrings; i++)
+		if (dev->rings[i].running)
+			vh_dev_iotlb_update(dev, "start", dev->rings[i].vr.used_gpa,
+					    VHOST_ACCESS_RW);
+	return vh_dev_usable(dev);
+}
+
 int vh_dev_start_rings(struct vh_dev *dev)
 {
 	int err = 0;
@@ -422,9 +467,14 @@ int vh_dev_start_rings(struct vh_dev *dev)
 		err = vh_dev_optional(dev->ops->set_status(
 		    dev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 			     VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK));
-	if (err < 0)
+	if (!err)
+		err = vh_dev_iotlb_prefill(dev);
+	if (err < 0) {
 		vh_dev_stop_rings(dev);
-	return err;
+		return err;
+	}
+	vh_dev_kick_all(dev);
+	return 0;
 }
 
 int vh_dev_start(struct vh_dev *dev)
@@ -437,7 +487,7 @@ int vh_dev_start(struct vh_dev *dev)
 	    (!vh_memtable_count(dev->mem) && !vh_dev_has_iommu(dev)))
 		return -EINVAL;
 	err = vh_dev_usable(dev);
-	if (!err && !dev->mem_sent)
+	if (!err && !dev->mem_sent && vh_memtable_count(dev->mem))
 		err = vh_dev_mem_send(dev, true);
 	if (!err)
 		err = vh_dev_start_rings(dev);
@@ -455,6 +505,11 @@ int vh_dev_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases)
 		return -EINVAL;
 	for (unsigned i = 0; i < dev->nrings; i++) {
 		e = vh_dev_ring_stop(dev, i);
+		if (!err)
+			err = e;
+	}
+	if (dev->ops->stop_device) {
+		e = dev->ops->stop_device(dev);
 		if (!err)
 			err = e;
 	}

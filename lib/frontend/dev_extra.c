@@ -69,6 +69,33 @@ int vh_dev_dispatch(struct vh_dev *dev)
 	return dev->ops->dispatch ? dev->ops->dispatch(dev) : 0;
 }
 
+int vh_dev_iotlb_update(struct vh_dev *dev, const char *req, uint64_t iova, int perm)
+{
+	struct vhost_iotlb_msg up = { 0 };
+	uint64_t uva = 0, size = 0;
+	int err;
+
+	if (!dev->cfg.iotlb_translate) {
+		vh_dev_err(dev, req, -ENOTSUP, "no translate callback");
+		return -ENOTSUP;
+	}
+	err = dev->cfg.iotlb_translate(dev->cfg.opaque, iova, perm, &uva, &size);
+	/* A positive return is the mapping's permission; it must cover the access that missed. */
+	if (err > 0 && ((err & ~VHOST_ACCESS_RW) || (err & perm) != perm))
+		err = -EACCES;
+	if (err < 0 || !size) {
+		err = err < 0 ? err : -EFAULT;
+		vh_dev_err(dev, req, err, "translate iova 0x%" PRIx64 " perm %d", iova, perm);
+		return err;
+	}
+	up.iova = iova;
+	up.size = size;
+	up.uaddr = uva;
+	up.perm = (uint8_t)(err > 0 ? err : perm);
+	up.type = VHOST_IOTLB_UPDATE;
+	return dev->ops->send_iotlb_msg(dev, &up);
+}
+
 int vh_dev_iotlb_invalidate(struct vh_dev *dev, uint64_t iova, uint64_t size)
 {
 	struct vhost_iotlb_msg m = { .iova = iova, .size = size, .type = VHOST_IOTLB_INVALIDATE };
@@ -245,9 +272,8 @@ int vh_dev_reconnect(struct vh_dev *dev)
 		if (err < 0)
 			dev->ops->close(dev);
 	}
-	if (err < 0) {
-		vh_dev_err(dev, "reconnect", err, "restore failed");
-		dev->broken = -ECONNRESET; /* try vh_dev_reconnect() again */
-	}
+	if (err < 0)
+		dev->broken =
+		    -ECONNRESET; /* logged where it failed; try vh_dev_reconnect() again */
 	return err;
 }

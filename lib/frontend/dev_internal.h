@@ -92,12 +92,23 @@ struct vh_dev {
 	uint64_t inflight_size;
 	uint64_t inflight_offset;
 	uint16_t inflight_nq, inflight_qs;
+
+	/* Ioctl transports (transport_ioctl.c): syscall table (NULL: the real calls) and state. */
+	const struct vh_ioctl_sys *sys;
+	struct vh_ioctl *ioctl;
 };
 
 /* Log one error line "<dev>: <request>: <what>: <strerror>". */
 #define vh_dev_err(dev, req, err, what, ...)                                         \
 	vh_logf(&(dev)->cfg.log, VH_LOG_ERR, (dev)->name, "%s: " what ": %s", (req), \
 		##__VA_ARGS__, strerror(-(err)))
+
+struct vh_ioctl_sys;
+struct vh_ioctl;
+
+/* vh_dev_create() with the ioctl transports' system calls replaced by @sys (unit tests). */
+int vh_dev_create_sys(const struct vh_dev_config *cfg, const struct vh_ioctl_sys *sys,
+		      struct vh_dev **out);
 
 /* Mark the device broken (first error wins) and return @err. */
 int vh_dev_set_broken(struct vh_dev *dev, int err);
@@ -124,6 +135,12 @@ int vh_dev_log_send(struct vh_dev *dev);
 int vh_dev_log_prepare_mem(struct vh_dev *dev);
 void vh_dev_log_finish_mem(struct vh_dev *dev);
 void vh_dev_log_free(struct vh_dev *dev);
+
+/*
+ * dev_extra.c: translate @iova through cfg.iotlb_translate and send the mapping as an IOTLB
+ * update (@req names the request for the log line).
+ */
+int vh_dev_iotlb_update(struct vh_dev *dev, const char *req, uint64_t iova, int perm);
 
 /* dev_extra.c: inflight region */
 int vh_dev_inflight_apply(struct vh_dev *dev);

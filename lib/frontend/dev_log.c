@@ -34,7 +34,7 @@ void vh_dev_log_free(struct vh_dev *dev)
 }
 
 /* SET_LOG_BASE with the current buffer; once acknowledged, the previous buffer can go. */
-int vh_dev_log_send(struct vh_dev *dev)
+static int vh_dev_log_base(struct vh_dev *dev)
 {
 	int err = dev->ops->set_log_base(dev, dev->logbuf);
 
@@ -43,18 +43,34 @@ int vh_dev_log_send(struct vh_dev *dev)
 	return err;
 }
 
+static int vh_dev_log_fit(struct vh_dev *dev, uint64_t bytes)
+{
+	int err = vh_log_buf_resize(dev->logbuf, bytes);
+
+	if (err < 0)
+		vh_dev_err(dev, "log resize", err, "%llu bytes", (unsigned long long)bytes);
+	return err;
+}
+
+/* At start / reconnect: the table may have changed while stopped; size the log to it first. */
+int vh_dev_log_send(struct vh_dev *dev)
+{
+	uint64_t bytes = vh_dev_log_bytes(dev);
+	int err = 0;
+
+	if (bytes != vh_log_buf_size(dev->logbuf))
+		err = vh_dev_log_fit(dev, bytes);
+	return err < 0 ? err : vh_dev_log_base(dev);
+}
+
 static int vh_dev_log_resize(struct vh_dev *dev, uint64_t bytes)
 {
 	int err;
 
 	if (bytes == vh_log_buf_size(dev->logbuf))
 		return 0;
-	err = vh_log_buf_resize(dev->logbuf, bytes);
-	if (err < 0) {
-		vh_dev_err(dev, "log resize", err, "%llu bytes", (unsigned long long)bytes);
-		return err;
-	}
-	return vh_dev_log_send(dev);
+	err = vh_dev_log_fit(dev, bytes);
+	return err < 0 ? err : vh_dev_log_base(dev);
 }
 
 int vh_dev_log_prepare_mem(struct vh_dev *dev)

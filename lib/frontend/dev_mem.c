@@ -82,7 +82,7 @@ int vh_dev_mem_add(struct vh_dev *dev, const struct vh_dev_mem_region *r)
 	err = vh_memtable_add_region(dev->mem, &mr);
 	if (!err && !(r->flags & (VH_DEV_MEM_INVISIBLE | VH_DEV_MEM_READONLY)))
 		err = vh_dev_batch_push(dev, r);
-	if (!err && r->fd < 0)
+	if (!err && r->fd < 0 && !(r->flags & VH_DEV_MEM_INVISIBLE))
 		dev->batch_nofd = true;
 	return err;
 }

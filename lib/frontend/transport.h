@@ -62,6 +62,9 @@ struct vh_transport_ops {
 	int (*get_config)(struct vh_dev *dev, uint32_t offset, void *buf, uint32_t len);
 	int (*set_config)(struct vh_dev *dev, uint32_t offset, const void *buf, uint32_t len);
 	int (*set_busyloop_timeout)(struct vh_dev *dev, const struct vhost_vring_state *s);
+	int (*get_busyloop_timeout)(struct vh_dev *dev, struct vhost_vring_state *s);
+	/* After every ring stopped and its base was read back (vhost-vdpa: device reset). */
+	int (*stop_device)(struct vh_dev *dev);
 	/* Inflight region (vhost-user INFLIGHT_SHMFD): fetch one from the backend / hand it back. */
 	int (*get_inflight)(struct vh_dev *dev);
 	int (*set_inflight)(struct vh_dev *dev);
@@ -71,5 +74,13 @@ struct vh_transport_ops {
 };
 
 extern const struct vh_transport_ops vh_transport_user;
+/* transport_kernel.c, transport_vdpa.c: one ioctl implementation (transport_ioctl.c). */
+extern const struct vh_transport_ops vh_transport_kernel;
+extern const struct vh_transport_ops vh_transport_vdpa;
+/*
+ * The ioctl transport for a path: "/dev/vhost-vdpa-N" (or a character device named so) is
+ * vhost-vdpa, any other "/dev/..." path or character device is vhost-kernel; NULL otherwise.
+ */
+const struct vh_transport_ops *vh_ioctl_transport_for(const char *path);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vhost/proto.h>
@@ -56,6 +57,8 @@ static int vu_recv_reply(struct vh_dev *dev, const struct vh_msg *m, struct vh_m
 	int err;
 
 	err = vh_sock_recv(dev->fd, r, dev->timeout_ms);
+	if (err == -EMSGSIZE)
+		err = -EPROTO; /* a header announcing more than any reply carries */
 	if (err < 0) {
 		vh_dev_err(dev, req, err, "receive reply");
 		return vh_dev_set_broken(dev, err);
@@ -215,12 +218,13 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 		err = vu_get_u64(dev, VH_USER_GET_QUEUE_NUM, &v);
 		if (err < 0)
 			return err;
-		if (v == 0 || v > VH_DEV_MAX_QUEUES) {
+		if (v == 0) {
 			vh_dev_err(dev, "VHOST_USER_GET_QUEUE_NUM", -EPROTO,
-				   "backend reports %" PRIu64 " queues", v);
+				   "backend reports no queue");
 			return vh_dev_set_broken(dev, -EPROTO);
 		}
-		dev->max_queues = (unsigned)v;
+		/* DPDK's vhost library reports 128: more than a device here can use. */
+		dev->max_queues = (unsigned)VH_MIN(v, (uint64_t)VH_DEV_MAX_QUEUES);
 	}
 	if (vu_has(dev, VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
 		err = vu_get_u64(dev, VH_USER_GET_MAX_MEM_SLOTS, &v);
@@ -458,8 +462,13 @@ static int vu_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *i
 {
 	struct vh_msg m;
 
+	/* Field by field: the struct's padding stays zero on the wire (no stack bytes leak). */
 	vh_msg_init(&m, VH_USER_IOTLB_MSG, 0, sizeof(*im));
-	m.payload.iotlb = *im;
+	m.payload.iotlb.iova = im->iova;
+	m.payload.iotlb.size = im->size;
+	m.payload.iotlb.uaddr = im->uaddr;
+	m.payload.iotlb.perm = im->perm;
+	m.payload.iotlb.type = im->type;
 	return vh_user_exchange(dev, &m, NULL);
 }
 
@@ -530,6 +539,7 @@ static int vu_set_config(struct vh_dev *dev, uint32_t offset, const void *buf, u
 static int vu_map_inflight(struct vh_dev *dev, struct vh_msg *r)
 {
 	const struct vh_user_inflight *in = &r->payload.inflight;
+	struct stat st;
 	void *addr;
 	int err;
 
@@ -538,6 +548,14 @@ static int vu_map_inflight(struct vh_dev *dev, struct vh_msg *r)
 	if (r->nfds != 1) {
 		vh_dev_err(dev, "VHOST_USER_GET_INFLIGHT_FD", -EPROTO,
 			   "no fd with %" PRIu64 " bytes", (uint64_t)in->mmap_size);
+		return vh_dev_set_broken(dev, -EPROTO);
+	}
+	/* A mapping past the end of the fd would SIGBUS us at the first access (save). */
+	if (fstat(r->fds[0], &st) < 0 || in->mmap_offset > (uint64_t)st.st_size ||
+	    in->mmap_size > (uint64_t)st.st_size - in->mmap_offset) {
+		vh_dev_err(dev, "VHOST_USER_GET_INFLIGHT_FD", -EPROTO,
+			   "%" PRIu64 " bytes at %" PRIu64 " do not fit the fd",
+			   (uint64_t)in->mmap_size, (uint64_t)in->mmap_offset);
 		return vh_dev_set_broken(dev, -EPROTO);
 	}
 	addr = mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fds[0],

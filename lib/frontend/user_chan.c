@@ -44,33 +44,12 @@ int vh_user_chan_open(struct vh_dev *dev)
 
 static int vh_chan_iotlb(struct vh_dev *dev, const struct vhost_iotlb_msg *miss)
 {
-	struct vhost_iotlb_msg up = { 0 };
-	uint64_t uva = 0, size = 0;
-	int err;
-
 	if (miss->type != VHOST_IOTLB_MISS) {
 		vh_dev_err(dev, "VHOST_USER_BACKEND_IOTLB_MSG", -EINVAL, "type %u is not a miss",
 			   miss->type);
 		return -EINVAL;
 	}
-	if (!dev->cfg.iotlb_translate) {
-		vh_dev_err(dev, "VHOST_USER_BACKEND_IOTLB_MSG", -ENOTSUP, "no translate callback");
-		return -ENOTSUP;
-	}
-	err = dev->cfg.iotlb_translate(dev->cfg.opaque, miss->iova, miss->perm, &uva, &size);
-	if (err < 0 || !size) {
-		err = err < 0 ? err : -EFAULT;
-		vh_dev_err(dev, "VHOST_USER_BACKEND_IOTLB_MSG", err,
-			   "translate iova 0x%" PRIx64 " perm %u", (uint64_t)miss->iova,
-			   miss->perm);
-		return err;
-	}
-	up.iova = miss->iova;
-	up.size = size;
-	up.uaddr = uva;
-	up.perm = miss->perm;
-	up.type = VHOST_IOTLB_UPDATE;
-	return dev->ops->send_iotlb_msg(dev, &up);
+	return vh_dev_iotlb_update(dev, "VHOST_USER_BACKEND_IOTLB_MSG", miss->iova, miss->perm);
 }
 
 static int vh_chan_handle(struct vh_dev *dev, struct vh_msg *m)
@@ -110,6 +89,8 @@ static int vh_chan_one(struct vh_dev *dev)
 	err = vh_sock_recv(dev->chan_fd, &m, 0);
 	if (err == -EAGAIN)
 		return err;
+	if (err == -EMSGSIZE)
+		err = -EPROTO;
 	req = err < 0 ? "backend channel" : vh_proto_backend_request_name(m.hdr.request);
 	if (err < 0) {
 		vh_dev_err(dev, req, err, "receive");

@@ -9,8 +9,8 @@
 
 #include <vhost/common.h>
 
-#define vh_likely(x)   __builtin_expect(!!(x), 1)
-#define vh_unlikely(x) __builtin_expect(!!(x), 0)
+#define vh_likely(x)	 __builtin_expect(!!(x), 1)
+#define vh_unlikely(x)	 __builtin_expect(!!(x), 0)
 
 #define VH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define VH_MIN(a, b)	 ((a) < (b) ? (a) : (b))

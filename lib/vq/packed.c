@@ -128,6 +128,7 @@ static bool packed_empty_recheck(struct vh_vq *vq)
 		return false;
 	VQ_WRITE_ONCE(ev->off_wrap, htole16(vq->last_avail_idx | wrap_bit(vq->avail_wrap)));
 	VQ_WRITE_ONCE(ev->flags, htole16(VRING_PACKED_EVENT_FLAG_DESC));
+	vq_log_event(vq);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return desc_is_avail(load_flags_acquire(&ring[vq->last_avail_idx]), vq->avail_wrap);
 }
@@ -215,6 +216,7 @@ int vq_packed_set_notification(struct vh_vq *vq, bool enable)
 
 	if (!enable) {
 		VQ_WRITE_ONCE(ev->flags, htole16(VRING_PACKED_EVENT_FLAG_DISABLE));
+		vq_log_event(vq);
 		return 0;
 	}
 	if (vq->event_idx) {
@@ -223,6 +225,7 @@ int vq_packed_set_notification(struct vh_vq *vq, bool enable)
 	} else {
 		VQ_WRITE_ONCE(ev->flags, htole16(VRING_PACKED_EVENT_FLAG_ENABLE));
 	}
+	vq_log_event(vq);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return desc_is_avail(load_flags_acquire(&ring[vq->last_avail_idx]), vq->avail_wrap);
 }

@@ -146,6 +146,7 @@ static int split_empty(struct vh_vq *vq)
 	if (!vq->notify_enabled || !vq->event_idx)
 		return 0;
 	VQ_WRITE_ONCE(*avail_event(vq), htole16(vq->last_avail_idx));
+	vq_log_event(vq);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return refresh_avail(vq);
 }
@@ -235,9 +236,11 @@ int vq_split_set_notification(struct vh_vq *vq, bool enable)
 		if (!enable)
 			return 0;
 		VQ_WRITE_ONCE(*avail_event(vq), htole16(vq->last_avail_idx));
+		vq_log_event(vq);
 	} else {
 		flags = enable ? flags & ~VRING_USED_F_NO_NOTIFY : flags | VRING_USED_F_NO_NOTIFY;
 		VQ_WRITE_ONCE(used->flags, htole16(flags));
+		vq_log_event(vq);
 		if (!enable)
 			return 0;
 	}

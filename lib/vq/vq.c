@@ -9,6 +9,8 @@
 
 #include "vq/vq_internal.h"
 
+static void packed_log_gpa(struct vh_vq *vq);
+
 static size_t align_up(size_t x, size_t a)
 {
 	return (x + a - 1) & ~(a - 1);
@@ -84,12 +86,14 @@ int vh_vq_set_addrs(struct vh_vq *vq, const struct vh_vq_addrs *a)
 	vq->desc = a->desc;
 	vq->driver = a->driver;
 	vq->device = a->device;
+	packed_log_gpa(vq);
 	return 0;
 }
 
 void vh_vq_set_memmap(struct vh_vq *vq, const struct vh_memmap *m)
 {
 	vq->mem = m;
+	packed_log_gpa(vq);
 }
 
 int vh_vq_set_base(struct vh_vq *vq, uint32_t base)
@@ -140,10 +144,27 @@ int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used)
 	return 0;
 }
 
+/*
+ * Packed rings write used descriptors into the descriptor ring (virtio 1.2 §2.8.5), which is
+ * not what vhost-user's log_guest_addr names: find the ring's guest address ourselves.
+ */
+static void packed_log_gpa(struct vh_vq *vq)
+{
+	uint64_t gpa;
+
+	if (!vq->packed || !vq->mem || !vq->desc)
+		return;
+	if (vh_memmap_host_to_gpa(vq->mem, vq->desc, &gpa) == 0)
+		vq->used_gpa = gpa;
+	if (vh_memmap_host_to_gpa(vq->mem, vq->device, &gpa) == 0)
+		vq->event_gpa = gpa;
+}
+
 void vh_vq_set_log(struct vh_vq *vq, struct vh_dirty_log *log, uint64_t used_gpa)
 {
 	vq->dlog = log;
 	vq->used_gpa = used_gpa;
+	packed_log_gpa(vq);
 }
 
 bool vh_vq_is_broken(const struct vh_vq *vq)
@@ -212,11 +233,12 @@ const void *vq_map_indirect(struct vh_vq *vq, uint64_t gpa, uint32_t len, int *e
 		*err = vq_fail(vq, "indirect table length not a multiple of 16");
 		return NULL;
 	}
-	if (gpa & 15) {
-		*err = vq_fail(vq, "indirect table misaligned");
+	n = vh_mem_translate(vq->mem, gpa, len, VH_MEM_READ, &iov, 1);
+	/* The spec asks no alignment of the table: an odd one is copied out like a straddler. */
+	if (n == 1 && ((uintptr_t)iov.iov_base & 7)) {
+		*err = 0;
 		return NULL;
 	}
-	n = vh_mem_translate(vq->mem, gpa, len, VH_MEM_READ, &iov, 1);
 	if (n == 1) {
 		*err = 0;
 		return iov.iov_base;
@@ -246,6 +268,24 @@ int vq_read_indirect(struct vh_vq *vq, uint64_t gpa, unsigned i, void *desc16)
 	return 0;
 }
 
+/* Our writes to the suppression fields (used flags/avail_event, device event area) too. */
+void vq_log_event(struct vh_vq *vq)
+{
+	if (vh_likely(vq->dlog == NULL))
+		return;
+	if (vq->packed) {
+		if (vq->event_gpa)
+			vh_dirty_log_mark(vq->dlog, vq->event_gpa,
+					  sizeof(struct vring_packed_desc_event));
+		return;
+	}
+	vh_dirty_log_mark(vq->dlog, vq->used_gpa, offsetof(struct vring_used, idx));
+	vh_dirty_log_mark(vq->dlog,
+			  vq->used_gpa + offsetof(struct vring_used, ring) +
+			      sizeof(struct vring_used_elem) * vq->num,
+			  sizeof(uint16_t));
+}
+
 /* The bytes a device wrote into guest memory are dirty (DESIGN.md: a device cannot forget). */
 void vq_log_written(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written)
 {
@@ -271,7 +311,7 @@ int vh_vq_push(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written
 {
 	if (vh_unlikely(vq->broken))
 		return -EPROTO;
-	if (vh_unlikely(!vq->inflight))
+	if (vh_unlikely(!vq->inflight || elem->id >= vq->num))
 		return -EINVAL;
 	if (written > elem->in_len)
 		written = (uint32_t)elem->in_len;

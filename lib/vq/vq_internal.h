@@ -54,6 +54,7 @@ struct vh_vq {
 	/* --- cold --- */
 	bool in_order;
 	uint64_t used_gpa;
+	uint64_t event_gpa; /* packed: device event area, for logging our writes to it */
 	/* Inflight tracking (inflight.c); NULL when not negotiated. */
 	struct vh_inflight_split *infl;
 	struct vh_inflight_packed *infl_p;
@@ -140,6 +141,7 @@ int vq_map_desc(struct vh_vq *vq, struct vh_vq_elem *elem, uint64_t addr, uint32
 int vq_read_indirect(struct vh_vq *vq, uint64_t gpa, unsigned i, void *desc16);
 const void *vq_map_indirect(struct vh_vq *vq, uint64_t gpa, uint32_t len, int *err);
 void vq_log_written(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written);
+void vq_log_event(struct vh_vq *vq);
 
 /* split.c */
 int vq_split_walk(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t head);

@@ -178,6 +178,8 @@ struct fe {
 	struct vh_vq_driver *drv;
 	struct vh_vq_ring_addrs ra;
 	uint64_t addr_base; /* what ring and buffer addresses are relative to (0 or FE_IOVA_BASE) */
+	bool packed;	    /* driver lays out a packed ring */
+	bool event_idx;
 };
 
 static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
@@ -351,6 +353,8 @@ static inline void fe_driver(struct fe *f)
 		.size = FE_MEM_SIZE,
 		.ring_gpa = f->addr_base + FE_RING_GPA,
 		.name = "fake driver",
+		.packed = f->packed,
+		.event_idx = f->event_idx,
 	};
 
 	if (f->drv)

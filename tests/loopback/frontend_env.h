@@ -35,6 +35,8 @@ struct env {
 	int kick, call;
 	int timeout_ms;
 	bool server;
+	int fds;	  /* open fds after env_init(), checked by env_finish() */
+	bool no_fd_check; /* several envs interleaved */
 	uint64_t features, protocol_features;
 	int (*translate)(void *opaque, uint64_t iova, int perm, uint64_t *uva, uint64_t *size);
 	void (*config_changed)(void *opaque);
@@ -54,6 +56,7 @@ static ENV_UNUSED void env_init(struct env *e, const char *tag)
 	e->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timeout_ms = 2000;
 	e->features = ~0ull;
+	e->fds = vh_test_count_fds();
 }
 
 static ENV_UNUSED int env_create(struct env *e, uint64_t protocol_features)
@@ -92,6 +95,9 @@ static ENV_UNUSED void env_finish(struct env *e)
 {
 	vh_dev_destroy(&e->dev);
 	assert_string_equal(fake_finish(&e->f), "");
+	/* Nothing the device opened (eventfds, sockets, logs, inflight maps) stays open. */
+	if (!e->no_fd_check)
+		assert_int_equal(vh_test_count_fds(), e->fds);
 	env_cleanup(e);
 }
 

@@ -104,6 +104,53 @@ static void test_dirty_log(void **state)
 	fe_teardown(&f);
 }
 
+/* QEMU starts migration on a running ring: log base, LOG_ALL, ring address with the log flag. */
+static void test_dirty_log_at_run_time(void **state)
+{
+	struct fe f = { 0 };
+	struct vh_msg m, reply;
+	uint8_t *log;
+	int lfd, starts;
+
+	(void)state;
+	fe_server(&f, VH_SERVER_DATAPATH_EVENT);
+	fe_connect(&f);
+	fe_memory(&f);
+	fe_negotiate(&f, 0);
+	assert_int_equal(fe_mem_table(&f), 0);
+	fe_ring(&f, 0, 0);
+	echo_once(&f, 0, "before");
+	lfd = memfd_create("log", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(lfd, 4096), 0);
+	log = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
+	vh_msg_init(&m, VH_USER_SET_LOG_BASE, 0, sizeof(struct vh_user_log));
+	m.payload.log.mmap_size = 4096;
+	m.fds[0] = lfd;
+	m.nfds = 1;
+	assert_int_equal(fe_xfer(&f, &m, &reply), 0);
+	assert_int_equal(reply.payload.u64, 0);
+	/* Not logging yet: LOG_ALL is off. */
+	echo_once(&f, 1, "not logged");
+	assert_false(bit(log, FE_IN_GPA));
+	starts = f.dev.starts;
+	assert_int_equal(fe_u64(&f, VH_USER_SET_FEATURES, f.features | (1ull << VHOST_F_LOG_ALL)),
+			 0);
+	assert_int_equal(fe_vring_addr(&f, 0, 1u << VHOST_VRING_F_LOG), 0);
+	assert_true(f.dev.starts > starts); /* paused and resumed, position kept */
+	echo_once(&f, 2, "logged");
+	assert_true(bit(log, FE_IN_GPA));
+	assert_true(bit(log, f.ra.device_gpa));
+	/* Migration cancelled. */
+	assert_int_equal(fe_u64(&f, VH_USER_SET_FEATURES, f.features), 0);
+	memset(log, 0, 4096);
+	echo_once(&f, 3, "off again");
+	assert_false(bit(log, FE_IN_GPA));
+	assert_false(bit(log, f.ra.device_gpa));
+	munmap(log, 4096);
+	close(lfd);
+	fe_teardown(&f);
+}
+
 /* ---- bad input ------------------------------------------------------------------------------ */
 
 enum bad_expect {
@@ -402,9 +449,11 @@ static int64_t fe_set_inflight(struct fe *f, const struct vh_user_inflight *in, 
  * inflight fd survives in the front-end. After the reconnect exactly those two are resubmitted,
  * once, and the ring carries on.
  */
-static void test_reconnect_inflight(void **state)
+static void reconnect_inflight(bool packed)
 {
 	struct fe f = { 0 };
+	uint64_t feat = packed ? 1ull << VIRTIO_F_RING_PACKED : 0;
+	unsigned wrap = packed ? 1u << 15 : 0;
 	struct vh_msg m, reply;
 	struct vh_user_inflight in;
 	char t0, t1, t2;
@@ -412,11 +461,11 @@ static void test_reconnect_inflight(void **state)
 	uint32_t len;
 	int ifd, pops;
 
-	(void)state;
+	f.packed = packed;
 	fe_server(&f, VH_SERVER_DATAPATH_EVENT);
 	fe_connect(&f);
 	fe_memory(&f);
-	fe_negotiate(&f, 0);
+	fe_negotiate(&f, feat);
 	vh_msg_init(&m, VH_USER_GET_INFLIGHT_FD, 0, sizeof(struct vh_user_inflight));
 	m.payload.inflight.num_queues = FE_NUM_QUEUES;
 	m.payload.inflight.queue_size = FE_NUM;
@@ -426,7 +475,7 @@ static void test_reconnect_inflight(void **state)
 	in = reply.payload.inflight;
 	assert_int_equal(fe_set_inflight(&f, &in, ifd), 0);
 	assert_int_equal(fe_mem_table(&f), 0);
-	fe_ring(&f, 0, 0);
+	fe_ring(&f, wrap, 0);
 
 	f.dev.hold = 2;
 	fe_submit(&f, 0, "one", &t0);
@@ -443,11 +492,11 @@ static void test_reconnect_inflight(void **state)
 
 	/* QEMU restores the base from the used index when GET_VRING_BASE could not run. */
 	fe_connect(&f);
-	fe_negotiate(&f, 0);
+	fe_negotiate(&f, feat);
 	assert_int_equal(fe_set_inflight(&f, &in, ifd), 0);
 	assert_int_equal(fe_mem_table(&f), 0);
 	pops = f.dev.pops;
-	fe_ring(&f, 1, 0);
+	fe_ring(&f, 1 | wrap, 0);
 	assert_true(fe_wait_call(&f, 2000));
 	assert_int_equal(f.dev.pops, pops + 2);
 	assert_memory_equal(f.mem + FE_IN_GPA, "one", 3);
@@ -458,6 +507,18 @@ static void test_reconnect_inflight(void **state)
 	assert_int_equal(f.dev.pops, pops + 3);
 	close(ifd);
 	fe_teardown(&f);
+}
+
+static void test_reconnect_inflight(void **state)
+{
+	(void)state;
+	reconnect_inflight(false);
+}
+
+static void test_reconnect_inflight_packed(void **state)
+{
+	(void)state;
+	reconnect_inflight(true);
 }
 
 static void expect_miss(struct fe *f, uint64_t iova)
@@ -526,13 +587,54 @@ static void test_iotlb_miss(void **state)
 	fe_teardown(&f);
 }
 
+/* The guest puts garbage in the ring: that ring breaks (error eventfd), the connection lives. */
+static void test_guest_garbage(void **state)
+{
+	struct fe f = { 0 };
+	struct vring_avail *avail;
+	uint64_t one = 1, v;
+	int err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), errs;
+
+	(void)state;
+	fe_server(&f, VH_SERVER_DATAPATH_EVENT);
+	fe_connect(&f);
+	fe_memory(&f);
+	fe_negotiate(&f, 0);
+	assert_int_equal(fe_mem_table(&f), 0);
+	fe_ring(&f, 0, 0);
+	assert_int_equal(fe_ring_fd(&f, VH_USER_SET_VRING_ERR, 0, err_fd), 0);
+	echo_once(&f, 0, "fine");
+	avail = f.ra.host.driver;
+	avail->ring[1] = 9999; /* head index beyond the ring */
+	__atomic_store_n(&avail->idx, 2, __ATOMIC_RELEASE);
+	errs = f.log.count;
+	assert_int_equal(write(f.kick, &one, sizeof(one)), sizeof(one));
+	fe_pump(&f);
+	assert_int_equal(read(err_fd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(f.log.count, errs + 1); /* logged once */
+	assert_true(strstr(f.log.last, "out of range") != NULL);
+	/* More kicks: not processed again, not logged again. */
+	assert_int_equal(write(f.kick, &one, sizeof(one)), sizeof(one));
+	fe_pump(&f);
+	assert_int_equal(f.log.count, errs + 1);
+	assert_int_equal(fe_get_u64(&f, VH_USER_GET_QUEUE_NUM), FE_NUM_QUEUES);
+	close(err_fd);
+	fe_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_echo),	   cmocka_unit_test(test_dirty_log),
-		cmocka_unit_test(test_bad_input),  cmocka_unit_test(test_inflight_no_leak),
-		cmocka_unit_test(test_poll_mode),  cmocka_unit_test(test_reconnect_inflight),
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_dirty_log),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_inflight_no_leak),
+		cmocka_unit_test(test_poll_mode),
+		cmocka_unit_test(test_reconnect_inflight),
 		cmocka_unit_test(test_iotlb_miss),
+		cmocka_unit_test(test_reconnect_inflight_packed),
+		cmocka_unit_test(test_guest_garbage),
+		cmocka_unit_test(test_dirty_log_at_run_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,7 @@ static void test_plain_lifecycle(void **state)
 {
 	struct env e;
 	uint32_t bases[2] = { 0, 0 };
+	uint64_t v;
 
 	env_init(&e, "plain");
 	script_handshake_plain(&e.f, F_V1 | F_LOG);
@@ -57,10 +58,26 @@ static void test_plain_lifecycle(void **state)
 	assert_int_equal(vh_dev_vring_kick_fd(e.dev, 0), e.kick);
 	assert_int_equal(vh_dev_vring_call_fd(e.dev, 0), e.call);
 	assert_int_equal(vh_dev_start(e.dev), 0);
+	/* Started rings are kicked once: requests already queued get looked at. */
+	assert_int_equal(read(e.kick, &v, 8), 8);
+	assert_int_equal(v, 1);
 	assert_int_equal(vh_dev_start(e.dev), -EBUSY);
 	assert_int_equal(vh_dev_ack_features(e.dev, F_V1), -EBUSY);
 	assert_int_equal(vh_dev_set_busyloop_timeout(e.dev, 0, 50), -EOPNOTSUPP);
 	assert_int_equal(vh_dev_get_config(e.dev, 0, bases, 4), -EOPNOTSUPP);
+	/* A table that would unmap the running ring is refused before anything is sent. */
+	{
+		struct vh_dev_mem_region hi = { .gpa = 0x8000,
+						.size = 0x8000,
+						.host = e.mem + 0x8000,
+						.fd = e.memfd,
+						.fd_offset = 0x8000 };
+
+		assert_int_equal(vh_dev_mem_begin(e.dev), 0);
+		assert_int_equal(vh_dev_mem_add(e.dev, &hi), 0);
+		assert_int_equal(vh_dev_mem_commit(e.dev), -EINVAL);
+		assert_non_null(strstr(e.log.last, "ring 0 would be unmapped"));
+	}
 	assert_int_equal(vh_dev_stop(e.dev, bases, 2), 0);
 	assert_int_equal(bases[0], 42);
 	assert_int_equal(vh_dev_stop(e.dev, bases, 2), -EINVAL);
@@ -428,6 +445,88 @@ static void test_mem_needs_fd(void **state)
 	env_finish(&e);
 }
 
+/* Packed ring: any size, base = last_avail_idx | wrap << 15, 4-byte event areas. */
+static void test_packed_ring(void **state)
+{
+	uint64_t f = F_V1 | (1ull << VIRTIO_F_RING_PACKED);
+	struct vh_dev_vring vr = {
+		.index = 0,
+		.num = 6,
+		.packed = true,
+		.desc_gpa = DESC_GPA,
+		.avail_gpa = MEM_SIZE - 8,
+		.used_gpa = MEM_SIZE - 4,
+		.base = (1u << 15) | 3,
+		.kick_fd = -1,
+		.call_fd = -1,
+	};
+	uint64_t host, u = 0;
+	struct vhost_vring_addr a;
+	struct env e;
+
+	env_init(&e, "packed");
+	host = (uint64_t)(uintptr_t)e.mem;
+	a = (struct vhost_vring_addr){ .desc_user_addr = host + DESC_GPA,
+				       .avail_user_addr = host + MEM_SIZE - 8,
+				       .used_user_addr = host + MEM_SIZE - 4,
+				       .log_guest_addr = MEM_SIZE - 4 };
+	script_handshake_plain(&e.f, f);
+	fake_expect_u64(&e.f, VH_USER_SET_FEATURES, 0, f);
+	script_mem(&e, 0);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_NUM, 0, 0, 6);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_BASE, 0, 0, (1u << 15) | 3);
+	fake_expect(&e.f, VH_USER_SET_VRING_ADDR, 0, &a, sizeof(a), 0);
+	fake_expect(&e.f, VH_USER_SET_VRING_CALL, 0, &u, 8, 1);
+	fake_expect(&e.f, VH_USER_SET_VRING_KICK, 0, &u, 8, 1);
+	script_ring_stop(&e, 0, 0, 5, false);
+	assert_int_equal(fake_start(&e.f), 0);
+
+	assert_int_equal(env_create(&e, 0), 0);
+	/* Packed before RING_PACKED is acked, a split ring of a size that is not a power of 2. */
+	assert_int_equal(vh_dev_vring_setup(e.dev, &vr), -EINVAL);
+	assert_int_equal(vh_dev_ack_features(e.dev, f), 0);
+	vr.packed = false;
+	assert_int_equal(vh_dev_vring_setup(e.dev, &vr), -EINVAL);
+	vr.packed = true;
+	assert_int_equal(vh_dev_vring_setup(e.dev, &vr), 0);
+	/* The library made the eventfds. */
+	assert_true(vh_dev_vring_kick_fd(e.dev, 0) >= 0);
+	assert_true(vh_dev_vring_call_fd(e.dev, 0) >= 0);
+	assert_int_equal(vh_dev_vring_kick_fd(e.dev, 1), -EINVAL);
+	/* Set up again with the library's own fd handed back: it must stay open. */
+	vr.kick_fd = vh_dev_vring_kick_fd(e.dev, 0);
+	assert_int_equal(vh_dev_vring_setup(e.dev, &vr), 0);
+	assert_true(fcntl(vr.kick_fd, F_GETFD) >= 0);
+	assert_int_equal(vh_dev_vring_kick_fd(e.dev, 0), vr.kick_fd);
+	env_mem(&e);
+	assert_int_equal(vh_dev_start(e.dev), 0);
+	assert_int_equal(vh_dev_vring_setup(e.dev, &vr), -EBUSY);
+	assert_int_equal(vh_dev_stop(e.dev, NULL, 0), 0);
+	env_finish(&e);
+}
+
+/* RESET_DEVICE only when negotiated and stopped. */
+static void test_reset(void **state)
+{
+	uint64_t pf = PF(REPLY_ACK) | PF(RESET_DEVICE);
+	struct env e;
+
+	env_init(&e, "reset");
+	script_handshake_full(&e, F_V1 | F_PF, pf, pf, 0, 0);
+	fake_expect(&e.f, VH_USER_RESET_DEVICE, NR, NULL, 0, 0);
+	assert_int_equal(fake_start(&e.f), 0);
+	assert_int_equal(env_create(&e, 0), 0);
+	assert_int_equal(vh_dev_reset(e.dev), 0);
+	env_finish(&e);
+
+	env_init(&e, "noreset");
+	script_handshake_plain(&e.f, F_V1);
+	assert_int_equal(fake_start(&e.f), 0);
+	assert_int_equal(env_create(&e, 0), 0);
+	assert_int_equal(vh_dev_reset(e.dev), -EOPNOTSUPP);
+	env_finish(&e);
+}
+
 /* Server mode: the frontend listens, the backend connects; a reconnect accepts again. */
 static void test_server_mode(void **state)
 {
@@ -515,6 +614,8 @@ int main(void)
 		cmocka_unit_test(test_server_mode),
 		cmocka_unit_test(test_server_timeout),
 		cmocka_unit_test(test_unsolicited),
+		cmocka_unit_test(test_packed_ring),
+		cmocka_unit_test(test_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,10 +63,22 @@ static void mem_two(struct env *e, bool second)
 	assert_int_equal(vh_dev_mem_commit(e->dev), 0);
 }
 
+/* SET_MEM_TABLE of mem_two(e, true): the memfd shown at gpa 0 and again at 0x40000. */
+static void expect_mem_two(struct env *e)
+{
+	struct vh_user_mem_table t = { .nregions = 2 };
+
+	for (unsigned i = 0; i < 2; i++) {
+		t.regions[i].guest_phys_addr = i ? 0x40000 : 0;
+		t.regions[i].memory_size = MEM_SIZE;
+		t.regions[i].userspace_addr = (uint64_t)(uintptr_t)e->mem;
+	}
+	fake_expect(&e->f, VH_USER_SET_MEM_TABLE, NR, &t, 8 + 2 * 32, 2);
+}
+
 static void script_log(struct env *e)
 {
 	uint64_t pf = PF(REPLY_ACK) | PF(LOG_SHMFD);
-	struct vh_user_mem_table t = { .nregions = 2 };
 
 	script_handshake_full(e, F_V1 | F_PF | F_LOG, pf, pf, 0, 0);
 	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF);
@@ -79,12 +91,7 @@ static void script_log(struct env *e)
 	script_ring_addr(e, NR, 0, true);
 	/* bigger table: the log grows first. */
 	expect_log_base(e, 16, 3);
-	for (unsigned i = 0; i < 2; i++) {
-		t.regions[i].guest_phys_addr = i ? 0x40000 : 0;
-		t.regions[i].memory_size = MEM_SIZE;
-		t.regions[i].userspace_addr = (uint64_t)(uintptr_t)e->mem;
-	}
-	fake_expect(&e->f, VH_USER_SET_MEM_TABLE, NR, &t, 8 + 2 * 32, 2);
+	expect_mem_two(e);
 	/* smaller table: the log shrinks after. */
 	script_mem(e, NR);
 	expect_log_base(e, 8, 4);
@@ -148,6 +155,86 @@ static void test_log(void **state)
 	munmap(l1, 8);
 	munmap(l2, 16);
 	munmap(l3, 8);
+	env_finish(&e);
+}
+
+/* Start a device and its log (one running ring). */
+static void script_log_started(struct env *e)
+{
+	uint64_t pf = PF(REPLY_ACK) | PF(LOG_SHMFD);
+
+	script_handshake_full(e, F_V1 | F_PF | F_LOG, pf, pf, 0, 0);
+	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF);
+	script_mem(e, NR);
+	script_ring_start(e, NR, 0, 0, false);
+	fake_expect_state(&e->f, VH_USER_SET_VRING_ENABLE, NR, 0, 1);
+	expect_log_base(e, 8, 2);
+	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF | F_LOG);
+	script_ring_addr(e, NR, 0, true);
+}
+
+static void start_logging(struct env *e)
+{
+	assert_int_equal(vh_dev_ack_features(e->dev, F_V1), 0);
+	env_mem(e);
+	env_ring(e, 0, 0);
+	assert_int_equal(vh_dev_start(e->dev), 0);
+	assert_int_equal(vh_dev_log_start(e->dev), 0);
+}
+
+/* Two devices in one process: each has its own log, a page dirtied in one is not in the other. */
+static void test_two_devices_two_logs(void **state)
+{
+	struct env a, b;
+	uint64_t bm;
+	uint8_t *la;
+
+	env_init(&a, "loga");
+	env_init(&b, "logb");
+	a.no_fd_check = b.no_fd_check = true;
+	script_log_started(&a);
+	script_log_started(&b);
+	assert_int_equal(fake_start(&a.f), 0);
+	assert_int_equal(fake_start(&b.f), 0);
+	assert_int_equal(env_create(&a, 0), 0);
+	assert_int_equal(env_create(&b, 0), 0);
+	start_logging(&a);
+	start_logging(&b);
+	la = map_log(&a, 2, 8);
+	la[0] = 1 << 2;
+	bm = 0;
+	assert_int_equal(vh_dev_log_sync(b.dev, &bm, 64), 0);
+	assert_int_equal(vh_dev_log_sync(a.dev, &bm, 64), 1);
+	assert_int_equal(bm, 1ull << 2);
+	munmap(la, 8);
+	env_finish(&a);
+	env_finish(&b);
+}
+
+/* Logging switched on while stopped: the log is sized to the table at start. */
+static void test_log_while_stopped(void **state)
+{
+	uint64_t pf = PF(REPLY_ACK) | PF(LOG_SHMFD);
+	struct env e;
+
+	env_init(&e, "logstopped");
+	script_handshake_full(&e, F_V1 | F_PF | F_LOG, pf, pf, 0, 0);
+	fake_expect_u64(&e.f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF);
+	fake_expect_u64(&e.f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF | F_LOG);
+	expect_mem_two(&e);
+	expect_log_base(&e, 16, 2);
+	script_ring_start(&e, NR, 0, 0, true);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_ENABLE, NR, 0, 1);
+	script_ring_stop(&e, NR, 0, 0, true);
+	assert_int_equal(fake_start(&e.f), 0);
+
+	assert_int_equal(env_create(&e, 0), 0);
+	assert_int_equal(vh_dev_ack_features(e.dev, F_V1), 0);
+	assert_int_equal(vh_dev_log_start(e.dev), 0);
+	mem_two(&e, true);
+	env_ring(&e, 0, 0);
+	assert_int_equal(vh_dev_start(e.dev), 0);
+	assert_int_equal(vh_dev_stop(e.dev, NULL, 0), 0);
 	env_finish(&e);
 }
 
@@ -220,22 +307,30 @@ static uint64_t backend_reply(struct env *e, uint32_t req)
 	return r.payload.u64;
 }
 
+/* Expected IOTLB payloads with their padding zeroed, as the library sends them. */
+static void iotlb_msg(struct vhost_iotlb_msg *m, uint64_t iova, uint64_t size, uint64_t uaddr,
+		      unsigned perm_type)
+{
+	memset(m, 0, sizeof(*m));
+	m->iova = iova;
+	m->size = size;
+	m->uaddr = uaddr;
+	m->perm = (uint8_t)(perm_type & 0xff);
+	m->type = (uint8_t)(perm_type >> 8);
+}
+
+#define PT(perm, type) ((perm) | (type) << 8)
+
 static void test_iotlb_and_config_change(void **state)
 {
 	uint64_t pf = PF(REPLY_ACK) | PF(BACKEND_REQ);
-	struct vhost_iotlb_msg miss = { .iova = 0x5000,
-					.perm = VHOST_ACCESS_RW,
-					.type = VHOST_IOTLB_MISS };
-	struct vhost_iotlb_msg up = { .iova = 0x5000,
-				      .size = 0x1000,
-				      .uaddr = 0xabc000,
-				      .perm = VHOST_ACCESS_RW,
-				      .type = VHOST_IOTLB_UPDATE };
-	struct vhost_iotlb_msg inval = { .iova = 0x8000,
-					 .size = 0x2000,
-					 .type = VHOST_IOTLB_INVALIDATE };
+	struct vhost_iotlb_msg miss, up, inval;
 	struct chan_ctx ctx = { 0 };
 	struct env e;
+
+	iotlb_msg(&miss, 0x5000, 0, 0, PT(VHOST_ACCESS_RW, VHOST_IOTLB_MISS));
+	iotlb_msg(&up, 0x5000, 0x1000, 0xabc000, PT(VHOST_ACCESS_RW, VHOST_IOTLB_UPDATE));
+	iotlb_msg(&inval, 0x8000, 0x2000, 0, PT(0, VHOST_IOTLB_INVALIDATE));
 
 	env_init(&e, "iotlb");
 	e.translate = translate;
@@ -277,6 +372,50 @@ static void test_iotlb_and_config_change(void **state)
 	send_backend(&e, VH_USER_BACKEND_CONFIG_CHANGE_MSG, VH_USER_FLAG_REPLY, NULL, 0);
 	assert_int_equal(vh_dev_dispatch(e.dev), -EPROTO);
 	assert_int_equal(vh_dev_dispatch(e.dev), -EPROTO);
+	env_finish(&e);
+}
+
+static int translate_all(void *opaque, uint64_t iova, int perm, uint64_t *uva, uint64_t *size)
+{
+	*uva = 0x700000000000ull + iova;
+	*size = 0x1000;
+	return 0;
+}
+
+/*
+ * With the IOMMU the ring addresses are IOVAs (the driver's addresses), no table is needed,
+ * and each used ring is mapped right after start (an IOTLB update nobody asked for yet).
+ */
+static void test_iommu_ring_addrs(void **state)
+{
+	struct vhost_iotlb_msg up;
+	struct vhost_vring_addr a = { .index = 0,
+				      .desc_user_addr = DESC_GPA,
+				      .used_user_addr = USED_GPA,
+				      .avail_user_addr = AVAIL_GPA,
+				      .log_guest_addr = USED_GPA };
+	uint64_t u = 0;
+	struct env e;
+
+	iotlb_msg(&up, USED_GPA, 0x1000, 0x700000000000ull + USED_GPA,
+		  PT(VHOST_ACCESS_RW, VHOST_IOTLB_UPDATE));
+	env_init(&e, "iommuring");
+	script_handshake_plain(&e.f, F_V1 | F_IOMMU);
+	fake_expect_u64(&e.f, VH_USER_SET_FEATURES, 0, F_V1 | F_IOMMU);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_NUM, 0, 0, RING_NUM);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_BASE, 0, 0, 0);
+	fake_expect(&e.f, VH_USER_SET_VRING_ADDR, 0, &a, sizeof(a), 0);
+	fake_expect(&e.f, VH_USER_SET_VRING_CALL, 0, &u, 8, 1);
+	fake_expect(&e.f, VH_USER_SET_VRING_KICK, 0, &u, 8, 1);
+	fake_expect(&e.f, VH_USER_IOTLB_MSG, 0, &up, sizeof(up), 0);
+	script_ring_stop(&e, 0, 0, 0, false);
+	assert_int_equal(fake_start(&e.f), 0);
+	e.translate = translate_all;
+	assert_int_equal(env_create(&e, 0), 0);
+	assert_int_equal(vh_dev_ack_features(e.dev, F_V1 | F_IOMMU), 0);
+	env_ring(&e, 0, 0);
+	assert_int_equal(vh_dev_start(e.dev), 0);
+	assert_int_equal(vh_dev_stop(e.dev, NULL, 0), 0);
 	env_finish(&e);
 }
 
@@ -413,8 +552,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_log_while_stopped),
+		cmocka_unit_test(test_two_devices_two_logs),
 		cmocka_unit_test(test_log_blocked),
 		cmocka_unit_test(test_iotlb_and_config_change),
+		cmocka_unit_test(test_iommu_ring_addrs),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_reconnect_inflight),
 	};

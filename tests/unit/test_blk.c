@@ -24,13 +24,13 @@
 #include "util/util.h"
 #include "unit_helpers.h"
 
-#define GPA	    0x200000ull
-#define MEM_SIZE    (1u << 20)
-#define BUF_OFF	    0x80000u /* data buffers live here in guest memory */
-#define DISK_SECT   2048u    /* 1 MiB disk */
-#define NUM	    16u
-#define ALL_FEATURES                                                                  \
-	((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |              \
+#define GPA	  0x200000ull
+#define MEM_SIZE  (1u << 20)
+#define BUF_OFF	  0x80000u /* data buffers live here in guest memory */
+#define DISK_SECT 2048u	   /* 1 MiB disk */
+#define NUM	  16u
+#define ALL_FEATURES                                                     \
+	((1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) | \
 	 (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
 
 struct env {
@@ -171,10 +171,11 @@ static void test_header_bytes(void **state)
 {
 	struct variant v = { 0 };
 	struct env *e = env_new(&v, ALL_FEATURES, false, 4);
-	struct vh_blk_io io = {
-		.op = VH_BLK_OP_READ, .offset = 0x12345ull * 512, .buf = gbuf(e, 0), .len = 512,
-		.cookie = e
-	};
+	struct vh_blk_io io = { .op = VH_BLK_OP_READ,
+				.offset = 0x12345ull * 512,
+				.buf = gbuf(e, 0),
+				.len = 512,
+				.cookie = e };
 	struct blkq_slot *s = &e->q.slots[0];
 	struct vring_desc *d = (struct vring_desc *)(e->mem + (e->q.slots[0].hdr_gpa - GPA));
 	struct vring_avail *avail;
@@ -197,7 +198,8 @@ static void test_header_bytes(void **state)
 	assert_int_equal(le32toh(d[0].len), 16);
 	assert_int_equal(le16toh(d[0].flags), VRING_DESC_F_NEXT);
 	assert_int_equal(le64toh(d[le16toh(d[0].next)].addr), GPA + BUF_OFF);
-	assert_int_equal(le16toh(d[le16toh(d[0].next)].flags), VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
+	assert_int_equal(le16toh(d[le16toh(d[0].next)].flags),
+			 VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
 	d = &d[le16toh(d[le16toh(d[0].next)].next)];
 	assert_int_equal(le64toh(d->addr), s->hdr_gpa + offsetof(struct blkq_hdr, status));
 	assert_int_equal(le32toh(d->len), 1);
@@ -243,9 +245,7 @@ static void test_out_of_descriptors(void **state)
 {
 	struct variant v = { 0 };
 	struct env *e = env_new(&v, ALL_FEATURES, false, 16);
-	struct vh_blk_io io = {
-		.op = VH_BLK_OP_READ, .buf = gbuf(e, 0), .len = 512, .cookie = e
-	};
+	struct vh_blk_io io = { .op = VH_BLK_OP_READ, .buf = gbuf(e, 0), .len = 512, .cookie = e };
 	unsigned i;
 
 	(void)state;
@@ -306,7 +306,9 @@ static void test_bad_input(void **state)
 	io.iovcnt = 2;
 	assert_int_equal(blkq_submit(&e->q, &io, 1), -EINVAL);
 	/* Read-only: writes, discard and write zeroes are refused locally. */
-	io = (struct vh_blk_io){ .op = VH_BLK_OP_WRITE, .buf = gbuf(ro, 0), .len = 512, .cookie = e };
+	io = (struct vh_blk_io){
+		.op = VH_BLK_OP_WRITE, .buf = gbuf(ro, 0), .len = 512, .cookie = e
+	};
 	assert_int_equal(blkq_submit(&ro->q, &io, 1), -EROFS);
 	io.op = VH_BLK_OP_DISCARD;
 	assert_int_equal(blkq_submit(&ro->q, &io, 1), -EROFS);
@@ -334,8 +336,10 @@ static void test_status_mapping(void **state)
 		int dev;
 		int want;
 	} cases[] = {
-		{ VIRTIO_BLK_S_OK, 0 },	      { VIRTIO_BLK_S_IOERR, -EIO },
-		{ VIRTIO_BLK_S_UNSUPP, -EOPNOTSUPP }, { 3, -EPROTO },
+		{ VIRTIO_BLK_S_OK, 0 },
+		{ VIRTIO_BLK_S_IOERR, -EIO },
+		{ VIRTIO_BLK_S_UNSUPP, -EOPNOTSUPP },
+		{ 3, -EPROTO },
 		{ BLKQ_STATUS_NONE, -EPROTO },
 	};
 	struct variant v = { .packed = true };
@@ -363,8 +367,9 @@ static void test_flush_discard_zeroes_id(void **state)
 	assert_int_equal(run_one(e, &io), 0);
 	assert_int_equal(e->rd.last_type, VIRTIO_BLK_T_FLUSH);
 
-	io = (struct vh_blk_io){ .op = VH_BLK_OP_DISCARD, .offset = 8 * 512, .len = 4 * 512,
-				 .cookie = e };
+	io = (struct vh_blk_io){
+		.op = VH_BLK_OP_DISCARD, .offset = 8 * 512, .len = 4 * 512, .cookie = e
+	};
 	assert_int_equal(run_one(e, &io), 0);
 	assert_int_equal(e->rd.last_type, VIRTIO_BLK_T_DISCARD);
 	assert_int_equal(e->rd.last_seg_flags, 0);
@@ -375,8 +380,11 @@ static void test_flush_discard_zeroes_id(void **state)
 	assert_int_equal(le64toh(e->q.slots[e->q.free[e->q.nfree - 1]].hdr->seg.sector), 8);
 	assert_int_equal(le32toh(e->q.slots[e->q.free[e->q.nfree - 1]].hdr->seg.num_sectors), 4);
 
-	io = (struct vh_blk_io){ .op = VH_BLK_OP_WRITE_ZEROES, .offset = 20 * 512, .len = 512,
-				 .flags = VH_BLK_IO_UNMAP, .cookie = e };
+	io = (struct vh_blk_io){ .op = VH_BLK_OP_WRITE_ZEROES,
+				 .offset = 20 * 512,
+				 .len = 512,
+				 .flags = VH_BLK_IO_UNMAP,
+				 .cookie = e };
 	assert_int_equal(run_one(e, &io), 0);
 	assert_int_equal(e->rd.last_type, VIRTIO_BLK_T_WRITE_ZEROES);
 	assert_int_equal(e->rd.last_seg_flags, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
@@ -459,6 +467,97 @@ static void test_wraparound(void **state)
 	}
 }
 
+/*
+ * Completions by eventfd with EVENT_IDX: every reap re-arms used_event at the next completion
+ * (virtio 1.2 §2.7.10), or a caller sleeping on the call fd would never be woken again.
+ */
+static void test_event_idx_rearm(void **state)
+{
+	struct variant v = { .event_idx = true };
+	struct env *e = env_new(&v, ALL_FEATURES, false, 4);
+	struct vh_blk_io io = { .op = VH_BLK_OP_READ, .buf = gbuf(e, 0), .len = 512, .cookie = e };
+	struct vh_blk_completion c[4];
+	struct vh_vq_ring_addrs a;
+	struct vring_avail *avail;
+	unsigned i;
+
+	(void)state;
+	e->q.poll = false; /* as if created for the call eventfd (no fd: nothing to read) */
+	vh_vq_driver_ring_addrs(e->q.vq, &a);
+	avail = a.host.driver;
+	for (i = 1; i <= 3; i++) {
+		assert_int_equal(blkq_submit(&e->q, &io, 1), 1);
+		assert_int_equal(blk_ramdev_process(&e->rd, 4), 1);
+		assert_int_equal(blkq_reap(&e->q, c, 4), 1);
+		assert_int_equal(le16toh(avail->ring[NUM]), i); /* used_event */
+	}
+	env_free(e);
+}
+
+/* A second guest region (the caller's memory) above the driver's: buffers in it work directly. */
+static void test_second_region(void **state)
+{
+	uint8_t *mem = aligned_alloc(4096, MEM_SIZE), *mem2 = aligned_alloc(4096, 65536);
+	uint8_t *disk = calloc(DISK_SECT, 512);
+	struct blkq_config qc = {
+		.num = NUM,
+		.depth = 4,
+		.poll = true,
+		.base_gpa = GPA,
+		.capacity = DISK_SECT,
+		.kick_fd = -1,
+		.call_fd = -1,
+		.mem = { .host = mem,
+			 .gpa = GPA,
+			 .size = MEM_SIZE,
+			 .host2 = mem2,
+			 .gpa2 = 0x40000000,
+			 .size2 = 65536 },
+	};
+	struct blk_ramdev_config rc = { .num = NUM, .sectors = DISK_SECT, .disk = disk };
+	struct vh_blk_io io = { .op = VH_BLK_OP_WRITE,
+				.offset = 512,
+				.buf = mem2 + 4096,
+				.len = 1024,
+				.cookie = mem2 };
+	struct vh_vq_ring_addrs a;
+	struct vring_desc *d;
+	struct vh_blk_completion c;
+	struct blkq q;
+	struct blk_ramdev rd;
+
+	(void)state;
+	memset(mem2, 0x3c, 65536);
+	assert_int_equal(blkq_init(&q, &qc), 0);
+	rc.mem = qc.mem;
+	rc.driver = q.vq;
+	assert_int_equal(blk_ramdev_init(&rd, &rc), 0);
+	assert_int_equal(blkq_submit(&q, &io, 1), 1);
+	vh_vq_driver_ring_addrs(q.vq, &a);
+	d = a.host.desc;
+	assert_int_equal(le64toh(d[le16toh(d[0].next)].addr), 0x40000000 + 4096);
+	assert_int_equal(blk_ramdev_process(&rd, 4), 1);
+	assert_int_equal(blkq_reap(&q, &c, 1), 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(disk[511], 0);
+	assert_int_equal(disk[512], 0x3c);
+	assert_int_equal(disk[1535], 0x3c);
+	assert_int_equal(disk[1536], 0);
+	/* Straddling the end of the second region, or in neither. */
+	io.buf = mem2 + 65536 - 512;
+	assert_int_equal(blkq_submit(&q, &io, 1), -EFAULT);
+	io.buf = disk;
+	assert_int_equal(blkq_submit(&q, &io, 1), -EFAULT);
+	blk_ramdev_fini(&rd);
+	blkq_fini(&q);
+	/* The second region may not overlap the first. */
+	qc.mem.gpa2 = GPA + MEM_SIZE - 4096;
+	assert_int_equal(blkq_init(&q, &qc), -EINVAL);
+	free(mem);
+	free(mem2);
+	free(disk);
+}
+
 static void test_layout_errors(void **state)
 {
 	struct blkq_layout l;
@@ -496,6 +595,8 @@ int main(void)
 		cmocka_unit_test(test_flush_discard_zeroes_id),
 		cmocka_unit_test(test_scatter_gather),
 		cmocka_unit_test(test_wraparound),
+		cmocka_unit_test(test_event_idx_rearm),
+		cmocka_unit_test(test_second_region),
 		cmocka_unit_test(test_layout_errors),
 		cmocka_unit_test(test_names),
 	};

@@ -203,6 +203,26 @@ static void test_split_straddle_ok(void **state)
 	bad_fini(&t);
 }
 
+/* The spec asks no alignment of an indirect table: an unaligned one is read by copying. */
+static void test_split_indirect_unaligned(void **state)
+{
+	struct bad t;
+
+	(void)state;
+	bad_init(&t, false, true);
+	table_desc(&t, IND_GPA + 4, 0, BUF_GPA, 7, VRING_DESC_F_NEXT, 1);
+	table_desc(&t, IND_GPA + 4, 1, BUF_GPA + 0x100, 9, VRING_DESC_F_WRITE, 0);
+	sdesc(&t, 0, IND_GPA + 4, 32, VRING_DESC_F_INDIRECT, 0);
+	savail(&t, 0);
+	assert_int_equal(vh_vq_pop(t.vq, &t.elem), 1);
+	assert_int_equal(t.elem.out_num, 1);
+	assert_int_equal(t.elem.in_num, 1);
+	assert_int_equal(t.elem.out_len, 7);
+	assert_int_equal(t.elem.in_len, 9);
+	assert_ptr_equal(t.iov[1].iov_base, t.a + (BUF_GPA + 0x100 - A_GPA));
+	bad_fini(&t);
+}
+
 static void test_split_loop(void **state)
 {
 	struct bad t;
@@ -541,6 +561,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_addresses),
 		cmocka_unit_test(test_split_straddle_ok),
+		cmocka_unit_test(test_split_indirect_unaligned),
 		cmocka_unit_test(test_split_loop),
 		cmocka_unit_test(test_split_chain_of_num),
 		cmocka_unit_test(test_split_indices),

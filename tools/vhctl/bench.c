@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,23 +19,23 @@
 #include "vhctl.h"
 
 static const char bench_help[] =
-	"usage: vhctl blk bench SOCKET [OPTIONS]\n"
-	"  --rw MODE        read|write|randread|randwrite|randrw (default randread)\n"
-	"  --bs SIZE        request size, a multiple of 512 (default 4k)\n"
-	"  --iodepth N      requests in flight per queue (default 32)\n"
-	"  --queues N       queues, one thread each (default 1)\n"
-	"  --runtime SECS   timed phase (default 10)\n"
-	"  --size BYTES     disk area used, from offset 0 (default: the whole disk)\n"
-	"  --rwmixread PCT  randrw: percentage of reads (default 50)\n"
-	"  --qsize N        ring size (default: enough for --iodepth)\n"
-	"  --packed         packed virtqueues (fails if the backend cannot)\n"
-	"  --poll           poll the used ring instead of waiting for the call eventfd\n"
-	"  --verify         fill the area with a stamped pattern, check every read during the\n"
-	"                   run and read the whole area back at the end; exit 1 on a mismatch\n"
-	"  --no-fill        with --verify: skip the fill, the area already holds the pattern of\n"
-	"                   --seed from an earlier run\n"
-	"  --seed N         pattern seed (default 1)\n"
-	"  --quiet          no progress line\n";
+    "usage: vhctl blk bench SOCKET [OPTIONS]\n"
+    "  --rw MODE        read|write|randread|randwrite|randrw (default randread)\n"
+    "  --bs SIZE        request size, a multiple of 512 (default 4k)\n"
+    "  --iodepth N      requests in flight per queue (default 32)\n"
+    "  --queues N       queues, one thread each (default 1)\n"
+    "  --runtime SECS   timed phase (default 10)\n"
+    "  --size BYTES     disk area used, from offset 0 (default: the whole disk)\n"
+    "  --rwmixread PCT  randrw: percentage of reads (default 50)\n"
+    "  --qsize N        ring size (default: enough for --iodepth)\n"
+    "  --packed         packed virtqueues (fails if the backend cannot)\n"
+    "  --poll           poll the used ring instead of waiting for the call eventfd\n"
+    "  --verify         fill the area with a stamped pattern, check every read during the\n"
+    "                   run and read the whole area back at the end; exit 1 on a mismatch\n"
+    "  --no-fill        with --verify: skip the fill, the area already holds the pattern of\n"
+    "                   --seed from an earlier run\n"
+    "  --seed N         pattern seed (default 1)\n"
+    "  --quiet          no progress line\n";
 
 static int parse_rw(const char *s, struct bench_opts *o)
 {
@@ -117,7 +118,8 @@ static int parse_opt(struct bench_opts *o, int c, const char *arg)
 static int parse(struct bench_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "rw", required_argument, NULL, 'r' },	  { "bs", required_argument, NULL, 'b' },
+		{ "rw", required_argument, NULL, 'r' },
+		{ "bs", required_argument, NULL, 'b' },
 		{ "iodepth", required_argument, NULL, 'd' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "runtime", required_argument, NULL, 't' },
@@ -125,16 +127,27 @@ static int parse(struct bench_opts *o, int argc, char **argv)
 		{ "rwmixread", required_argument, NULL, 'm' },
 		{ "qsize", required_argument, NULL, 'Q' },
 		{ "seed", required_argument, NULL, 'S' },
-		{ "packed", no_argument, NULL, 'P' },	  { "poll", no_argument, NULL, 'p' },
-		{ "verify", no_argument, NULL, 'V' },	  { "no-fill", no_argument, NULL, 'F' },	  { "quiet", no_argument, NULL, 'z' },
-		{ "verbose", no_argument, NULL, 'v' },	  { "help", no_argument, NULL, 'h' },
+		{ "packed", no_argument, NULL, 'P' },
+		{ "poll", no_argument, NULL, 'p' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "no-fill", no_argument, NULL, 'F' },
+		{ "user-mem", no_argument, NULL, 'U' },
+		{ "quiet", no_argument, NULL, 'z' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct bench_opts){ .rw = BENCH_RANDREAD, .rw_name = "randread", .bs = 4096,
-				  .iodepth = 32, .queues = 1, .runtime = 10, .mixread = 50,
-				  .seed = 1 };
+	*o = (struct bench_opts){ .rw = BENCH_RANDREAD,
+				  .rw_name = "randread",
+				  .bs = 4096,
+				  .iodepth = 32,
+				  .queues = 1,
+				  .runtime = 10,
+				  .mixread = 50,
+				  .seed = 1,
+				  .umem_fd = -1 };
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(bench_help, stdout);
@@ -142,7 +155,9 @@ static int parse(struct bench_opts *o, int argc, char **argv)
 		}
 		if (c == '?')
 			return VHCTL_EXIT_USAGE;
-		if (c == 'P' || c == 'p' || c == 'V' || c == 'z' || c == 'v' || c == 'F') {
+		if (c == 'P' || c == 'p' || c == 'V' || c == 'z' || c == 'v' || c == 'F' ||
+		    c == 'U') {
+			o->user_mem |= c == 'U';
 			o->no_fill |= c == 'F';
 			o->packed |= c == 'P';
 			o->poll |= c == 'p';
@@ -174,7 +189,25 @@ static unsigned ring_size_for(const struct bench_opts *o)
 	return n;
 }
 
-static int open_device(const struct bench_opts *o, struct vh_blk **blk, struct vh_blk_info *info)
+/* --user-mem: a memfd of our own for every slot's buffer. */
+static int map_user_mem(struct bench_opts *o)
+{
+	o->umem_size = (uint64_t)o->queues * o->iodepth * ((o->bs + 4095) & ~4095u);
+	o->umem_fd = memfd_create("vhctl-bench", MFD_CLOEXEC);
+	if (o->umem_fd < 0 || ftruncate(o->umem_fd, (off_t)o->umem_size) < 0) {
+		vhctl_err("blk bench: memfd: %s", strerror(errno));
+		return -errno;
+	}
+	o->umem = mmap(NULL, o->umem_size, PROT_READ | PROT_WRITE, MAP_SHARED, o->umem_fd, 0);
+	if (o->umem == MAP_FAILED) {
+		o->umem = NULL;
+		vhctl_err("blk bench: mmap: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int open_device(struct bench_opts *o, struct vh_blk **blk, struct vh_blk_info *info)
 {
 	struct vh_blk_config c = {
 		.path = o->path,
@@ -183,11 +216,19 @@ static int open_device(const struct bench_opts *o, struct vh_blk **blk, struct v
 		.queue_depth = o->iodepth,
 		.pool_size = (uint64_t)o->queues * o->iodepth * ((o->bs + 4095) & ~4095u) + 65536,
 		.flags = (o->packed ? VH_BLK_PACKED : 0) | (o->poll ? VH_BLK_POLL : 0),
-		.name = "vhctl",
+		.name = "vh_blk",
 		.log = vhctl_log_sink(o->verbose),
 	};
 	int err;
 
+	if (o->user_mem) {
+		if (map_user_mem(o) < 0)
+			return -ENOMEM;
+		c.user_mem = (struct vh_blk_user_mem){ .host = o->umem,
+						       .size = o->umem_size,
+						       .fd = o->umem_fd };
+		c.pool_size = 0;
+	}
 	if (c.queue_depth > c.queue_size) {
 		vhctl_err("blk bench: --iodepth %u exceeds --qsize %u", o->iodepth, c.queue_size);
 		return -EINVAL;
@@ -208,8 +249,9 @@ static int check_geometry(struct bench_opts *o, const struct vh_blk_info *info)
 		o->size = info->size_bytes;
 	o->blocks = o->size / o->bs;
 	if (o->blocks < o->queues) {
-		vhctl_err("blk bench: the area (%llu bytes) holds fewer than one --bs block per queue",
-			  (unsigned long long)o->size);
+		vhctl_err(
+		    "blk bench: the area (%llu bytes) holds fewer than one --bs block per queue",
+		    (unsigned long long)o->size);
 		return -1;
 	}
 	if (info->read_only && o->rw != BENCH_READ && o->rw != BENCH_RANDREAD) {
@@ -246,13 +288,22 @@ int vhctl_blk_bench(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (open_device(&o, &blk, &info) < 0)
+	if (open_device(&o, &blk, &info) < 0) {
+		if (o.umem)
+			munmap(o.umem, o.umem_size);
+		if (o.umem_fd >= 0)
+			close(o.umem_fd);
 		return VHCTL_EXIT_FAIL;
+	}
 	rc = VHCTL_EXIT_FAIL;
 	if (check_geometry(&o, &info) == 0) {
 		print_header(&o, &info);
 		rc = bench_run(blk, &o);
 	}
 	vh_blk_destroy(&blk);
+	if (o.umem)
+		munmap(o.umem, o.umem_size);
+	if (o.umem_fd >= 0)
+		close(o.umem_fd);
 	return rc;
 }

@@ -10,7 +10,13 @@
 
 #define BENCH_MAX_QUEUES 64
 
-enum bench_rw { BENCH_READ, BENCH_WRITE, BENCH_RANDREAD, BENCH_RANDWRITE, BENCH_RANDRW };
+enum bench_rw {
+	BENCH_READ,
+	BENCH_WRITE,
+	BENCH_RANDREAD,
+	BENCH_RANDWRITE,
+	BENCH_RANDRW
+};
 
 struct bench_opts {
 	char path[512];
@@ -29,6 +35,10 @@ struct bench_opts {
 	bool poll;
 	bool verify;
 	bool no_fill;
+	bool user_mem; /* buffers in our own memfd (struct vh_blk_user_mem), not the pool */
+	uint8_t *umem; /* its mapping */
+	uint64_t umem_size;
+	int umem_fd;
 	bool quiet;
 	bool verbose;
 };

@@ -22,14 +22,18 @@ struct hist {
 	uint64_t count, sum, max;
 };
 
-enum phase { PH_FILL, PH_RUN, PH_CHECK };
+enum phase {
+	PH_FILL,
+	PH_RUN,
+	PH_CHECK
+};
 
 /* Between the main thread and the workers. */
 struct shared {
-	atomic_bool stop;    /* end the timed phase */
-	atomic_bool go;	     /* every queue filled its area: start the timed phase */
-	atomic_uint filled;  /* workers done with the fill phase (or failed) */
-	atomic_bool failed;  /* some worker failed: the others skip the final check */
+	atomic_bool stop;   /* end the timed phase */
+	atomic_bool go;	    /* every queue filled its area: start the timed phase */
+	atomic_uint filled; /* workers done with the fill phase (or failed) */
+	atomic_bool failed; /* some worker failed: the others skip the final check */
 };
 
 struct slot {
@@ -188,8 +192,9 @@ static uint64_t rng_next(struct worker *w)
 static void prep(struct worker *w, struct slot *s, struct vh_blk_io *io)
 {
 	const struct bench_opts *o = w->o;
-	enum bench_rw rw = w->phase == PH_FILL ? BENCH_WRITE : w->phase == PH_CHECK ? BENCH_READ
-										     : o->rw;
+	enum bench_rw rw = w->phase == PH_FILL	  ? BENCH_WRITE
+			   : w->phase == PH_CHECK ? BENCH_READ
+						  : o->rw;
 	unsigned sectors = o->bs / 512;
 
 	if (rw == BENCH_READ || rw == BENCH_WRITE) {
@@ -303,7 +308,8 @@ static int run_phase(struct worker *w, enum phase ph, uint64_t limit)
 			continue;
 		}
 		t = last = now_ns();
-		more = limit ? issued < limit : !atomic_load_explicit(&w->sh->stop, memory_order_relaxed);
+		more = limit ? issued < limit
+			     : !atomic_load_explicit(&w->sh->stop, memory_order_relaxed);
 		for (n = 0, i = 0; i < (unsigned)r; i++) {
 			if (complete(w, &w->comps[i], t) < 0)
 				return -1;
@@ -340,8 +346,7 @@ static void *worker_main(void *arg)
 
 /* ---- setup, progress, report ---------------------------------------------------------------- */
 
-static int worker_init(struct worker *w, struct vh_blk *blk, const struct bench_opts *o,
-		       unsigned q)
+static int worker_init(struct worker *w, struct vh_blk *blk, const struct bench_opts *o, unsigned q)
 {
 	unsigned i;
 
@@ -357,7 +362,11 @@ static int worker_init(struct worker *w, struct vh_blk *blk, const struct bench_
 	if (!w->slots || !w->batch || !w->comps)
 		return -ENOMEM;
 	for (i = 0; i < o->iodepth; i++) {
-		w->slots[i].buf = vh_blk_buf_alloc(blk, o->bs);
+		if (o->umem)
+			w->slots[i].buf =
+			    o->umem + ((uint64_t)q * o->iodepth + i) * ((o->bs + 4095) & ~4095u);
+		else
+			w->slots[i].buf = vh_blk_buf_alloc(blk, o->bs);
 		if (!w->slots[i].buf)
 			return -ENOMEM;
 		memset(w->slots[i].buf, 0, o->bs);
@@ -369,7 +378,7 @@ static void worker_fini(struct worker *w)
 {
 	unsigned i;
 
-	for (i = 0; w->slots && i < w->o->iodepth; i++)
+	for (i = 0; w->slots && !w->o->umem && i < w->o->iodepth; i++)
 		vh_blk_buf_free(w->blk, w->slots[i].buf);
 	free(w->slots);
 	free(w->batch);
@@ -419,11 +428,11 @@ static double timed_phase(struct worker *ws, const struct bench_opts *o, struct 
 			bytes += atomic_load_explicit(&ws[i].live_bytes, memory_order_relaxed);
 		}
 		if (!o->quiet)
-			fprintf(stderr, "%s[%4us/%us] %10.0f IOPS %9.2f MiB/s%s", tty ? "\r" : "",
-				sec, o->runtime,
-				(double)(ops - prev_ops) * 1e9 / (double)(t - prev_t),
-				(double)(bytes - prev_bytes) * 1e9 / (double)(t - prev_t) / 1048576.0,
-				tty ? "   " : "\n");
+			fprintf(
+			    stderr, "%s[%4us/%us] %10.0f IOPS %9.2f MiB/s%s", tty ? "\r" : "", sec,
+			    o->runtime, (double)(ops - prev_ops) * 1e9 / (double)(t - prev_t),
+			    (double)(bytes - prev_bytes) * 1e9 / (double)(t - prev_t) / 1048576.0,
+			    tty ? "   " : "\n");
 		prev_ops = ops;
 		prev_bytes = bytes;
 		prev_t = t;
@@ -472,8 +481,8 @@ static int report(struct worker *ws, const struct bench_opts *o, double secs)
 	if (all[0].count && all[1].count)
 		print_row("total", &all[2], secs, o->bs);
 	if (o->verify && rc == 0)
-		printf("verify: ok: %" PRIu64 " sectors checked (%" PRIu64 " MiB), pattern seed %" PRIu64
-		       "\n",
+		printf("verify: ok: %" PRIu64 " sectors checked (%" PRIu64
+		       " MiB), pattern seed %" PRIu64 "\n",
 		       checked, checked >> 11, o->seed);
 	else if (o->verify)
 		printf("verify: FAILED\n");

@@ -49,10 +49,12 @@ static int rw_parse(struct rw_opts *o, int argc, char **argv, bool write)
 			o->verbose = true;
 			break;
 		case 'h':
-			printf(write ? "usage: vhctl blk write SOCKET --offset N < FILE\n"
-				       "  N must be a multiple of 512; a partial last sector is merged\n"
-				       "  with what the disk holds.\n"
-				     : "usage: vhctl blk read SOCKET --offset N --length L > FILE\n");
+			printf(
+			    write
+				? "usage: vhctl blk write SOCKET --offset N < FILE\n"
+				  "  N must be a multiple of 512; a partial last sector is merged\n"
+				  "  with what the disk holds.\n"
+				: "usage: vhctl blk read SOCKET --offset N --length L > FILE\n");
 			return 0;
 		default:
 			return VHCTL_EXIT_USAGE;
@@ -63,8 +65,8 @@ static int rw_parse(struct rw_opts *o, int argc, char **argv, bool write)
 		return VHCTL_EXIT_USAGE;
 	}
 	if (!o->have_offset || (!write && !o->have_length)) {
-		vhctl_err("blk %s: --offset%s is required", write ? "write" : "read",
-			  write ? "" : " and --length");
+		vhctl_err("blk %s: %s required", write ? "write" : "read",
+			  write ? "--offset is" : "--offset and --length are");
 		return VHCTL_EXIT_USAGE;
 	}
 	if (write && o->offset % VH_BLK_SECTOR_SIZE) {
@@ -82,7 +84,7 @@ static int open_blk(const char *path, bool verbose, struct vh_blk **blk)
 		.path = path,
 		.pool_size = 2 * CHUNK,
 		.log = vhctl_log_sink(verbose),
-		.name = "vhctl",
+		.name = "vh_blk",
 	};
 	int err = vh_blk_create(&c, blk);
 
@@ -195,7 +197,8 @@ static int do_read(struct vh_blk *blk, const struct rw_opts *o, uint8_t *buf)
 	while (pos < end) {
 		uint64_t start = pos & ~(uint64_t)(VH_BLK_SECTOR_SIZE - 1);
 		uint64_t stop = end - start > CHUNK ? start + CHUNK : end;
-		uint64_t astop = (stop + VH_BLK_SECTOR_SIZE - 1) & ~(uint64_t)(VH_BLK_SECTOR_SIZE - 1);
+		uint64_t astop =
+		    (stop + VH_BLK_SECTOR_SIZE - 1) & ~(uint64_t)(VH_BLK_SECTOR_SIZE - 1);
 
 		err = vh_blk_read(blk, start, buf, astop - start);
 		if (err < 0) {
@@ -243,8 +246,7 @@ static bool page_dirty(const uint64_t *bm, uint64_t gpa)
 	return bm[page / 64] & (1ull << (page % 64));
 }
 
-static int logtest_check(struct vh_blk *blk, uint64_t *bm, uint8_t *rd, uint8_t *wr,
-			 uint8_t *idle)
+static int logtest_check(struct vh_blk *blk, uint64_t *bm, uint8_t *rd, uint8_t *wr, uint8_t *idle)
 {
 	uint64_t desc, drv, dev;
 	int bad = 0;

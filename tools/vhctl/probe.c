@@ -50,7 +50,8 @@ static void print_bits(const struct probe *p, const char *key, uint64_t v, bool 
 	bool first = true;
 
 	if (p->json)
-		printf("  \"%s\": \"0x%016llx\",\n  \"%s_names\": [", key, (unsigned long long)v, key);
+		printf("  \"%s\": \"0x%016llx\",\n  \"%s_names\": [", key, (unsigned long long)v,
+		       key);
 	else
 		printf("%s: 0x%016llx\n", key, (unsigned long long)v);
 	for (bit = 0; bit < 64; bit++) {
@@ -58,7 +59,8 @@ static void print_bits(const struct probe *p, const char *key, uint64_t v, bool 
 
 		if (!(v & (1ull << bit)))
 			continue;
-		n = protocol ? proto_name(bit, buf, sizeof(buf)) : feature_name(bit, buf, sizeof(buf));
+		n = protocol ? proto_name(bit, buf, sizeof(buf))
+			     : feature_name(bit, buf, sizeof(buf));
 		if (p->json)
 			printf("%s\"%s\"", first ? "" : ", ", n);
 		else

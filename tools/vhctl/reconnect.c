@@ -73,11 +73,14 @@ static int io_robust(struct rt *t, enum vh_blk_op op, uint64_t block, uint8_t *b
 		.op = op, .offset = block * RT_BS, .buf = buf, .len = RT_BS, .cookie = buf
 	};
 	struct vh_blk_completion c;
+	uint64_t deadline = now_ms() + 2 * RT_RECONNECT_SEC * 1000;
 	int r = vh_blk_submit(t->blk, 0, &io, 1);
 
 	if (r < 0)
 		return r;
 	for (;;) {
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
 		r = vh_blk_wait(t->blk, 0, 200);
 		if (r < 0)
 			return r;
@@ -140,22 +143,28 @@ int vhctl_blk_reconnect_test(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "runtime", required_argument, NULL, 't' },
 		{ "size", required_argument, NULL, 's' },
+		{ "packed", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t runtime = 5, size = 8 << 20;
 	char path[512];
-	struct vh_blk_config cfg = { .pool_size = 2 * RT_BS, .timeout_ms = 2000, .name = "vhctl" };
+	struct vh_blk_config cfg = { .pool_size = 2 * RT_BS, .timeout_ms = 2000, .name = "vh_blk" };
 	struct rt t = { 0 };
 	int c, rc, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'P') {
+			cfg.flags |= VH_BLK_PACKED;
+			continue;
+		}
 		if ((c != 't' && c != 's') ||
 		    vhctl_parse_size(c == 't' ? "--runtime" : "--size", optarg,
 				     c == 't' ? &runtime : &size) < 0)
 			return VHCTL_EXIT_USAGE;
 	}
 	if (optind + 1 != argc || size < RT_BS) {
-		vhctl_err("blk reconnect-test: SOCKET [--runtime SECS] [--size BYTES >= 64k]");
+		vhctl_err(
+		    "blk reconnect-test: SOCKET [--runtime SECS] [--size BYTES >= 64k] [--packed]");
 		return VHCTL_EXIT_USAGE;
 	}
 	vhctl_backend_path(argv[optind], path, sizeof(path));

@@ -14,19 +14,25 @@
 #include "vhctl.h"
 
 static const char usage_text[] =
-	"usage: vhctl COMMAND [ARGS]\n"
-	"\n"
-	"  probe SOCKET [--json]           what a vhost backend offers: virtio and protocol\n"
-	"                                  features by name, queues, memory slots, config space\n"
-	"  blk bench SOCKET [OPTIONS]      I/O benchmark and data verification (see blk bench --help)\n"
-	"  blk write SOCKET --offset N     write stdin to the disk at byte offset N\n"
-	"  blk read SOCKET --offset N --length L\n"
-	"                                  read L bytes at offset N to stdout\n"
-	"  help, --help                    this text\n"
-	"\n"
-	"SOCKET is a vhost-user unix socket path (\"unix:\" prefix optional).\n"
-	"Sizes take binary suffixes: 512, 4k, 1M, 2G.\n"
-	"Exit status: 0 success, 1 failure (I/O error, data mismatch, backend error), 2 usage.\n";
+    "usage: vhctl COMMAND [ARGS]\n"
+    "\n"
+    "  probe SOCKET [--json]           what a vhost backend offers: virtio and protocol\n"
+    "                                  features by name, queues, memory slots, config space\n"
+    "  blk bench SOCKET [OPTIONS]      I/O benchmark and data verification (see blk bench --help)\n"
+    "  blk write SOCKET --offset N     write stdin to the disk at byte offset N\n"
+    "  blk read SOCKET --offset N --length L\n"
+    "                                  read L bytes at offset N to stdout\n"
+    "  blk info SOCKET                 negotiated features and geometry\n"
+    "  blk id SOCKET                   the device's serial (VIRTIO_BLK_T_GET_ID)\n"
+    "  blk flush SOCKET                VIRTIO_BLK_T_FLUSH\n"
+    "  blk discard SOCKET --offset N --length L\n"
+    "  blk zeroes SOCKET --offset N --length L [--unmap]\n"
+    "                                  VIRTIO_BLK_T_DISCARD / VIRTIO_BLK_T_WRITE_ZEROES\n"
+    "  help, --help                    this text\n"
+    "\n"
+    "SOCKET is a vhost-user unix socket path (\"unix:\" prefix optional).\n"
+    "Sizes take binary suffixes: 512, 4k, 1M, 2G.\n"
+    "Exit status: 0 success, 1 failure (I/O error, data mismatch, backend error), 2 usage.\n";
 
 void vhctl_err(const char *fmt, ...)
 {
@@ -113,7 +119,8 @@ static int usage(FILE *f, int rc)
 static int blk_main(int argc, char **argv)
 {
 	if (argc < 2) {
-		vhctl_err("blk: missing subcommand (bench, read, write)");
+		vhctl_err(
+		    "blk: missing subcommand (bench, read, write, info, id, flush, discard, zeroes)");
 		return usage(stderr, VHCTL_EXIT_USAGE);
 	}
 	if (!strcmp(argv[1], "bench"))
@@ -122,6 +129,9 @@ static int blk_main(int argc, char **argv)
 		return vhctl_blk_rw(argc - 1, argv + 1, true);
 	if (!strcmp(argv[1], "read"))
 		return vhctl_blk_rw(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "info") || !strcmp(argv[1], "id") || !strcmp(argv[1], "flush") ||
+	    !strcmp(argv[1], "discard") || !strcmp(argv[1], "zeroes"))
+		return vhctl_blk_cmd(argc - 1, argv + 1);
 	/* Hidden: dirty-log and reconnect interop checks (tests/interop/test_qsd_blk.sh). */
 	if (!strcmp(argv[1], "logtest"))
 		return vhctl_blk_logtest(argc - 1, argv + 1);

@@ -25,6 +25,8 @@ int vhctl_probe(int argc, char **argv);
 int vhctl_blk_bench(int argc, char **argv);
 int vhctl_blk_rw(int argc, char **argv, bool write);
 int vhctl_blk_logtest(int argc, char **argv);
+/* argv[0] is info, id, flush, discard or zeroes. */
+int vhctl_blk_cmd(int argc, char **argv);
 int vhctl_blk_reconnect_test(int argc, char **argv);
 
 #endif

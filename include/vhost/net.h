@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvhost driver/: vh_net, a userspace virtio-net driver (virtio 1.2 §5.1) on top of a vhost
+ * backend: the kernel's vhost-net (with a tap as its backend), a vhost-user net backend, or a
+ * vDPA net device.
+ *
+ * The process "plays the guest": vh_net_create() puts one receive queue (ring 0) and one transmit
+ * queue (ring 1), a transmit buffer per TX descriptor and a receive buffer per RX descriptor into
+ * one memfd ("guest memory" at guest address 0), hands it to the backend through struct vh_dev,
+ * negotiates the features, keeps the receive ring filled and, for /dev/vhost-net, attaches the
+ * caller's tap to both rings (VHOST_NET_SET_BACKEND).
+ *
+ * Every frame carries a struct virtio_net_hdr_mrg_rxbuf (12 bytes: VIRTIO_F_VERSION_1 is required,
+ * virtio 1.2 §5.1.6). Frames are copied: vh_net_send() into a transmit buffer, vh_net_recv() out
+ * of the receive buffer(s), gathering the buffers of a mergeable frame (VIRTIO_NET_F_MRG_RXBUF).
+ *
+ * Threads: a vh_net is not locked. One thread at a time may call vh_net_send/vh_net_tx_reap
+ * (transmit side) and one thread at a time vh_net_recv (receive side); vh_net_wait touches both
+ * sides and the device (IOTLB misses) and must not run concurrently with either.
+ * vh_net_create/destroy and the vh_dev calls on vh_net_dev() need both sides idle.
+ */
+#ifndef VHOST_NET_H
+#define VHOST_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/virtio_net.h>
+
+#include <vhost/common.h>
+
+struct vh_net;
+struct vh_dev;
+
+/* Ring numbers (virtio 1.2 §5.1.2: receiveq1 = 0, transmitq1 = 1). */
+#define VH_NET_RX 0u
+#define VH_NET_TX 1u
+
+/* Header length on every ring: VIRTIO_F_VERSION_1 always carries num_buffers (§5.1.6). */
+#define VH_NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_mrg_rxbuf))
+
+/* struct vh_net_config.flags */
+#define VH_NET_NO_MRG_RXBUF (1u << 0) /* do not negotiate VIRTIO_NET_F_MRG_RXBUF */
+#define VH_NET_PACKED	    (1u << 1) /* require VIRTIO_F_RING_PACKED (-ENOTSUP if not offered) */
+#define VH_NET_NO_EVENT_IDX (1u << 2) /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
+/*
+ * Negotiate VIRTIO_F_ACCESS_PLATFORM (-ENOTSUP if not offered): ring and buffer addresses are I/O
+ * virtual addresses; the backend's IOTLB misses are answered from vh_net_wait() (or the caller's
+ * own vh_dev_dispatch() on vh_dev_event_fd()) with the identity map IOVA = guest address.
+ */
+#define VH_NET_IOMMU (1u << 3)
+
+/**
+ * struct vh_net_config - how to open the device (copied at create).
+ * @path: backend, as struct vh_dev_config.path ("/dev/vhost-net", "unix:/run/net.sock",
+ *        "/dev/vhost-vdpa-0").
+ * @tap_fd: /dev/vhost-net only: the tap (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) the kernel reads
+ *          and writes; its vnet header size is set to VH_NET_HDR_LEN. Not owned; keep it open
+ *          until vh_net_destroy(). -1 for other backends.
+ * @queue_size: ring size, power of two (0: 256).
+ * @rx_buf_size: bytes of one receive buffer, header included (0: 2048). Without
+ *               VIRTIO_NET_F_MRG_RXBUF one buffer must hold a whole frame.
+ * @tx_buf_size: bytes of one transmit buffer; the largest frame vh_net_send() accepts is this
+ *               minus VH_NET_HDR_LEN (0: 2048).
+ * @flags: VH_NET_*.
+ * @features: virtio-net device bits (< 24 and VIRTIO_NET_F_* above) the caller is willing to use
+ *            (0: VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_NET_F_STATUS). MRG_RXBUF follows
+ *            @flags.
+ * @timeout_ms: backend reply timeout (0: 5000).
+ * @name: for log lines (NULL: "vh_net").
+ * @log: log sink.
+ */
+struct vh_net_config {
+	const char *path;
+	int tap_fd;
+	unsigned queue_size;
+	uint32_t rx_buf_size;
+	uint32_t tx_buf_size;
+	unsigned flags;
+	uint64_t features;
+	int timeout_ms;
+	const char *name;
+	struct vh_log_sink log;
+};
+
+/** struct vh_net_info - what was negotiated (fields of bits not negotiated are 0). */
+struct vh_net_info {
+	uint64_t features;	  /* negotiated virtio feature bits */
+	uint64_t device_features; /* what the backend offered (raw) */
+	bool mrg_rxbuf;
+	bool event_idx;
+	bool packed;
+	bool iommu;
+	uint8_t mac[6];	 /* VIRTIO_NET_F_MAC */
+	uint16_t mtu;	 /* VIRTIO_NET_F_MTU */
+	uint16_t status; /* VIRTIO_NET_F_STATUS: VIRTIO_NET_S_LINK_UP ... */
+	unsigned queue_size;
+	uint32_t rx_buf_size;
+	uint32_t tx_buf_size;
+	uint64_t mem_size; /* guest memory bytes, from guest physical address 0 */
+};
+
+/* Buffers of one received frame whose guest addresses vh_net_recv() reports (dirty-log checks). */
+#define VH_NET_RX_INFO_BUFS 8u
+
+/**
+ * struct vh_net_rx_info - what came with a received frame.
+ * @hdr: the frame's virtio-net header (num_buffers as the device wrote it; 1 without MRG_RXBUF).
+ * @len: frame bytes after the header (more than the caller's buffer: the copy was truncated).
+ * @nbufs: receive buffers the frame took.
+ * @buf_gpa, @buf_len: guest address and used length of the first VH_NET_RX_INFO_BUFS of them.
+ */
+struct vh_net_rx_info {
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	uint32_t len;
+	unsigned nbufs;
+	uint64_t buf_gpa[VH_NET_RX_INFO_BUFS];
+	uint32_t buf_len[VH_NET_RX_INFO_BUFS];
+};
+
+/** struct vh_net_stats - counters since create. */
+struct vh_net_stats {
+	uint64_t tx_frames;
+	uint64_t tx_bytes; /* frame bytes, headers excluded */
+	uint64_t tx_completed;
+	uint64_t rx_frames;
+	uint64_t rx_bytes;
+	uint64_t rx_merged;    /* frames that took more than one buffer */
+	uint64_t rx_truncated; /* frames longer than the caller's buffer */
+	uint64_t kicks;
+	uint64_t iotlb_misses; /* answered by the identity map (VH_NET_IOMMU) */
+};
+
+/* vh_net_wait() @what */
+#define VH_NET_WAIT_RX (1u << 0) /* a received frame is ready for vh_net_recv() */
+#define VH_NET_WAIT_TX (1u << 1) /* every transmitted frame has been completed */
+
+/**
+ * vh_net_create() - open a virtio-net backend, set up guest memory and both rings, start them.
+ * @cfg: configuration (copied).
+ * @out: receives the driver.
+ *
+ * Return: 0; -EINVAL bad configuration (queue size, buffer sizes, missing tap for
+ * /dev/vhost-net); -ENOTSUP the backend lacks VIRTIO_F_VERSION_1, or a feature @flags require;
+ * -ENOMEM; -errno from the backend. Thread: any.
+ */
+VH_API int vh_net_create(const struct vh_net_config *cfg, struct vh_net **out);
+
+/** vh_net_destroy() - detach the tap, stop the device, free everything; *@net = NULL. */
+VH_API void vh_net_destroy(struct vh_net **net);
+
+/** vh_net_get_info() - copy the negotiated parameters into @info. Thread: any. */
+VH_API void vh_net_get_info(const struct vh_net *net, struct vh_net_info *info);
+
+/** vh_net_get_stats() - copy the counters into @st. Thread: any (values may be torn). */
+VH_API void vh_net_get_stats(const struct vh_net *net, struct vh_net_stats *st);
+
+/** vh_net_dev() - the underlying device (dirty log, busyloop timeout, ...); not owned. */
+VH_API struct vh_dev *vh_net_dev(struct vh_net *net);
+
+/**
+ * vh_net_send() - copy one frame with its header into a transmit buffer and kick the device.
+ * @net: the driver.
+ * @frame: the Ethernet frame (destination MAC first). @len: its bytes (1 .. tx_buf_size - 12).
+ * @hdr: the header to send (NULL: all zero, no offloads; num_buffers is always sent as 0, §5.1.6.2).
+ *
+ * Completed transmissions are reaped first, so a caller that only sends never runs dry.
+ * Return: 0; -EAGAIN every transmit buffer is in flight; -EMSGSIZE @len too large or 0;
+ * -EPROTO the device corrupted the ring. Thread: the transmit side.
+ */
+VH_API int vh_net_send(struct vh_net *net, const void *frame, size_t len,
+		       const struct virtio_net_hdr *hdr);
+
+/**
+ * vh_net_tx_reap() - take completed transmissions off the used ring without blocking.
+ * Return: number reaped; -EPROTO. Thread: the transmit side.
+ */
+VH_API int vh_net_tx_reap(struct vh_net *net);
+
+/** vh_net_tx_inflight() - frames sent and not yet completed by the device. */
+VH_API unsigned vh_net_tx_inflight(const struct vh_net *net);
+
+/**
+ * vh_net_recv() - take one received frame, copy it out, give its buffers back to the device.
+ * @net: the driver.
+ * @buf, @len: where the frame (without header) goes; a longer frame is truncated (@info->len
+ *             says how long it was).
+ * @info: receives the header and buffer details (may be NULL).
+ *
+ * virtio 1.2 §5.1.6.4: with MRG_RXBUF the first buffer's header says how many used buffers the
+ * frame spans. A device that reports fewer bytes than a header, num_buffers 0 or more buffers
+ * than the ring holds breaks the queue (-EPROTO, sticky).
+ *
+ * Return: 1 a frame was received; 0 none ready; -EPROTO. Thread: the receive side.
+ */
+VH_API int vh_net_recv(struct vh_net *net, void *buf, size_t len, struct vh_net_rx_info *info);
+
+/**
+ * vh_net_wait() - block until what @what asks for is ready or @timeout_ms passes, answering the
+ * backend's IOTLB misses and other messages (vh_dev_dispatch()) meanwhile.
+ * @what: VH_NET_WAIT_RX and/or VH_NET_WAIT_TX (either one satisfies the wait).
+ * @timeout_ms: -1 forever, 0 just check.
+ * Return: 1 ready; 0 timeout; -EPROTO; -errno from poll() or the device. Thread: both sides idle.
+ */
+VH_API int vh_net_wait(struct vh_net *net, unsigned what, int timeout_ms);
+
+/**
+ * vh_net_call_fd() - eventfd the device signals for @queue (VH_NET_RX / VH_NET_TX), for the
+ * caller's event loop (read 8 bytes, then vh_net_recv() / vh_net_tx_reap()); -1 if none.
+ */
+VH_API int vh_net_call_fd(const struct vh_net *net, unsigned queue);
+
+/** vh_net_gpa() - guest address of @host inside guest memory, or UINT64_MAX. */
+VH_API uint64_t vh_net_gpa(const struct vh_net *net, const void *host);
+
+/**
+ * vh_net_queue_gpa() - guest addresses of @queue's descriptor, driver and device areas (the
+ * device area is what the backend writes: the split used ring).
+ * Return: 0, -EINVAL bad queue. Thread: any.
+ */
+VH_API int vh_net_queue_gpa(const struct vh_net *net, unsigned queue, uint64_t *desc,
+			    uint64_t *driver, uint64_t *device);
+
+/** vh_net_feature_name() - "VIRTIO_NET_F_MRG_RXBUF" style name of a device bit, or NULL. */
+VH_API const char *vh_net_feature_name(unsigned bit);
+
+#endif

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Our frontend (vh_dev) against our backend (vh_server running in its own thread) over a real
+ * unix socket: negotiate, memory, one ring, echo requests, stop with the ring base read back,
+ * a second session after the first one is destroyed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <vhost/frontend.h>
+
+#include "backend_fake.h"
+
+struct session {
+	struct vh_server *s;
+	struct echo_dev dev;
+	struct vh_test_log slog;
+	pthread_t thread;
+	char dir[32];
+	char path[64];
+	char url[80];
+};
+
+static void print_log(void *opaque, enum vh_log_level level, const char *msg)
+{
+	(void)opaque;
+	fprintf(stderr, "[%d] %s\n", level, msg);
+}
+
+static void *server_main(void *arg)
+{
+	return (void *)(intptr_t)vh_server_run(arg);
+}
+
+static void session_start(struct session *ss)
+{
+	struct vh_server_config cfg;
+
+	if (!ss->dir[0]) {
+		snprintf(ss->dir, sizeof(ss->dir), "/tmp/vh-be-fe-XXXXXX");
+		assert_non_null(mkdtemp(ss->dir));
+	} else {
+		assert_int_equal(mkdir(ss->dir, 0700), 0); /* the same path again */
+	}
+	snprintf(ss->path, sizeof(ss->path), "%s/sock", ss->dir);
+	snprintf(ss->url, sizeof(ss->url), "unix:%s", ss->path);
+	vh_server_config_init(&cfg);
+	cfg.name = "echo";
+	cfg.socket_path = ss->path;
+	cfg.ops = &echo_ops;
+	cfg.opaque = &ss->dev;
+	cfg.num_queues = 1;
+	cfg.log = vh_test_sink(&ss->slog);
+	if (getenv("VH_TEST_VERBOSE"))
+		cfg.log = (struct vh_log_sink){ .fn = print_log, .max_level = VH_LOG_DEBUG };
+	assert_int_equal(vh_server_create(&cfg, &ss->s), 0);
+	assert_int_equal(pthread_create(&ss->thread, NULL, server_main, ss->s), 0);
+}
+
+static void session_stop(struct session *ss)
+{
+	void *ret;
+
+	vh_server_stop(ss->s);
+	assert_int_equal(pthread_join(ss->thread, &ret), 0);
+	assert_int_equal((intptr_t)ret, 0);
+	vh_server_destroy(&ss->s);
+	rmdir(ss->dir);
+}
+
+static bool wait_fd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+static void run_device(struct session *ss, struct fe *f, unsigned nreq)
+{
+	struct vh_dev_config dc = {
+		.path = ss->url,
+		.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_EVENT_IDX) |
+			    (1ull << VIRTIO_RING_F_INDIRECT_DESC),
+		.num_queues = 1,
+		.timeout_ms = 2000,
+		.name = "fe",
+	};
+	struct vh_dev_mem_region r = {
+		.gpa = 0, .size = FE_MEM_SIZE, .host = f->mem, .fd = f->memfd, .fd_offset = 0
+	};
+	struct vh_dev *dev;
+	struct vh_dev_vring vr;
+	uint32_t base = 0;
+	uint64_t one = 1;
+
+	assert_int_equal(vh_dev_create(&dc, &dev), 0);
+	assert_true(vh_dev_features(dev) & (1ull << VIRTIO_F_VERSION_1));
+	assert_int_equal(vh_dev_ack_features(dev, vh_dev_features(dev)), 0);
+	assert_int_equal(vh_dev_mem_begin(dev), 0);
+	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
+	assert_int_equal(vh_dev_mem_commit(dev), 0);
+	vr = (struct vh_dev_vring){ .index = 0,
+				    .num = FE_NUM,
+				    .desc_gpa = f->ra.desc_gpa,
+				    .avail_gpa = f->ra.driver_gpa,
+				    .used_gpa = f->ra.device_gpa,
+				    .base = 0,
+				    .kick_fd = -1,
+				    .call_fd = -1 };
+	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
+	assert_int_equal(vh_dev_start(dev), 0);
+	for (unsigned i = 0; i < nreq; i++) {
+		char text[32], tok;
+		void *token = NULL;
+		uint32_t len = 0;
+		struct vh_vq_buf bufs[2] = { { FE_OUT_GPA, 0 }, { FE_IN_GPA, 128 } };
+		struct vh_vq_driver_req req = {
+			.bufs = bufs, .out_num = 1, .in_num = 1, .token = &tok
+		};
+
+		snprintf(text, sizeof(text), "request %u", i);
+		bufs[0].len = (uint32_t)strlen(text);
+		memcpy(f->mem + FE_OUT_GPA, text, strlen(text));
+		assert_int_equal(vh_vq_driver_add(f->drv, &req), 0);
+		vh_vq_driver_set_notification(f->drv, true);
+		if (vh_vq_driver_kick_needed(f->drv))
+			assert_int_equal(write(vh_dev_vring_kick_fd(dev, 0), &one, 8), 8);
+		if (!wait_fd(vh_dev_vring_call_fd(dev, 0), 2000))
+			fail_msg(
+			    "no call for request %u: device popped %d, pending %d, used_event %u "
+			    "used idx %u",
+			    i, ss->dev.pops, vh_dev_vring_pending(dev, 0),
+			    ((struct vring_avail *)f->ra.host.driver)->ring[FE_NUM],
+			    ((struct vring_used *)f->ra.host.device)->idx);
+		assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
+		assert_ptr_equal(token, &tok);
+		assert_int_equal(len, strlen(text));
+		assert_memory_equal(f->mem + FE_IN_GPA, text, strlen(text));
+	}
+	assert_int_equal(vh_dev_stop(dev, &base, 1), 0);
+	assert_int_equal(base, nreq);
+	vh_dev_destroy(&dev);
+}
+
+static void test_frontend_echo(void **state)
+{
+	struct session ss = { 0 };
+	struct fe f = { 0 };
+
+	(void)state;
+	session_start(&ss);
+	f.event_idx = true; /* negotiated below */
+	fe_memory(&f);
+	fe_driver(&f);
+	run_device(&ss, &f, 10);
+	assert_int_equal(ss.dev.starts, 1);
+	assert_int_equal(ss.dev.stops, 1);
+	session_stop(&ss);
+	assert_int_equal(ss.dev.closes, 1);
+	f.sock = -1;
+	fe_teardown(&f);
+}
+
+/*
+ * The back-end "crashes" with two requests in flight (server destroyed), a new one comes up on the
+ * same path, the frontend reconnects and hands the inflight region back: both requests complete,
+ * exactly once, and the ring carries on.
+ */
+static void test_frontend_reconnect_inflight(void **state)
+{
+	struct session ss = { 0 }, ss2 = { 0 };
+	struct fe f = { 0 };
+	struct vh_dev_config dc = { .features = 1ull << VIRTIO_F_VERSION_1,
+				    .num_queues = 1,
+				    .timeout_ms = 2000,
+				    .name = "fe" };
+	struct vh_dev_mem_region r = { 0 };
+	struct vh_dev *dev;
+	struct vh_dev_vring vr;
+	char t[3];
+	void *token;
+	uint32_t len;
+	uint64_t one = 1;
+	int seen = 0;
+
+	(void)state;
+	session_start(&ss);
+	fe_memory(&f);
+	fe_driver(&f);
+	dc.path = ss.url;
+	r = (struct vh_dev_mem_region){ .size = FE_MEM_SIZE, .host = f.mem, .fd = f.memfd };
+	assert_int_equal(vh_dev_create(&dc, &dev), 0);
+	assert_int_equal(vh_dev_ack_features(dev, vh_dev_features(dev)), 0);
+	assert_int_equal(vh_dev_mem_begin(dev), 0);
+	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
+	assert_int_equal(vh_dev_mem_commit(dev), 0);
+	vr = (struct vh_dev_vring){ .num = FE_NUM,
+				    .desc_gpa = f.ra.desc_gpa,
+				    .avail_gpa = f.ra.driver_gpa,
+				    .used_gpa = f.ra.device_gpa,
+				    .kick_fd = -1,
+				    .call_fd = -1 };
+	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
+	ss.dev.hold = 2;
+	assert_int_equal(vh_dev_start(dev), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct vh_vq_buf bufs[2] = { { FE_OUT_GPA + i * 256, 3 },
+					     { FE_IN_GPA + i * 256, 64 } };
+		struct vh_vq_driver_req req = {
+			.bufs = bufs, .out_num = 1, .in_num = 1, .token = &t[i]
+		};
+
+		memcpy(f.mem + FE_OUT_GPA + i * 256, i ? "bbb" : "aaa", 3);
+		assert_int_equal(vh_vq_driver_add(f.drv, &req), 0);
+	}
+	vh_vq_driver_publish(f.drv);
+	assert_int_equal(write(vh_dev_vring_kick_fd(dev, 0), &one, 8), 8);
+	for (int i = 0; i < 200 && __atomic_load_n(&ss.dev.held, __ATOMIC_ACQUIRE) < 2; i++)
+		usleep(5000);
+	assert_int_equal(ss.dev.held, 2);
+	session_stop(&ss); /* the back-end dies with both in flight */
+
+	snprintf(ss2.dir, sizeof(ss2.dir), "%s", ss.dir);
+	session_start(&ss2);
+	assert_string_equal(ss2.url, ss.url);
+	assert_int_equal(vh_dev_reconnect(dev), 0);
+	assert_true(wait_fd(vh_dev_vring_call_fd(dev, 0), 2000));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vh_vq_driver_get_used(f.drv, &token, &len), 1);
+		assert_int_equal(len, 3);
+		seen |= token == &t[0] ? 1 : token == &t[1] ? 2 : 4;
+	}
+	assert_int_equal(seen, 3);
+	assert_int_equal(vh_vq_driver_get_used(f.drv, &token, &len), 0);
+	assert_int_equal(ss2.dev.pops, 2);
+	assert_memory_equal(f.mem + FE_IN_GPA, "aaa", 3);
+	assert_memory_equal(f.mem + FE_IN_GPA + 256, "bbb", 3);
+	vh_dev_destroy(&dev);
+	session_stop(&ss2);
+	f.sock = -1;
+	fe_teardown(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frontend_echo),
+		cmocka_unit_test(test_frontend_reconnect_inflight),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * driver/: vh_net over split and packed rings against an in-process device (the device side of
+ * the one ring implementation): exact header and frame bytes on transmit, receive with and
+ * without mergeable buffers, the receive ring kept full, a full transmit ring, and every bad
+ * thing a device can hand back (short used length, num_buffers 0 or too large).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include <vhost/mem.h>
+#include <vhost/net.h>
+#include <vhost/vq.h>
+
+#include "driver/net_internal.h"
+#include "util/util.h"
+#include "unit_helpers.h"
+
+#define GPA 0x100000ull
+#define NUM 8u
+
+struct env {
+	uint8_t *mem;
+	uint64_t size;
+	struct vh_net *net;
+	struct vh_memmap *mm;
+	struct vh_vq *vq[2];
+	struct iovec iov[16];
+	struct vh_test_log log;
+	bool packed;
+};
+
+static uint64_t features_of(bool packed, bool mrg, bool event_idx)
+{
+	uint64_t f = 1ull << VIRTIO_F_VERSION_1;
+
+	if (packed)
+		f |= 1ull << VIRTIO_F_RING_PACKED;
+	if (mrg)
+		f |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	if (event_idx)
+		f |= 1ull << VIRTIO_RING_F_EVENT_IDX;
+	return f;
+}
+
+static void dev_init(struct env *e, unsigned q, bool event_idx)
+{
+	struct vh_vq_config vc = { .num = NUM, .packed = e->packed, .event_idx = event_idx };
+	uint64_t desc, drv, devarea;
+
+	assert_int_equal(vh_vq_create(&vc, &e->vq[q]), 0);
+	assert_int_equal(vh_net_queue_gpa(e->net, q, &desc, &drv, &devarea), 0);
+	struct vh_vq_addrs a = {
+		.desc = e->mem + (desc - GPA),
+		.driver = e->mem + (drv - GPA),
+		.device = e->mem + (devarea - GPA),
+	};
+	assert_int_equal(vh_vq_set_addrs(e->vq[q], &a), 0);
+	assert_int_equal(vh_vq_set_base(e->vq[q], e->packed ? 1u << 15 : 0), 0);
+	vh_vq_set_memmap(e->vq[q], e->mm);
+}
+
+static struct env *env_new_cfg(bool packed, bool mrg, bool event_idx, uint32_t rx_buf)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct vh_net_config cfg = { .queue_size = NUM, .rx_buf_size = rx_buf, .tap_fd = -1 };
+	struct net_layout l;
+	struct net_local_mem m;
+	struct vh_mem_region r;
+
+	assert_non_null(e);
+	e->packed = packed;
+	cfg.log = vh_test_sink(&e->log);
+	assert_int_equal(net_layout(NUM, packed, rx_buf ? rx_buf : 2048, 2048, &l), 0);
+	e->size = l.size;
+	e->mem = aligned_alloc(4096, e->size);
+	assert_non_null(e->mem);
+	memset(e->mem, 0xee, e->size);
+	m = (struct net_local_mem){ .host = e->mem, .gpa = GPA, .size = e->size };
+	assert_int_equal(net_local_create(&cfg, features_of(packed, mrg, event_idx), &m, &e->net),
+			 0);
+	r = (struct vh_mem_region){
+		.gpa = GPA, .size = e->size, .uva = (uintptr_t)e->mem, .fd = -1, .host = e->mem
+	};
+	assert_int_equal(vh_memmap_create(NULL, &e->mm), 0);
+	assert_int_equal(vh_memmap_add(e->mm, &r), 0);
+	dev_init(e, VH_NET_RX, event_idx);
+	dev_init(e, VH_NET_TX, event_idx);
+	return e;
+}
+
+static struct env *env_new(bool packed, bool mrg)
+{
+	return env_new_cfg(packed, mrg, false, 0);
+}
+
+static void env_free(struct env *e)
+{
+	vh_net_destroy(&e->net);
+	assert_null(e->net);
+	vh_vq_destroy(&e->vq[0]);
+	vh_vq_destroy(&e->vq[1]);
+	vh_memmap_destroy(&e->mm);
+	free(e->mem);
+	free(e);
+}
+
+static int dev_pop(struct env *e, unsigned q, struct vh_vq_elem *el)
+{
+	memset(el, 0, sizeof(*el));
+	el->iov = e->iov;
+	el->max_iov = VH_ARRAY_SIZE(e->iov);
+	return vh_vq_pop(e->vq[q], el);
+}
+
+static void dev_push(struct env *e, unsigned q, const struct vh_vq_elem *el, uint32_t written)
+{
+	assert_int_equal(vh_vq_push(e->vq[q], el, written), 0);
+	vh_vq_flush(e->vq[q]);
+}
+
+static void fill(uint8_t *p, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 8));
+}
+
+/* ---- transmit ---- */
+
+static void tx_bytes_variant(bool packed, bool event_idx)
+{
+	struct env *e = env_new_cfg(packed, true, event_idx, 0);
+	struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+				    .hdr_len = htole16(14),
+				    .csum_start = htole16(34),
+				    .csum_offset = htole16(6) };
+	uint8_t frame[1514], want_hdr[12] = { 0 };
+	struct vh_net_stats st;
+	struct vh_vq_elem el;
+	unsigned round;
+
+	memcpy(want_hdr, &h, sizeof(h));
+	for (round = 0; round < 3 * NUM; round++) {
+		size_t len = 60 + round * 50;
+
+		fill(frame, len, round);
+		assert_int_equal(vh_net_send(e->net, frame, len, round ? &h : NULL), 0);
+		assert_int_equal(vh_net_tx_inflight(e->net), 1);
+		assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+		/* One device-readable descriptor: 12-byte header then the frame. */
+		assert_int_equal(el.out_num, 1);
+		assert_int_equal(el.in_num, 0);
+		assert_int_equal(el.out_len, VH_NET_HDR_LEN + len);
+		if (round)
+			assert_memory_equal(el.iov[0].iov_base, want_hdr, 12);
+		else
+			assert_memory_equal(el.iov[0].iov_base, (uint8_t[12]){ 0 }, 12);
+		assert_memory_equal((uint8_t *)el.iov[0].iov_base + 12, frame, len);
+		dev_push(e, VH_NET_TX, &el, 0);
+		assert_int_equal(dev_pop(e, VH_NET_TX, &el), 0);
+		assert_int_equal(vh_net_tx_reap(e->net), 1);
+		assert_int_equal(vh_net_tx_inflight(e->net), 0);
+	}
+	vh_net_get_stats(e->net, &st);
+	assert_int_equal(st.tx_frames, 3 * NUM);
+	assert_int_equal(st.tx_completed, 3 * NUM);
+	env_free(e);
+}
+
+static void test_tx_bytes(void **state)
+{
+	(void)state;
+	tx_bytes_variant(false, false);
+	tx_bytes_variant(false, true);
+	tx_bytes_variant(true, false);
+	tx_bytes_variant(true, true);
+}
+
+static void test_tx_ring_full(void **state)
+{
+	struct env *e = env_new(false, true);
+	uint8_t frame[64] = { 1, 2, 3 };
+	struct vh_vq_elem el;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < NUM; i++)
+		assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), 0);
+	assert_int_equal(vh_net_tx_inflight(e->net), NUM);
+	assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), -EAGAIN);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_TX, 0), 0);
+	/* Completing one frees one: send reaps by itself. */
+	assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+	dev_push(e, VH_NET_TX, &el, 0);
+	assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), 0);
+	assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), -EAGAIN);
+	for (i = 0; i < NUM; i++) {
+		assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+		dev_push(e, VH_NET_TX, &el, 0);
+	}
+	assert_int_equal(dev_pop(e, VH_NET_TX, &el), 0);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_TX, 0), 1);
+	assert_int_equal(vh_net_tx_inflight(e->net), 0);
+	env_free(e);
+}
+
+static void test_tx_sizes(void **state)
+{
+	struct env *e = env_new(false, true);
+	static uint8_t frame[4096];
+	struct vh_vq_elem el;
+
+	(void)state;
+	assert_int_equal(vh_net_send(e->net, frame, 0, NULL), -EMSGSIZE);
+	assert_int_equal(vh_net_send(e->net, frame, 2048 - 12 + 1, NULL), -EMSGSIZE);
+	assert_int_equal(vh_net_tx_inflight(e->net), 0);
+	assert_int_equal(vh_net_send(e->net, frame, 2048 - 12, NULL), 0);
+	assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+	assert_int_equal(el.out_len, 2048);
+	dev_push(e, VH_NET_TX, &el, 0);
+	env_free(e);
+}
+
+/* ---- receive ---- */
+
+/*
+ * Device: pop receive buffers and write a header (num_buffers = @nb_field) and @frame across them;
+ * push all, flush after the first @push_max (the rest stay unflushed for the caller).
+ */
+static unsigned dev_rx(struct env *e, const uint8_t *frame, size_t len, uint16_t nb_field,
+		       unsigned push_max)
+{
+	struct vh_vq_elem els[NUM];
+	uint32_t written[NUM];
+	size_t done = 0;
+	unsigned n = 0, k;
+
+	while (done < len || n == 0) {
+		struct vh_vq_elem *el = &els[n];
+		struct iovec *iov = calloc(4, sizeof(*iov));
+		size_t room, skip = n == 0 ? 12 : 0, c;
+
+		assert_non_null(iov);
+		memset(el, 0, sizeof(*el));
+		el->iov = iov;
+		el->max_iov = 4;
+		assert_int_equal(vh_vq_pop(e->vq[VH_NET_RX], el), 1);
+		assert_int_equal(el->out_num, 0);
+		assert_int_equal(el->in_num, 1);
+		room = el->in_len - skip;
+		c = VH_MIN(room, len - done);
+		if (n == 0) {
+			struct virtio_net_hdr_mrg_rxbuf h = { .num_buffers = htole16(nb_field) };
+
+			h.hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+			memcpy(iov[0].iov_base, &h, sizeof(h));
+		}
+		memcpy((uint8_t *)iov[0].iov_base + skip, frame + done, c);
+		done += c;
+		written[n] = (uint32_t)(skip + c);
+		n++;
+	}
+	for (k = 0; k < n && k < push_max; k++)
+		assert_int_equal(vh_vq_push(e->vq[VH_NET_RX], &els[k], written[k]), 0);
+	vh_vq_flush(e->vq[VH_NET_RX]);
+	for (k = push_max; k < n; k++)
+		assert_int_equal(vh_vq_push(e->vq[VH_NET_RX], &els[k], written[k]), 0);
+	/* The rest are pushed but not flushed: the caller flushes when it wants them seen. */
+	for (k = 0; k < n; k++)
+		free(els[k].iov);
+	return n;
+}
+
+static void rx_single_variant(bool packed, bool event_idx)
+{
+	struct env *e = env_new_cfg(packed, false, event_idx, 0);
+	uint8_t frame[1514], out[2048];
+	struct vh_net_rx_info info;
+	struct vh_vq_elem el;
+	unsigned round, popped;
+
+	for (round = 0; round < 3 * NUM; round++) {
+		size_t len = 60 + round * 41;
+
+		assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 0);
+		assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_RX, 0), 0);
+		fill(frame, len, round);
+		/* Without MRG_RXBUF Linux leaves num_buffers unwritten: garbage must not matter. */
+		assert_int_equal(dev_rx(e, frame, len, 0xeeee, 1), 1);
+		assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_RX, 0), 1);
+		memset(out, 0, sizeof(out));
+		assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 1);
+		assert_int_equal(info.len, len);
+		assert_memory_equal(out, frame, len);
+		assert_int_equal(info.nbufs, 1);
+		assert_int_equal(le16toh(info.hdr.num_buffers), 1);
+		assert_int_equal(info.hdr.hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+		assert_int_equal(info.buf_len[0], 12 + len);
+		assert_true(info.buf_gpa[0] >= GPA && info.buf_gpa[0] < GPA + e->size);
+	}
+	/* The receive ring is full again: the device finds NUM buffers and no more. */
+	for (popped = 0; dev_pop(e, VH_NET_RX, &el) == 1; popped++)
+		;
+	assert_int_equal(popped, NUM);
+	env_free(e);
+}
+
+static void test_rx_single(void **state)
+{
+	(void)state;
+	rx_single_variant(false, false);
+	rx_single_variant(false, true);
+	rx_single_variant(true, false);
+	rx_single_variant(true, true);
+}
+
+static void rx_merge_variant(bool packed)
+{
+	struct env *e = env_new_cfg(packed, true, true, 256);
+	uint8_t frame[1100], out[1100];
+	struct vh_net_rx_info info;
+	struct vh_net_stats st;
+	unsigned round;
+
+	for (round = 0; round < 4; round++) {
+		/* 244 bytes in the first buffer, 256 in each further one: 1100 bytes take 5. */
+		fill(frame, sizeof(frame), round);
+		assert_int_equal(dev_rx(e, frame, sizeof(frame), 5, 5), 5);
+		memset(out, 0, sizeof(out));
+		assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 1);
+		assert_memory_equal(out, frame, sizeof(frame));
+		assert_int_equal(info.len, sizeof(frame));
+		assert_int_equal(info.nbufs, 5);
+		assert_int_equal(le16toh(info.hdr.num_buffers), 5);
+		assert_int_equal(info.buf_len[0], 256);
+		assert_int_equal(info.buf_len[1], 256);
+		assert_int_equal(info.buf_len[4], 1100 - 244 - 3 * 256);
+		assert_int_equal(info.buf_gpa[1] - GPA < e->size, 1);
+		assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 0);
+	}
+	vh_net_get_stats(e->net, &st);
+	assert_int_equal(st.rx_frames, 4);
+	assert_int_equal(st.rx_merged, 4);
+	assert_int_equal(st.rx_bytes, 4400);
+	env_free(e);
+}
+
+static void test_rx_merge(void **state)
+{
+	(void)state;
+	rx_merge_variant(false);
+	rx_merge_variant(true);
+}
+
+/* The buffers of a frame seen one flush at a time: recv waits for the rest. */
+static void test_rx_merge_partial(void **state)
+{
+	struct env *e = env_new_cfg(false, true, false, 256);
+	uint8_t frame[600], out[600];
+	struct vh_net_rx_info info;
+
+	(void)state;
+	fill(frame, sizeof(frame), 9);
+	assert_int_equal(dev_rx(e, frame, sizeof(frame), 3, 2), 3);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 0);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_RX, 0), 0);
+	vh_vq_flush(e->vq[VH_NET_RX]);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_RX, 0), 1);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 1);
+	assert_memory_equal(out, frame, sizeof(frame));
+	assert_int_equal(info.nbufs, 3);
+	env_free(e);
+}
+
+static void test_rx_truncated(void **state)
+{
+	struct env *e = env_new(false, true);
+	uint8_t frame[1500], out[100];
+	struct vh_net_rx_info info;
+	struct vh_net_stats st;
+
+	(void)state;
+	fill(frame, sizeof(frame), 3);
+	memset(out, 0, sizeof(out));
+	dev_rx(e, frame, sizeof(frame), 1, 1);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), &info), 1);
+	assert_int_equal(info.len, sizeof(frame));
+	assert_memory_equal(out, frame, sizeof(out));
+	/* NULL info is allowed. */
+	dev_rx(e, frame, 10, 1, 1);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), NULL), 1);
+	assert_memory_equal(out, frame, 10);
+	vh_net_get_stats(e->net, &st);
+	assert_int_equal(st.rx_truncated, 1);
+	env_free(e);
+}
+
+/* A used length shorter than the header breaks the queue, for good. */
+static void test_rx_short(void **state)
+{
+	struct env *e = env_new(false, true);
+	uint8_t out[64], frame[64] = { 0 };
+	struct vh_vq_elem el;
+
+	(void)state;
+	assert_int_equal(dev_pop(e, VH_NET_RX, &el), 1);
+	dev_push(e, VH_NET_RX, &el, 11);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), NULL), -EPROTO);
+	assert_int_equal(e->log.count, 1);
+	assert_non_null(strstr(e->log.last, "shorter than the virtio-net header"));
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), NULL), -EPROTO);
+	assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), -EPROTO);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_RX, 0), -EPROTO);
+	assert_int_equal(e->log.count, 1);
+	env_free(e);
+}
+
+static void bad_num_buffers(uint16_t nb)
+{
+	struct env *e = env_new(false, true);
+	uint8_t out[64], frame[64] = { 0 };
+
+	dev_rx(e, frame, sizeof(frame), nb, 1);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), NULL), -EPROTO);
+	assert_non_null(strstr(e->log.last, "num_buffers"));
+	env_free(e);
+}
+
+static void test_rx_bad_num_buffers(void **state)
+{
+	(void)state;
+	bad_num_buffers(0);
+	bad_num_buffers(NUM + 1);
+	bad_num_buffers(0xffff);
+}
+
+/* ---- configuration ---- */
+
+static void test_config_errors(void **state)
+{
+	static uint8_t mem[1 << 20] __attribute__((aligned(4096)));
+	struct net_local_mem m = { .host = mem, .gpa = 0, .size = sizeof(mem) };
+	struct vh_net_config c = { .tap_fd = -1, .queue_size = 3 };
+	uint64_t f = features_of(false, true, false);
+	struct vh_net *n = (struct vh_net *)&c;
+
+	(void)state;
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	assert_null(n);
+	c.queue_size = 0;
+	c.rx_buf_size = 12; /* no room for any payload */
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	c.rx_buf_size = 2044; /* not a multiple of 8 */
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	c.rx_buf_size = 0;
+	c.tx_buf_size = (1u << 20) + 8;
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	c.tx_buf_size = 0;
+	m.size = 4096; /* default 256 x 2 KiB buffers do not fit */
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	m.size = sizeof(mem);
+	m.host = mem + 8; /* misaligned ring */
+	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
+	m.host = mem;
+	c.queue_size = 16;
+	assert_int_equal(net_local_create(&c, f, &m, &n), 0);
+	vh_net_destroy(&n);
+	vh_net_destroy(&n); /* NULL: no-op */
+
+	/* vh_net_create: no path; vhost-net without a tap, refused before the device is opened. */
+	c = (struct vh_net_config){ .tap_fd = -1 };
+	assert_int_equal(vh_net_create(&c, &n), -EINVAL);
+	c.path = "/dev/vhost-net";
+	c.log = vh_test_sink(&(struct vh_test_log){ 0 });
+	assert_int_equal(vh_net_create(&c, &n), -EINVAL);
+	assert_null(n);
+}
+
+static void test_feature_names(void **state)
+{
+	(void)state;
+	assert_string_equal(vh_net_feature_name(VIRTIO_NET_F_MRG_RXBUF), "VIRTIO_NET_F_MRG_RXBUF");
+	assert_string_equal(vh_net_feature_name(VIRTIO_NET_F_MAC), "VIRTIO_NET_F_MAC");
+	assert_string_equal(vh_net_feature_name(27), "VHOST_NET_F_VIRTIO_NET_HDR");
+	assert_null(vh_net_feature_name(4));
+	assert_null(vh_net_feature_name(1000));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tx_bytes),	   cmocka_unit_test(test_tx_ring_full),
+		cmocka_unit_test(test_tx_sizes),	   cmocka_unit_test(test_rx_single),
+		cmocka_unit_test(test_rx_merge),	   cmocka_unit_test(test_rx_merge_partial),
+		cmocka_unit_test(test_rx_truncated),	   cmocka_unit_test(test_rx_short),
+		cmocka_unit_test(test_rx_bad_num_buffers), cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_feature_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
