@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build demo check check-format check-unit check-asan check-fuzz clean format
+.PHONY: all deps build demo check check-format check-tests check-asan check-fuzz clean format
 
 all: build
 
@@ -28,7 +28,7 @@ check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*'); \
 	clang-format --dry-run --Werror $$files && echo "format: ok"
 
-check-unit: build
+check-tests: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
 $(ASAN_BUILD)/build.ninja:
@@ -47,8 +47,8 @@ check-fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-smoke.sh $(FUZZ_BUILD)
 
-check: deps check-format check-unit check-asan check-fuzz
-	@echo "make check: all suites passed"
+check: deps check-format check-tests check-asan check-fuzz
+	@./scripts/test-summary.sh $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -41,6 +41,7 @@
 #define VHBLK_MAX_DWZ_SEG	 16u
 #define VHBLK_MAX_DWZ_SECTORS	 (1u << 22)
 #define VHBLK_DEFAULT_QUEUE_SIZE 1024u
+#define VHBLK_POLL_IDLE_KICKS	 16u
 
 #define VHBLK_MIN(a, b)		 ((a) < (b) ? (a) : (b))
 #define vhblk_likely(x)		 __builtin_expect(!!(x), 1)
@@ -106,7 +107,8 @@ struct vhblk_queue {
 	struct vhblk_req *free;
 	unsigned inflight; /* requests handed to the engine and not completed */
 	bool broken_logged;
-	bool stalled; /* every request slot busy: kick again after a completion */
+	bool stalled;	     /* every request slot busy: kick again after a completion */
+	unsigned idle_kicks; /* poll mode: kicks in a row that found nothing */
 #ifdef VHBLK_HAVE_URING
 	struct io_uring ring;
 	bool ring_ok;

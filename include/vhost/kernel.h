@@ -15,6 +15,12 @@
  *   vh_dev_create("/dev/vhost-vsock") -> vh_kernel_vsock_set_guest_cid -> features -> memory ->
  *   rings -> vh_dev_start -> vh_kernel_vsock_set_running(dev, true) -> ... -> vh_kernel_vsock_stop.
  *
+ * vh_dev_event_fd() / vh_dev_dispatch(): vhost-kernel: the device fd; dispatch answers the
+ * kernel's IOTLB misses (VIRTIO_F_ACCESS_PLATFORM) through cfg.iotlb_translate. vhost-vdpa: an
+ * eventfd registered with VHOST_VDPA_SET_CONFIG_CALL; dispatch calls cfg.config_changed.
+ * vhost-vdpa maps guest RAM itself (iova = GPA) at every memory commit; vh_dev_iotlb_invalidate
+ * would remove those mappings, so a vIOMMU with IOVA != GPA is not supported there.
+ *
  * Threads: like struct vh_dev, one thread at a time.
  */
 #ifndef VHOST_KERNEL_H

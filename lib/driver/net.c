@@ -467,9 +467,15 @@ static int attach_tap(struct vh_net *n)
 	return 0;
 }
 
+/* The kernel's vhost-net (named like the frontend's vhost-kernel transport names it). */
 static bool is_vhost_net(const struct vh_net *n)
 {
-	return n->cfg.path && strcmp(n->cfg.path, "/dev/vhost-net") == 0;
+	const char *base;
+
+	if (!n->cfg.path || strncmp(n->cfg.path, "unix:", 5) == 0)
+		return false;
+	base = strrchr(n->cfg.path, '/');
+	return strcmp(base ? base + 1 : n->cfg.path, "vhost-net") == 0;
 }
 
 static int setup(struct vh_net *n)
@@ -478,9 +484,11 @@ static int setup(struct vh_net *n)
 	unsigned q;
 	int err;
 
-	if (is_vhost_net(n) && n->cfg.tap_fd < 0) {
-		vh_logf(&n->cfg.log, VH_LOG_ERR, n->name,
-			"SET_BACKEND: /dev/vhost-net needs a tap fd: %s", strerror(EINVAL));
+	if (is_vhost_net(n) != (n->cfg.tap_fd >= 0)) {
+		vh_logf(&n->cfg.log, VH_LOG_ERR, n->name, "SET_BACKEND: %s: %s",
+			n->cfg.tap_fd >= 0 ? "a tap fd is only for /dev/vhost-net"
+					   : "/dev/vhost-net needs a tap fd",
+			strerror(EINVAL));
 		return -EINVAL;
 	}
 	err = open_dev(n);

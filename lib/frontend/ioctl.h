@@ -56,11 +56,14 @@ struct vh_ioctl {
 	uint64_t iova_last;
 	uint64_t wire_features; /* vdpa: last SET_FEATURES value (replayed after a reset) */
 	bool mapped;		/* vdpa: the device IOTLB may hold our mappings */
+	bool suspended;		/* vdpa: VHOST_VDPA_SUSPEND done since the last reset */
+	int config_fd;		/* vdpa: eventfd of VHOST_VDPA_SET_CONFIG_CALL, -1 if none */
 };
 
-/* The backend features this library uses (bit numbers of <linux/vhost_types.h>). */
-#define VH_IOCTL_BACKEND_WANTED \
-	((1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_BATCH))
+/* The backend features this library uses (SUSPEND: vdpa only, no kernel vhost device offers it). */
+#define VH_IOCTL_BACKEND_WANTED                                                           \
+	((1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_BATCH) | \
+	 (1ull << VHOST_BACKEND_F_SUSPEND))
 
 /*
  * One ioctl on the device fd through dev->sys. @name is the request's name for the log line.

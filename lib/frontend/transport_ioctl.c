@@ -119,6 +119,7 @@ int vh_ioctl_open(struct vh_dev *dev, enum vh_ioctl_kind kind)
 	if (!dev->ioctl)
 		return -ENOMEM;
 	dev->ioctl->kind = kind;
+	dev->ioctl->config_fd = -1;
 	/* Non-blocking: vh_dev_dispatch reads IOTLB misses and must never wait for one. */
 	fd = sys->open(sys->ctx, dev->path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -140,6 +141,8 @@ void vh_ioctl_close(struct vh_dev *dev)
 	if (dev->fd >= 0)
 		sys->close(sys->ctx, dev->fd);
 	dev->fd = -1;
+	if (dev->ioctl && dev->ioctl->config_fd >= 0)
+		close(dev->ioctl->config_fd);
 	free(dev->ioctl);
 	dev->ioctl = NULL;
 }

@@ -15,6 +15,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <linux/virtio_config.h>
 
@@ -44,7 +46,26 @@ static int vh_vdpa_reset(struct vh_dev *dev)
 {
 	uint8_t s = 0;
 
+	dev->ioctl->suspended = false;
 	return VH_IOCTL(dev, VHOST_VDPA_SET_STATUS, &s);
+}
+
+/*
+ * A running device may still move its rings while we read their bases: with
+ * VHOST_BACKEND_F_SUSPEND, suspend it once before the first read. Without it the base is read
+ * anyway (vdpa_sim and most parents report the last available index they processed).
+ */
+static int vh_vdpa_get_vring_base(struct vh_dev *dev, struct vhost_vring_state *s)
+{
+	int err;
+
+	if (vh_ioctl_has_backend(dev, VHOST_BACKEND_F_SUSPEND) && !dev->ioctl->suspended) {
+		err = VH_IOCTL(dev, VHOST_VDPA_SUSPEND, NULL);
+		if (err < 0)
+			return err;
+		dev->ioctl->suspended = true;
+	}
+	return vh_ioctl_get_vring_base(dev, s);
 }
 
 /* OR @bits into the status and check that the device kept them (it may refuse FEATURES_OK). */
@@ -133,6 +154,53 @@ static int vh_vdpa_discover(struct vh_dev *dev)
 	return 0;
 }
 
+/*
+ * Config-change interrupts arrive on an eventfd of ours (VHOST_VDPA_SET_CONFIG_CALL); it becomes
+ * vh_dev_event_fd(). Kernels without the ioctl (ENOTTY) just never report a change.
+ */
+static int vh_vdpa_config_call(struct vh_dev *dev)
+{
+	struct vh_ioctl *io = dev->ioctl;
+	int fd = io->config_fd, err;
+
+	if (fd < 0)
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		err = -errno;
+		vh_dev_err(dev, "VHOST_VDPA_SET_CONFIG_CALL", err, "eventfd");
+		return err;
+	}
+	io->config_fd = fd;
+	err = vh_ioctl_try(dev, VHOST_VDPA_SET_CONFIG_CALL, &fd);
+	if (err == -ENOTTY || err == -EOPNOTSUPP) {
+		close(io->config_fd);
+		io->config_fd = -1;
+		return 0;
+	}
+	if (err < 0)
+		vh_dev_err(dev, "VHOST_VDPA_SET_CONFIG_CALL", err, "ioctl failed");
+	return err;
+}
+
+static int vh_vdpa_event_fd(const struct vh_dev *dev)
+{
+	return dev->ioctl ? dev->ioctl->config_fd : -1;
+}
+
+/* The device signalled a config change: tell the caller once per batch of signals. */
+static int vh_vdpa_dispatch(struct vh_dev *dev)
+{
+	uint64_t n;
+
+	if (!dev->ioctl || dev->ioctl->config_fd < 0)
+		return 0;
+	if (read(dev->ioctl->config_fd, &n, sizeof(n)) != sizeof(n))
+		return errno == EAGAIN ? 0 : -errno;
+	if (dev->cfg.config_changed)
+		dev->cfg.config_changed(dev->cfg.opaque);
+	return 1;
+}
+
 /* SET_OWNER and backend features, what the device is, then a clean ACKNOWLEDGE | DRIVER. */
 static int vh_vdpa_set_owner(struct vh_dev *dev)
 {
@@ -140,6 +208,8 @@ static int vh_vdpa_set_owner(struct vh_dev *dev)
 
 	if (!err)
 		err = vh_vdpa_discover(dev);
+	if (!err)
+		err = vh_vdpa_config_call(dev);
 	if (!err)
 		err = vh_vdpa_reset(dev);
 	if (!err)
@@ -344,7 +414,7 @@ const struct vh_transport_ops vh_transport_vdpa = {
 	.set_mem_table = vh_vdpa_set_mem_table,
 	.set_vring_num = vh_ioctl_set_vring_num,
 	.set_vring_base = vh_ioctl_set_vring_base,
-	.get_vring_base = vh_ioctl_get_vring_base,
+	.get_vring_base = vh_vdpa_get_vring_base,
 	.set_vring_addr = vh_ioctl_set_vring_addr,
 	.set_vring_kick = vh_ioctl_set_vring_kick,
 	.set_vring_call = vh_ioctl_set_vring_call,
@@ -359,4 +429,6 @@ const struct vh_transport_ops vh_transport_vdpa = {
 	.set_config = vh_vdpa_set_config,
 	.set_busyloop_timeout = vh_ioctl_set_busyloop_timeout,
 	.get_busyloop_timeout = vh_ioctl_get_busyloop_timeout,
+	.event_fd = vh_vdpa_event_fd,
+	.dispatch = vh_vdpa_dispatch,
 };

@@ -6,9 +6,10 @@
 # VARIANTS: system backports
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=guest-progs/build.sh
 . "$VH_INTEROP/guest-progs/build.sh"
 
-vh_init guest-vhost-net-iommu-${1:-system}
+vh_init "guest-vhost-net-iommu-${1:-system}"
 gp_kernel_variant "$@"
 gp_build vhost_net_guest
 vh_guest_build --script "$VH_TMP/vhost_net_guest" --args iommu --load "vhost_net tun" \

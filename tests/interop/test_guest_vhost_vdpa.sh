@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
-# libvhost's frontend on vhost-vdpa: inside a guest running Debian's 6.12 kernel from
-# bookworm-backports (guest/kernel.sh downloads it into the cache the first time), a VDUSE block
-# device served by qemu-storage-daemon (vduse-blk export of a file) is added with iproute2's `vdpa`
-# tool and bound to vhost_vdpa; libvhost's vh_blk reads and writes it through /dev/vhost-vdpa-0
-# and the data matches the backing file (guest-progs/vdpa_guest.sh, vdpa_blk_guest.c).
+# libvhost's frontend on vhost-vdpa, inside a guest running Debian's 6.12 kernel from
+# bookworm-backports (guest/kernel.sh downloads it into the cache the first time; 6.1 has no
+# vDPA). A VDUSE block device served by qemu-storage-daemon (vduse-blk export of a file) is
+# added with iproute2's `vdpa` tool and bound to vhost_vdpa; vh_blk reads and writes it through
+# /dev/vhost-vdpa-0 and the data matches the backing file (guest-progs/vdpa_guest.sh,
+# vdpa_blk_guest.c). The argument names the device (only "blk" so far: Debian's kernel has no
+# vdpa_sim_net, see wip/README.md).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=guest-progs/build.sh
 . "$VH_INTEROP/guest-progs/build.sh"
 
-vh_init guest-vhost-vdpa
-# The 6.1 kernel of bookworm has no vDPA; this test runs the backports kernel unless the caller
-# named another one (apt:<suite>, dir:<root>) that has it.
+variant=${1:-blk}
+vh_init "guest-vhost-vdpa-$variant"
 case "${LIBVHOST_KERNEL:-system}" in
 system) gp_kernel_variant backports ;;
-*) gp_kernel_fetch ;;
+*) gp_kernel_fetch ;; # another kernel with vDPA (apt:<suite>, dir:<root>)
 esac
 PATH=$PATH:/usr/sbin:/sbin # iproute2's vdpa
-vh_need qemu-storage-daemon vdpa
-gp_build vdpa_blk_guest
-vh_guest_build --script "$GP_DIR/vdpa_guest.sh" --load "vdpa vduse vhost_vdpa" \
-	--bin "$VH_TMP/vdpa_blk_guest" --bin qemu-storage-daemon --bin vdpa \
-	--wait /dev/vduse/control --guest-timeout 90
+vh_need vdpa
+case "$variant" in
+blk)
+	vh_need qemu-storage-daemon
+	prog=vdpa_blk_guest mods="vdpa vduse vhost_vdpa" wait=/dev/vduse/control
+	extra=(--bin qemu-storage-daemon)
+	;;
+*) vh_fail "unknown variant '$variant' (blk)" ;;
+esac
+gp_build "$prog"
+vh_guest_build --script "$GP_DIR/vdpa_guest.sh" --args "$variant" --load "$mods" \
+	--bin "$VH_TMP/$prog" --bin vdpa "${extra[@]}" --wait "$wait" --guest-timeout 90
 vh_guest_run --timeout 150 || vh_fail "guest failed (run-guest status $?)"
-gp_report vdpa_blk_guest
+gp_report "$prog"
 for line in 'read: ' 'write: 4 writes' 'PASS'; do
-	grep -q "^vdpa_blk_guest: $line" "$VH_TMP/console.txt" ||
-		vh_fail "no '$line' on the guest console"
+	grep -q "^$prog: $line" "$VH_TMP/console.txt" || vh_fail "no '$line' on the guest console"
 done
 vh_log PASS

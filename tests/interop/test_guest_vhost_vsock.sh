@@ -7,9 +7,10 @@
 # VARIANTS: system backports
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=guest-progs/build.sh
 . "$VH_INTEROP/guest-progs/build.sh"
 
-vh_init guest-vhost-vsock-${1:-system}
+vh_init "guest-vhost-vsock-${1:-system}"
 gp_kernel_variant "$@"
 gp_build vhost_vsock_guest
 vh_guest_build --script "$VH_TMP/vhost_vsock_guest" --load "vhost_vsock" \

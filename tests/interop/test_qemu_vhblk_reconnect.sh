@@ -28,11 +28,20 @@ blocks=$(($(stat -c %s /vh/pattern) / bs))
 seek0=$((VH_PATTERN_OFF / bs))
 vh_log "VH-WRITING $blocks blocks, $VH_PASSES passes"
 # Requests in flight when the back-end dies are resubmitted by its successor: dd sees no error.
-# Several passes of small requests keep the guest writing for a few seconds.
+# Several passes of small requests from 4 writers at once (each its own quarter) keep the guest
+# writing for a few seconds with requests in flight.
+q=$((blocks * 4))
 pass=0
 while [ $pass -lt "$VH_PASSES" ]; do
-	vh_run dd if=/vh/pattern of=/dev/vda bs=4096 seek=$((seek0 * 16)) oflag=direct \
-		conv=notrunc,fsync status=none
+	pids=
+	for i in 0 1 2 3; do
+		dd if=/vh/pattern of=/dev/vda bs=4096 skip=$((i * q)) seek=$((seek0 * 16 + i * q)) \
+			count=$q oflag=direct conv=notrunc,fsync status=none &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || vh_die "writer $p failed in pass $((pass + 1))"
+	done
 	pass=$((pass + 1))
 	vh_log "pass $pass written at $(cut -d' ' -f1 /proc/uptime)"
 done
@@ -81,19 +90,43 @@ guest=$!
 VH_PIDS+=("$guest")
 
 wait_console VH-WRITING 60
-wait_console "pass 1 written" 60
-grep -q VH-WRITTEN "$VH_TMP/console.txt" && vh_fail "the guest finished writing before the kill"
-kill -KILL "$BACKEND"
-vh_log "killed vh-blk $BACKEND (SIGKILL) while the guest writes"
-start_vhblk 2
-vh_wait_socket "$sock" 20 "$BACKEND"
+# Two kills (during passes 2 and 4): the second restart resumes from a ring that was itself
+# restored once.
+gen=1
+for pass in 1 3; do
+	wait_console "pass $pass written" 60
+	sleep 0.3 # the writers of the next pass are running (starting them is slow under TCG)
+	grep -q VH-WRITTEN "$VH_TMP/console.txt" && vh_fail "the guest finished writing before kill $gen"
+	kill -KILL "$BACKEND"
+	vh_log "killed vh-blk $BACKEND (SIGKILL) during pass $((pass + 1))"
+	gen=$((gen + 1))
+	start_vhblk "$gen"
+	vh_wait_socket "$sock" 20 "$BACKEND"
+done
 st=0
 wait "$guest" || st=$?
 [ "$st" -eq 0 ] || vh_fail "guest failed after the reconnect (run-guest status $st)"
-grep -q "front-end connected" "$VH_TMP/vhblk2.log" || vh_fail "QEMU never reconnected"
-# Usually the kill catches a request in flight, which the successor takes from the inflight region.
-grep -h "resubmitting" "$VH_TMP/vhblk2.log" || vh_log "no request was in flight at the kill"
-vh_kill "$BACKEND"
+for g in 2 3; do
+	grep -q "front-end connected" "$VH_TMP/vhblk$g.log" || vh_fail "QEMU never reconnected to vh-blk $g"
+done
+# Usually a kill catches requests in flight, which the successor takes from the inflight region.
+grep -h "resubmitting" "$VH_TMP"/vhblk[23].log || vh_log "no request was in flight at either kill"
+# Backend program conventions: SIGTERM is a clean exit (status 0) that removes the socket.
+wrapper=$VH_SPAWNED_PID
+kill -TERM "$BACKEND"
+n=0
+while kill -0 "$BACKEND" 2>/dev/null; do
+	[ "$n" -lt 100 ] || vh_fail "vh-blk did not exit within 10 s of SIGTERM"
+	sleep 0.1
+	n=$((n + 1))
+done
+st=0
+wait "$wrapper" 2>/dev/null || st=$?
+[ "$st" -eq 0 ] || vh_fail "vh-blk exited with status $st on SIGTERM"
+[ ! -e "$sock" ] || vh_fail "vh-blk left $sock behind"
+if grep -E "Sanitizer|runtime error" "$VH_TMP"/vhblk*.log; then
+	vh_fail "sanitizer report in the vh-blk log"
+fi
 
 vh_cmp_region "$img" "$PATTERN_OFF" $((PATTERN_SECTORS * 512)) "$pattern"
 vh_cmp_region "$img" 0 "$PATTERN_OFF" /dev/zero

@@ -449,6 +449,50 @@ static void test_rx_bad_num_buffers(void **state)
 	bad_num_buffers(0xffff);
 }
 
+static struct vring_used *used_ring(struct env *e, unsigned q)
+{
+	uint64_t desc, drv, dev;
+
+	assert_int_equal(vh_net_queue_gpa(e->net, q, &desc, &drv, &dev), 0);
+	return (struct vring_used *)(e->mem + (dev - GPA));
+}
+
+/* A used length beyond the buffer (a device scribbling on the used ring) breaks the queue. */
+static void test_rx_len_beyond_buffer(void **state)
+{
+	struct env *e = env_new(false, true);
+	struct vring_used *u = used_ring(e, VH_NET_RX);
+	uint8_t out[64];
+	struct vh_vq_elem el;
+
+	(void)state;
+	assert_int_equal(dev_pop(e, VH_NET_RX, &el), 1);
+	dev_push(e, VH_NET_RX, &el, 100);
+	assert_int_equal(le32toh(u->ring[0].len), 100);
+	u->ring[0].len = htole32(2048 + 1);
+	assert_int_equal(vh_net_recv(e->net, out, sizeof(out), NULL), -EPROTO);
+	assert_non_null(strstr(e->log.last, "larger than the buffer"));
+	env_free(e);
+}
+
+/* A transmit completion nobody sent (unknown id) breaks the transmit side. */
+static void test_tx_bogus_completion(void **state)
+{
+	struct env *e = env_new(false, true);
+	struct vring_used *u = used_ring(e, VH_NET_TX);
+	uint8_t frame[64] = { 0 };
+
+	(void)state;
+	u->ring[0].id = htole32(NUM + 3);
+	u->ring[0].len = 0;
+	__atomic_store_n(&u->idx, htole16(1), __ATOMIC_RELEASE);
+	assert_int_equal(vh_net_tx_reap(e->net), -EPROTO);
+	assert_non_null(strstr(e->log.last, "transmit ring broken"));
+	assert_int_equal(vh_net_send(e->net, frame, sizeof(frame), NULL), -EPROTO);
+	assert_int_equal(vh_net_wait(e->net, VH_NET_WAIT_TX, 0), -EPROTO);
+	env_free(e);
+}
+
 /* ---- configuration ---- */
 
 static void test_config_errors(void **state)
@@ -458,6 +502,7 @@ static void test_config_errors(void **state)
 	struct vh_net_config c = { .tap_fd = -1, .queue_size = 3 };
 	uint64_t f = features_of(false, true, false);
 	struct vh_net *n = (struct vh_net *)&c;
+	struct vh_test_log lg = { 0 };
 
 	(void)state;
 	assert_int_equal(net_local_create(&c, f, &m, &n), -EINVAL);
@@ -486,9 +531,16 @@ static void test_config_errors(void **state)
 	c = (struct vh_net_config){ .tap_fd = -1 };
 	assert_int_equal(vh_net_create(&c, &n), -EINVAL);
 	c.path = "/dev/vhost-net";
-	c.log = vh_test_sink(&(struct vh_test_log){ 0 });
+	c.log = vh_test_sink(&lg);
 	assert_int_equal(vh_net_create(&c, &n), -EINVAL);
 	assert_null(n);
+	assert_non_null(strstr(lg.last, "needs a tap fd"));
+	/* A tap for anything but vhost-net is a mistake too. */
+	c.path = "unix:/nonexistent/vhost-net";
+	c.tap_fd = 0;
+	assert_int_equal(vh_net_create(&c, &n), -EINVAL);
+	assert_non_null(strstr(lg.last, "only for /dev/vhost-net"));
+	assert_int_equal(lg.count, 2);
 }
 
 static void test_feature_names(void **state)
@@ -504,11 +556,18 @@ static void test_feature_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tx_bytes),	   cmocka_unit_test(test_tx_ring_full),
-		cmocka_unit_test(test_tx_sizes),	   cmocka_unit_test(test_rx_single),
-		cmocka_unit_test(test_rx_merge),	   cmocka_unit_test(test_rx_merge_partial),
-		cmocka_unit_test(test_rx_truncated),	   cmocka_unit_test(test_rx_short),
-		cmocka_unit_test(test_rx_bad_num_buffers), cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_tx_bytes),
+		cmocka_unit_test(test_tx_ring_full),
+		cmocka_unit_test(test_tx_sizes),
+		cmocka_unit_test(test_rx_single),
+		cmocka_unit_test(test_rx_merge),
+		cmocka_unit_test(test_rx_merge_partial),
+		cmocka_unit_test(test_rx_truncated),
+		cmocka_unit_test(test_rx_short),
+		cmocka_unit_test(test_rx_bad_num_buffers),
+		cmocka_unit_test(test_rx_len_beyond_buffer),
+		cmocka_unit_test(test_tx_bogus_completion),
+		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_feature_names),
 	};
 

@@ -85,8 +85,64 @@ static inline void gp_expect_bytes(const void *got, size_t got_len, const void *
 }
 
 /*
+ * Requests newer than the build host's <linux/vhost.h> (6.4+: one worker thread per ring), by
+ * their number, to see whether the guest kernel answers them. The argument is one unsigned int
+ * (struct vhost_worker_state) or two (struct vhost_vring_worker).
+ */
+#define GP_VHOST_NEW_WORKER	  _IOR(VHOST_VIRTIO, 0x8, unsigned int)
+#define GP_VHOST_FREE_WORKER	  _IOW(VHOST_VIRTIO, 0x9, unsigned int)
+#define GP_VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16, unsigned int[2])
+
+/* Append " NAME=ok|ENOTTY|<errno>" for one request to @line. */
+static inline void gp_try(char *line, size_t len, int fd, unsigned long req, const char *name,
+			  void *arg)
+{
+	size_t used = strlen(line);
+	int rc = ioctl(fd, req, arg);
+
+	snprintf(line + used, len - used, " %s=%s", name,
+		 rc >= 0	   ? "ok"
+		 : errno == ENOTTY ? "ENOTTY"
+				   : strerror(errno));
+}
+
+/* Which optional requests the device answers (the report quotes these lines). */
+static inline void gp_probe_ioctls(int fd, const char *path)
+{
+	struct vhost_vring_state vs = { .index = 0 };
+	struct vhost_vdpa_iova_range range;
+	unsigned int u = 0, w[2] = { 0, 0 };
+	uint8_t status;
+	char line[1024] = "";
+
+	gp_try(line, sizeof(line), fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+	       "GET_VRING_BUSYLOOP_TIMEOUT", &vs);
+	gp_try(line, sizeof(line), fd, VHOST_GET_VRING_ENDIAN, "GET_VRING_ENDIAN", &vs);
+	gp_try(line, sizeof(line), fd, GP_VHOST_NEW_WORKER, "NEW_WORKER", &u);
+	if (strstr(line, "NEW_WORKER=ok"))
+		gp_try(line, sizeof(line), fd, GP_VHOST_FREE_WORKER, "FREE_WORKER", &u);
+	gp_try(line, sizeof(line), fd, GP_VHOST_GET_VRING_WORKER, "GET_VRING_WORKER", w);
+	gp_log("probe %s: ioctls:%s", path, line);
+	if (!strstr(path, "vdpa"))
+		return;
+	line[0] = '\0';
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_DEVICE_ID, "GET_DEVICE_ID", &u);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_STATUS, "GET_STATUS", &status);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_CONFIG_SIZE, "GET_CONFIG_SIZE", &u);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_VRING_NUM, "GET_VRING_NUM", &vs);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_VQS_COUNT, "GET_VQS_COUNT", &u);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_GROUP_NUM, "GET_GROUP_NUM", &u);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_AS_NUM, "GET_AS_NUM", &u);
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_IOVA_RANGE, "GET_IOVA_RANGE", &range);
+	vs.index = 0;
+	gp_try(line, sizeof(line), fd, VHOST_VDPA_GET_VRING_GROUP, "GET_VRING_GROUP", &vs);
+	gp_log("probe %s: vdpa ioctls:%s", path, line);
+}
+
+/*
  * Print what the kernel device offers, straight from the ioctls (independent of libvhost):
- * "<prog>: probe <path>: features 0x... backend_features 0x..." (the report quotes these lines).
+ * "<prog>: probe <path>: features 0x... backend_features 0x..." and the optional requests it
+ * answers (the report quotes these lines).
  */
 static inline void gp_probe(const char *path)
 {
@@ -101,6 +157,7 @@ static inline void gp_probe(const char *path)
 	brc = ioctl(fd, VHOST_GET_BACKEND_FEATURES, &bf);
 	gp_log("probe %s: features 0x%016llx backend_features %s0x%016llx", path,
 	       (unsigned long long)f, brc < 0 ? "(none) " : "", (unsigned long long)bf);
+	gp_probe_ioctls(fd, path);
 	close(fd);
 }
 

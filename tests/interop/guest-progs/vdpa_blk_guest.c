@@ -30,7 +30,6 @@ static void print_info(struct vh_blk *blk)
 {
 	struct vh_dev_ioctl_info ii;
 	struct vh_blk_info bi;
-	uint32_t group = 0;
 
 	vh_blk_get_info(blk, &bi);
 	gp_check(vh_dev_ioctl_info(vh_blk_dev(blk), &ii), "vh_dev_ioctl_info");
@@ -39,8 +38,6 @@ static void print_info(struct vh_blk *blk)
 	       ii.device_id, ii.config_size, ii.vring_num_max, ii.vqs_count, ii.group_num,
 	       ii.as_num, (unsigned long long)ii.backend_features,
 	       (unsigned long long)ii.backend_features_acked);
-	if (vh_dev_vring_group(vh_blk_dev(blk), 0, &group) == 0)
-		gp_log("vdpa: ring 0 is in group %u", group);
 	gp_log("vh_dev: offered 0x%016llx negotiated 0x%016llx capacity %llu sectors queues %u/%u "
 	       "packed %d indirect %d event_idx %d",
 	       (unsigned long long)vh_dev_backend_features(vh_blk_dev(blk)),

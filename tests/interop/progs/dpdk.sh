@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# dpdk-testpmd helpers for tests/interop/test_dpdk_*.sh and bench/net_dpdk_bench.sh. Source after
+# tests/interop/lib.sh and vh_init:
+#
+#   dpdk_init                                  # needs dpdk-testpmd and our programs; EAL dirs go at exit
+#   dpdk_testpmd NAME SECS VDEV APP_ARGS...    # vh_spawn testpmd (--no-huge -m 256, own --file-prefix)
+#   dpdk_stop PID                              # SIGTERM: testpmd prints its forward statistics, exits
+#   dpdk_fwd_stat LOG RX-packets|TX-packets    # from the final "Forward statistics for port 0"
+#
+# testpmd runs without -i: --auto-start, and --stats-period keeps it running (otherwise it waits
+# for a key on stdin, which is /dev/null) until SIGTERM. DPDK_EAL_ARGS (array) adds EAL options,
+# e.g. (-l 0,1 --main-lcore 0).
+
+DPDK_PROGS=$LIBVHOST_BUILD/tests/interop/progs
+DPDK_PREFIXES=()
+DPDK_EAL_ARGS=()
+
+# EAL runtime directory of a --file-prefix (rte_eal_get_runtime_dir(): /var/run/dpdk for root).
+_dpdk_runtime_dir()
+{
+	if [ "$(id -u)" = 0 ]; then
+		echo "/var/run/dpdk/$1"
+	else
+		echo "${XDG_RUNTIME_DIR:-/tmp}/dpdk/$1"
+	fi
+}
+
+_dpdk_cleanup()
+{
+	local rc=$1 pid p
+	# Stop testpmd first (it may still write its runtime files), then remove our prefixes only.
+	for pid in "${VH_PIDS[@]}"; do
+		vh_kill "$pid"
+	done
+	for p in "${DPDK_PREFIXES[@]}"; do
+		rm -rf "$(_dpdk_runtime_dir "$p")"
+	done
+	_vh_cleanup "$rc"
+}
+
+dpdk_init()
+{
+	vh_need dpdk-testpmd stdbuf
+	local p
+	for p in dpdk_net_front dpdk_net_echo; do
+		[ -x "$DPDK_PROGS/$p" ] || vh_fail "$DPDK_PROGS/$p not built (meson with -Dtests=true)"
+	done
+	trap '_dpdk_cleanup $?' EXIT
+}
+
+# dpdk_testpmd NAME SECS VDEV APP_ARGS...: testpmd with one --vdev, in the background (vh_spawn:
+# bounded by SECS, killed at exit); VH_SPAWNED_PID is set, the log is $VH_TMP/NAME.log.
+dpdk_testpmd()
+{
+	local name=$1 secs=$2 vdev=$3 prefix
+	shift 3
+	prefix=vh$$-$name
+	DPDK_PREFIXES+=("$prefix")
+	rm -rf "$(_dpdk_runtime_dir "$prefix")"
+	# Line-buffered: the tests wait for lines of its log while it runs.
+	vh_spawn "$name" "$secs" stdbuf -oL dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix="$prefix" \
+		"${DPDK_EAL_ARGS[@]}" --vdev "$vdev" -- --total-num-mbufs=8192 --auto-start "$@"
+}
+
+# dpdk_stop PID: SIGTERM through the timeout wrapper; testpmd stops forwarding, prints the
+# forward statistics and exits.
+dpdk_stop()
+{
+	vh_kill "$1"
+}
+
+# dpdk_fwd_stat LOG FIELD: FIELD (RX-packets, TX-packets, RX-dropped, TX-dropped) of port 0 in
+# the statistics testpmd printed when forwarding stopped.
+dpdk_fwd_stat()
+{
+	local v
+	v=$(awk -v f="$2:" '/Forward statistics for port 0/ { s = 1 }
+		s { for (i = 1; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' "$1")
+	[ -n "$v" ] || vh_fail "no $2 in the forward statistics of $1"
+	echo "$v"
+}
+
+# dpdk_wait_log LOG REGEX SECS [PID]: wait until LOG has a line matching REGEX.
+dpdk_wait_log()
+{
+	local log=$1 re=$2 tenths=$(($3 * 10)) pid=${4:-} n=0
+	until grep -qE "$re" "$log" 2>/dev/null; do
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			vh_fail "process $pid exited before '$re' appeared in $log"
+		fi
+		[ "$n" -lt "$tenths" ] || vh_fail "'$re' did not appear in $log within $3 s"
+		sleep 0.1
+		n=$((n + 1))
+	done
+}

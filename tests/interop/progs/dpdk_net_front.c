@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * dpdk_net_front: libvhost's userspace virtio-net driver (vh_net on a vhost-user vh_dev) against
+ * a vhost-user net backend such as DPDK's vhost PMD in dpdk-testpmd (test_dpdk_vhost_net.sh,
+ * bench/net_dpdk_bench.sh).
+ *
+ *   dpdk_net_front check PATH [--packed] [--no-mrg] [--frames N] [--fwd macswap|io]
+ *       print the features offered and negotiated by name, send N frames (60..1514 bytes, each
+ *       naming its sequence number, every payload byte derived from it), receive each back
+ *       exactly once and compare it byte for byte with what was sent, after the forwarding
+ *       mode's change (macswap: destination and source MAC exchanged; io: unchanged).
+ *   dpdk_net_front flood PATH [--seconds S] [--size B] [--packed] [--no-mrg]
+ *       transmit B-byte frames as fast as possible for S seconds; print "tx_pps N".
+ *   dpdk_net_front sink PATH [--seconds S] [--packed] [--no-mrg]
+ *       receive for S seconds; print "rx_pps N".
+ *
+ * PATH is "unix:/path/to.sock" (the backend listens). Exit 0 pass, 1 fail, 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/virtio_config.h>
+
+#include <vhost/frontend.h>
+#include <vhost/net.h>
+#include <vhost/proto.h>
+
+#define MAX_FRAME 1514u
+#define ETH_ALEN_ 6u
+#define ETH_P_VH  0x88b5 /* IEEE 802 local experimental ethertype */
+#define WINDOW	  64u	 /* frames in flight in check mode */
+
+struct opts {
+	const char *cmd;
+	const char *path;
+	bool packed;
+	bool no_mrg;
+	unsigned frames;
+	bool macswap;
+	double seconds;
+	unsigned size;
+};
+
+static const uint8_t src_mac[ETH_ALEN_] = { 0x02, 0x76, 0x68, 0x00, 0x00, 0x01 };
+static const uint8_t dst_mac[ETH_ALEN_] = { 0x02, 0x76, 0x68, 0x00, 0x00, 0x02 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *feature_name(unsigned bit)
+{
+	/* Bit 6 (legacy VIRTIO_NET_F_GSO) has no constant in <linux/virtio_net.h> any more. */
+	if (bit == 6)
+		return "VIRTIO_NET_F_GSO";
+	return bit < 24 ? vh_net_feature_name(bit) : vh_proto_virtio_feature_name(bit);
+}
+
+static void print_bits(const char *what, uint64_t bits, const char *(*name)(unsigned))
+{
+	unsigned b;
+
+	printf("%s 0x%016llx:", what, (unsigned long long)bits);
+	for (b = 0; b < 64; b++) {
+		const char *n;
+
+		if (!(bits & (1ull << b)))
+			continue;
+		n = name(b);
+		if (n)
+			printf(" %s", n);
+		else
+			printf(" bit%u", b);
+	}
+	printf("\n");
+}
+
+static int open_net(const struct opts *o, struct vh_net **net)
+{
+	struct vh_net_config c = {
+		.path = o->path,
+		.tap_fd = -1,
+		/* Small receive buffers make large frames span several of them (MRG_RXBUF). */
+		.rx_buf_size = o->no_mrg ? 2048 : 512,
+		.flags = (o->packed ? VH_NET_PACKED : 0) | (o->no_mrg ? VH_NET_NO_MRG_RXBUF : 0),
+		.name = "dpdk_net_front",
+	};
+	struct vh_net_info info;
+	int err;
+
+	err = vh_net_create(&c, net);
+	if (err < 0) {
+		fprintf(stderr, "vh_net_create %s: %s\n", o->path, strerror(-err));
+		return err;
+	}
+	vh_net_get_info(*net, &info);
+	print_bits("offered", info.device_features, feature_name);
+	print_bits("negotiated", info.features, feature_name);
+	print_bits("protocol", vh_dev_protocol_features(vh_net_dev(*net)), vh_proto_feature_name);
+	printf("ring %s, mrg_rxbuf %s, event_idx %s, queue_size %u, rx_buf %u\n",
+	       info.packed ? "packed" : "split", info.mrg_rxbuf ? "on" : "off",
+	       info.event_idx ? "on" : "off", info.queue_size, info.rx_buf_size);
+	if (o->packed != info.packed || o->no_mrg == info.mrg_rxbuf) {
+		fprintf(stderr, "negotiated ring/mrg_rxbuf differ from what was asked\n");
+		vh_net_destroy(net);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- check ----------------------------------------------------------------------------------- */
+
+static unsigned frame_len(unsigned seq)
+{
+	return 60u + (seq * 37u) % (MAX_FRAME - 60u + 1u);
+}
+
+/* Frame @seq: dst, src, ethertype, 4-byte sequence number, then bytes derived from @seq. */
+static void frame_make(unsigned seq, uint8_t *f)
+{
+	unsigned len = frame_len(seq), i;
+
+	memcpy(f, dst_mac, ETH_ALEN_);
+	memcpy(f + 6, src_mac, ETH_ALEN_);
+	f[12] = ETH_P_VH >> 8;
+	f[13] = ETH_P_VH & 0xff;
+	memcpy(f + 14, &seq, sizeof(seq));
+	for (i = 18; i < len; i++)
+		f[i] = (uint8_t)(seq * 7u + i * 13u + (i >> 8));
+}
+
+struct check {
+	const struct opts *o;
+	struct vh_net *net;
+	uint8_t *seen;
+	unsigned sent, received, merged_frames, max_bufs, out_of_order;
+	unsigned next_expected;
+};
+
+/* What the forwarding mode should have made of frame @seq. */
+static void frame_expect(const struct check *c, unsigned seq, uint8_t *f)
+{
+	frame_make(seq, f);
+	if (c->o->macswap) {
+		memcpy(f, src_mac, ETH_ALEN_);
+		memcpy(f + 6, dst_mac, ETH_ALEN_);
+	}
+}
+
+static int check_one(struct check *c, const uint8_t *buf, const struct vh_net_rx_info *ri)
+{
+	uint8_t want[MAX_FRAME];
+	unsigned seq;
+
+	if (ri->len < 18 || ri->len > MAX_FRAME) {
+		fprintf(stderr, "received a %u-byte frame\n", ri->len);
+		return -1;
+	}
+	memcpy(&seq, buf + 14, sizeof(seq));
+	if (seq >= c->o->frames || c->seen[seq]) {
+		fprintf(stderr, "frame with sequence %u: %s\n", seq,
+			seq >= c->o->frames ? "never sent" : "received twice");
+		return -1;
+	}
+	frame_expect(c, seq, want);
+	if (ri->len != frame_len(seq) || memcmp(buf, want, ri->len) != 0) {
+		fprintf(stderr, "frame %u: %u bytes, want %u; contents differ\n", seq, ri->len,
+			frame_len(seq));
+		return -1;
+	}
+	/* virtio 1.2 §5.1.6.4: num_buffers is the number of buffers the frame took. */
+	if (ri->hdr.num_buffers != ri->nbufs || ri->hdr.hdr.flags != 0) {
+		fprintf(stderr, "frame %u: num_buffers %u for %u buffers, flags 0x%x\n", seq,
+			ri->hdr.num_buffers, ri->nbufs, ri->hdr.hdr.flags);
+		return -1;
+	}
+	c->seen[seq] = 1;
+	c->out_of_order += seq != c->next_expected;
+	c->next_expected = seq + 1;
+	c->merged_frames += ri->nbufs > 1;
+	if (ri->nbufs > c->max_bufs)
+		c->max_bufs = ri->nbufs;
+	c->received++;
+	return 0;
+}
+
+static int check_send(struct check *c)
+{
+	uint8_t f[MAX_FRAME];
+	int err;
+
+	while (c->sent < c->o->frames && c->sent - c->received < WINDOW) {
+		frame_make(c->sent, f);
+		err = vh_net_send(c->net, f, frame_len(c->sent), NULL);
+		if (err == -EAGAIN)
+			break;
+		if (err < 0) {
+			fprintf(stderr, "vh_net_send %u: %s\n", c->sent, strerror(-err));
+			return err;
+		}
+		c->sent++;
+	}
+	return 0;
+}
+
+static int check_recv(struct check *c)
+{
+	uint8_t buf[MAX_FRAME + 64];
+	struct vh_net_rx_info ri;
+	int r;
+
+	while ((r = vh_net_recv(c->net, buf, sizeof(buf), &ri)) == 1) {
+		if (check_one(c, buf, &ri) < 0)
+			return -1;
+	}
+	if (r < 0)
+		fprintf(stderr, "vh_net_recv: %s\n", strerror(-r));
+	return r;
+}
+
+static int run_check(const struct opts *o)
+{
+	struct check c = { .o = o };
+	double deadline = now_s() + 20;
+	int err;
+
+	c.seen = calloc(o->frames, 1);
+	if (!c.seen || open_net(o, &c.net) < 0) {
+		free(c.seen);
+		return 1;
+	}
+	err = 0;
+	while (err >= 0 && c.received < o->frames) {
+		if (now_s() > deadline) {
+			fprintf(stderr, "timeout: sent %u, received %u\n", c.sent, c.received);
+			err = -ETIMEDOUT;
+			break;
+		}
+		err = check_send(&c);
+		if (err >= 0)
+			err = vh_net_wait(c.net, VH_NET_WAIT_RX, 100);
+		if (err >= 0)
+			err = check_recv(&c);
+	}
+	if (err >= 0) {
+		struct vh_net_stats st;
+
+		vh_net_get_stats(c.net, &st);
+		printf("check: %u frames sent, %u received back byte for byte (%s), %u merged "
+		       "(max %u buffers), %u out of order, kicks %llu\n",
+		       c.sent, c.received, o->macswap ? "MACs swapped" : "unchanged",
+		       c.merged_frames, c.max_bufs, c.out_of_order, (unsigned long long)st.kicks);
+		/* With 512-byte receive buffers a 1514-byte frame must have been merged. */
+		if (!o->no_mrg && c.max_bufs < 3) {
+			fprintf(stderr, "mrg_rxbuf on, yet no frame took 3+ buffers\n");
+			err = -EPROTO;
+		}
+	}
+	vh_net_destroy(&c.net);
+	free(c.seen);
+	return err < 0 ? 1 : 0;
+}
+
+/* ---- flood / sink ---------------------------------------------------------------------------- */
+
+static int run_flood(const struct opts *o)
+{
+	uint8_t f[MAX_FRAME];
+	struct vh_net *net;
+	uint64_t n = 0, again = 0;
+	double t0, t;
+	int err = 0;
+
+	if (o->size < 60 || o->size > MAX_FRAME || open_net(o, &net) < 0)
+		return 1;
+	frame_make(0, f);
+	t0 = now_s();
+	t = t0;
+	while (t - t0 < o->seconds) {
+		unsigned i;
+
+		for (i = 0; i < 256; i++) {
+			err = vh_net_send(net, f, o->size, NULL);
+			if (err == -EAGAIN) {
+				again++;
+				err = 0;
+			} else if (err < 0) {
+				break;
+			} else {
+				n++;
+			}
+		}
+		if (err < 0) {
+			fprintf(stderr, "vh_net_send: %s\n", strerror(-err));
+			break;
+		}
+		t = now_s();
+	}
+	printf("tx_frames %llu seconds %.3f ring_full %llu\n", (unsigned long long)n, t - t0,
+	       (unsigned long long)again);
+	printf("tx_pps %.0f\n", (double)n / (t - t0));
+	vh_net_destroy(&net);
+	return err < 0 ? 1 : 0;
+}
+
+static int run_sink(const struct opts *o)
+{
+	uint8_t buf[MAX_FRAME + 64];
+	struct vh_net *net;
+	uint64_t n = 0;
+	double t0 = 0, t = 0, end;
+	int r = 0;
+
+	if (open_net(o, &net) < 0)
+		return 1;
+	end = now_s() + o->seconds + 10;
+	/* Count from the first frame: the sender may start later. */
+	while ((t = now_s()) < end && (!t0 || t - t0 < o->seconds)) {
+		r = vh_net_recv(net, buf, sizeof(buf), NULL);
+		if (r < 0)
+			break;
+		if (r == 1 && !t0)
+			t0 = t;
+		n += (uint64_t)r;
+	}
+	if (r < 0)
+		fprintf(stderr, "vh_net_recv: %s\n", strerror(-r));
+	printf("rx_frames %llu seconds %.3f\n", (unsigned long long)n, t0 ? t - t0 : 0.0);
+	printf("rx_pps %.0f\n", t0 && t > t0 ? (double)n / (t - t0) : 0.0);
+	vh_net_destroy(&net);
+	return r < 0 || !n ? 1 : 0;
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "packed", no_argument, NULL, 'p' },
+		{ "no-mrg", no_argument, NULL, 'm' },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "fwd", required_argument, NULL, 'f' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "size", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .frames = 1000, .macswap = true, .seconds = 5, .size = 64 };
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->packed = true;
+			break;
+		case 'm':
+			o->no_mrg = true;
+			break;
+		case 'n':
+			o->frames = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			o->macswap = strcmp(optarg, "io") != 0;
+			break;
+		case 's':
+			o->seconds = strtod(optarg, NULL);
+			break;
+		case 'b':
+			o->size = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (argc - optind != 2 || !o->frames)
+		return -1;
+	o->cmd = argv[optind];
+	o->path = argv[optind + 1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse(argc, argv, &o) < 0) {
+		fprintf(stderr,
+			"usage: %s check|flood|sink unix:PATH [--packed] [--no-mrg] "
+			"[--frames N] [--fwd macswap|io] [--seconds S] [--size B]\n",
+			argv[0]);
+		return 2;
+	}
+	if (strcmp(o.cmd, "check") == 0)
+		return run_check(&o);
+	if (strcmp(o.cmd, "flood") == 0)
+		return run_flood(&o);
+	if (strcmp(o.cmd, "sink") == 0)
+		return run_sink(&o);
+	fprintf(stderr, "unknown command %s\n", o.cmd);
+	return 2;
+}
