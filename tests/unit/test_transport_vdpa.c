@@ -273,6 +273,38 @@ static void test_vdpa_status_start_stop(void **state)
 	env_destroy(e);
 }
 
+/* VHOST_BACKEND_F_SUSPEND: the device is suspended once before the ring bases are read. */
+static void test_vdpa_suspend(void **state)
+{
+	static const unsigned long stop[] = {
+		VHOST_VDPA_SET_VRING_ENABLE, VHOST_VDPA_SUSPEND,    VHOST_GET_VRING_BASE,
+		VHOST_VDPA_SET_VRING_ENABLE, VHOST_GET_VRING_BASE,  VHOST_VDPA_SET_STATUS,
+		VHOST_VDPA_GET_STATUS,	     VHOST_VDPA_SET_STATUS, VHOST_VDPA_GET_STATUS,
+	};
+	struct env *e = *state;
+	unsigned before;
+	uint64_t v;
+
+	fk_init(&e->f);
+	e->f.backend = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_SUSPEND);
+	env_create(e, "/dev/vhost-vdpa-0");
+	memcpy(&v, e->f.calls[fk_find(&e->f, 0, VHOST_SET_BACKEND_FEATURES)].buf, 8);
+	assert_int_equal(v, e->f.backend);
+	assert_int_equal(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1), 0);
+	env_mem(e, 1);
+	assert_int_equal(vh_dev_mem_commit(e->dev), 0);
+	env_ring(e, 0);
+	env_ring(e, 1);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(vh_dev_start(e->dev), 0);
+		before = e->f.ncalls;
+		assert_int_equal(vh_dev_stop(e->dev, NULL, 0), 0);
+		fk_expect_ioctls(&e->f, before, stop, VH_ARRAY_SIZE(stop));
+		assert_int_equal(e->f.calls[fk_find(&e->f, before, VHOST_VDPA_SUSPEND)].len, 0);
+	}
+	env_destroy(e);
+}
+
 static void config_changed(void *opaque)
 {
 	((struct env *)opaque)->log.count += 1000;
@@ -377,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vdpa_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vdpa_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vdpa_config_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vdpa_suspend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_transport, setup, teardown),
 	};
 
