@@ -188,8 +188,10 @@ static void *pool_worker(void *arg)
 		r->next = vq->done;
 		vq->done = r;
 		vq->ndone++;
-		/* Under the lock: vhblk_aio_drain() cannot let the queue go before this returns. */
-		vh_queue_wake(vq->q);
+		/* Under the lock: vhblk_aio_drain() cannot let the queue go before this returns.
+		 * Poll mode needs no wake: the next loop iteration reaps. */
+		if (vq->event)
+			vh_queue_wake(vq->q);
 		pthread_cond_signal(&vq->cond);
 		pthread_mutex_unlock(&vq->lock);
 	}

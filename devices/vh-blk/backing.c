@@ -32,12 +32,15 @@ static int open_file(struct vhblk *d, const char *path)
 		vhblk_log(d, VH_LOG_ERR, "open %s: %s", path, strerror(-err));
 		return err;
 	}
-	if (fstat(d->fd, &st) < 0)
-		return -errno;
+	if (fstat(d->fd, &st) < 0 ||
+	    (S_ISBLK(st.st_mode) && ioctl(d->fd, BLKGETSIZE64, &size) < 0)) {
+		int err = -errno;
+
+		vhblk_log(d, VH_LOG_ERR, "%s: size: %s", path, strerror(-err));
+		return err;
+	}
 	if (S_ISBLK(st.st_mode)) {
 		d->is_blkdev = true;
-		if (ioctl(d->fd, BLKGETSIZE64, &size) < 0)
-			return -errno;
 	} else if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 	} else {
@@ -84,8 +87,10 @@ int vhblk_backing_open(struct vhblk *d)
 	d->size -= d->size % d->opt.logical_block_size;
 	/* Aligned for O_DIRECT writes. */
 	d->zeroes = aligned_alloc(4096, VHBLK_SIZE_MAX);
-	if (!d->zeroes)
+	if (!d->zeroes) {
+		vhblk_log(d, VH_LOG_ERR, "zero buffer: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	memset(d->zeroes, 0, VHBLK_SIZE_MAX);
 	return 0;
 }

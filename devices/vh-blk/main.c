@@ -93,14 +93,18 @@ static int run(struct vhblk *d, int sfd)
 		return err;
 	vhblk_config_init(d);
 	err = vhblk_pool_start(d);
-	if (err)
+	if (err) {
+		vhblk_log(d, VH_LOG_ERR, "I/O threads: %s", strerror(-err));
 		return err;
+	}
 	err = server_start(d);
 	if (err)
 		return err;
 	err = vh_server_watch(d->srv, sfd, EPOLLIN, on_signal, d);
-	if (err)
+	if (err) {
+		vhblk_log(d, VH_LOG_ERR, "watch signalfd: %s", strerror(-err));
 		return err;
+	}
 	vhblk_log(d, VH_LOG_INFO,
 		  "serving %s (%llu bytes, %u-byte blocks%s) on %s: %u queue(s), %s datapath, "
 		  "aio %s",
@@ -109,6 +113,8 @@ static int run(struct vhblk *d, int sfd)
 		  d->opt.socket_path ? d->opt.socket_path : "inherited fd", d->opt.num_queues,
 		  d->opt.poll ? "poll" : "event", aio_name(d));
 	err = vh_server_run(d->srv);
+	if (err)
+		vhblk_log(d, VH_LOG_ERR, "server loop: %s", strerror(-err));
 	vh_server_unwatch(d->srv, sfd);
 	return err;
 }
@@ -146,9 +152,6 @@ int main(int argc, char **argv)
 	vhblk_pool_stop(&d);
 	vhblk_backing_close(&d);
 	close(sfd);
-	if (err) {
-		vhblk_log(&d, VH_LOG_ERR, "exiting: %s", strerror(-err));
-		return 1;
-	}
-	return 0;
+	/* The failure was logged where it happened. */
+	return err ? 1 : 0;
 }

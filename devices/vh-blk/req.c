@@ -82,6 +82,12 @@ void vhblk_complete(struct vhblk_req *r, uint8_t status, uint32_t written)
 	vq->free = r;
 }
 
+/* Used length of a read: data + status, saturated (the used element's len is 32 bits). */
+static uint32_t in_written(const struct vhblk_req *r)
+{
+	return r->len >= UINT32_MAX ? UINT32_MAX : (uint32_t)r->len + 1;
+}
+
 void vhblk_complete_io(struct vhblk_req *r)
 {
 	if (r->res < 0) {
@@ -89,7 +95,7 @@ void vhblk_complete_io(struct vhblk_req *r)
 		return;
 	}
 	if (r->type == VIRTIO_BLK_T_IN)
-		vhblk_complete(r, VIRTIO_BLK_S_OK, (uint32_t)r->len + 1);
+		vhblk_complete(r, VIRTIO_BLK_S_OK, in_written(r));
 	else
 		vhblk_complete(r, VIRTIO_BLK_S_OK, 1);
 }
@@ -120,7 +126,7 @@ static void req_rw(struct vhblk_queue *vq, struct vhblk_req *r, uint64_t sector)
 	}
 	r->offset = sector << 9;
 	if (!r->len || d->kind == VHBLK_BACKING_NULL) {
-		vhblk_complete(r, VIRTIO_BLK_S_OK, in ? (uint32_t)r->len + 1 : 1);
+		vhblk_complete(r, VIRTIO_BLK_S_OK, in ? in_written(r) : 1);
 		return;
 	}
 	if (d->kind == VHBLK_BACKING_FILE && d->opt.aio != VHBLK_AIO_SYNC &&
@@ -181,14 +187,16 @@ static void req_dwz(struct vhblk_queue *vq, struct vhblk_req *r)
 {
 	struct virtio_blk_discard_write_zeroes seg[VHBLK_MAX_DWZ_SEG];
 	const struct vh_vq_elem *e = &r->elem;
-	size_t hdr = sizeof(struct virtio_blk_outhdr), len = e->out_len - hdr;
+	uint64_t hdr = sizeof(struct virtio_blk_outhdr), len = e->out_len - hdr;
 	uint8_t st = VIRTIO_BLK_S_OK;
-	unsigned n = (unsigned)(len / sizeof(seg[0]));
+	unsigned n;
 
-	if (vq->dev->opt.read_only || !n || len % sizeof(seg[0]) || n > VHBLK_MAX_DWZ_SEG) {
+	/* The length is the guest's (descriptors may repeat memory): bound it before dividing. */
+	if (vq->dev->opt.read_only || !len || len > sizeof(seg) || len % sizeof(seg[0])) {
 		vhblk_complete(r, VIRTIO_BLK_S_IOERR, 1);
 		return;
 	}
+	n = (unsigned)(len / sizeof(seg[0]));
 	iov_gather(e->iov, e->out_num, hdr, seg, len);
 	for (unsigned i = 0; i < n && st == VIRTIO_BLK_S_OK; i++)
 		st = dwz_segment(vq->dev, &seg[i], r->type == VIRTIO_BLK_T_DISCARD);

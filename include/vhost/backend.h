@@ -178,6 +178,13 @@ struct vh_server_config {
 	enum vh_server_datapath datapath;
 	unsigned poll_threads; /* POLL: 0 = one per queue, else queue i runs on thread i % N */
 
+	/*
+	 * A front-end that sent part of a message must send the rest within this many ms, or
+	 * its connection is closed (0: VH_SOCK_MSG_TIMEOUT_MS). Messages are received
+	 * incrementally, so a stalled front-end never holds the dispatch thread meanwhile.
+	 */
+	unsigned msg_timeout_ms;
+
 	struct vh_log_sink log;
 };
 

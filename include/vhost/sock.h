@@ -13,6 +13,8 @@
 #ifndef VHOST_SOCK_H
 #define VHOST_SOCK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vhost/common.h>
@@ -101,6 +103,64 @@ VH_API int vh_sock_send(int sock, const struct vh_msg *m);
  * (MSG_CTRUNC); other -errno from poll/recvmsg. Thread: one receiver per socket at a time.
  */
 VH_API int vh_sock_recv(int sock, struct vh_msg *m, int timeout_ms);
+
+/**
+ * struct vh_msg_rx - where an incremental receive (vh_sock_recv_step()) stands in the current
+ * message. Set up with vh_msg_rx_init(); the fields are private to sock/.
+ * @got: bytes of the current message (header, then payload) received so far; 0 between messages.
+ * @fd_error: too many fds or truncated control data seen in this message (-EPROTO at its end).
+ */
+struct vh_msg_rx {
+	size_t got;
+	bool fd_error;
+};
+
+/**
+ * vh_msg_rx_init() - start @rx at a message boundary.
+ * @rx: state to reset (its message's fds are not touched: see vh_msg_rx_discard()).
+ * Thread: any (touches only @rx).
+ */
+VH_API void vh_msg_rx_init(struct vh_msg_rx *rx);
+
+/**
+ * vh_msg_rx_started() - whether part of a message has arrived and the rest has not.
+ * @rx: the receive state.
+ *
+ * Return: true while vh_sock_recv_step() holds a partial message (the caller applies its own
+ * deadline to it). Thread: the receiver.
+ */
+VH_API bool vh_msg_rx_started(const struct vh_msg_rx *rx);
+
+/**
+ * vh_msg_rx_discard() - drop a partial message (e.g. the connection is being closed): close
+ * the fds that came with it and reset @rx. No-op between messages, so it never closes fds the
+ * caller took with a complete message.
+ * @rx: the receive state.
+ * @m: the message vh_sock_recv_step() was filling.
+ * Thread: the receiver.
+ */
+VH_API void vh_msg_rx_discard(struct vh_msg_rx *rx, struct vh_msg *m);
+
+/**
+ * vh_sock_recv_step() - receive what has arrived of a message, without ever waiting.
+ * @sock: connected unix stream socket (blocking or non-blocking; MSG_DONTWAIT is used).
+ * @rx: receive state kept by the caller between calls (vh_msg_rx_init() first).
+ * @m: the message being filled; keep passing the same one until it is complete.
+ *
+ * Reads the bytes (and fds) that are pending, never past the end of the current message, and
+ * keeps a partial header, payload and fds in @rx / @m, so one peer that stalls mid-message
+ * cannot hold the caller (who waits for POLLIN and calls again). Unlike vh_sock_recv() there is
+ * no deadline: use vh_msg_rx_started() to time a stalled peer out, vh_msg_rx_discard() to drop it.
+ *
+ * Return: 0 a whole message is in @m (the caller owns its fds, @rx is at the next message);
+ * -EAGAIN not complete yet (nothing or part of a message pending; state kept); -ECONNRESET the
+ * peer hung up (before or inside a message); -EMSGSIZE hdr.size exceeds VH_USER_MAX_PAYLOAD;
+ * -EPROTO more than VH_USER_MAX_FDS fds or truncated control data (the message was consumed);
+ * other -errno from recvmsg. On every error but -EAGAIN the fds received for the message are
+ * closed, @m->nfds is 0, @m->hdr holds what was read of the header, and @rx is reset.
+ * Thread: one receiver per socket at a time.
+ */
+VH_API int vh_sock_recv_step(int sock, struct vh_msg_rx *rx, struct vh_msg *m);
 
 /**
  * vh_sock_listen() - create a listening unix stream socket bound to @path.

@@ -26,6 +26,7 @@ enum vh_watch_kind {
 	VH_WATCH_KICK,
 	VH_WATCH_WAKE,
 	VH_WATCH_USER,
+	VH_WATCH_TIMER,
 };
 
 struct vh_watch {
@@ -104,8 +105,10 @@ struct vh_conn {
 	pthread_mutex_t backend_lock; /* serialises sends on backend_fd */
 	struct vh_inflight infl;
 	unsigned num_queues;
-	struct vh_msg *rx; /* receive buffer */
-	struct vh_msg *tx; /* reply buffer */
+	struct vh_msg *rx;	   /* receive buffer (may hold a partial message) */
+	struct vh_msg_rx rx_state; /* how much of *rx has arrived */
+	int64_t rx_deadline;	   /* CLOCK_MONOTONIC ms the partial *rx must complete by; -1 */
+	struct vh_msg *tx;	   /* reply buffer */
 	struct vh_queue q[];
 };
 
@@ -127,6 +130,8 @@ struct vh_server {
 	struct vh_watch listen_w;
 	struct vh_watch stop_w;
 	int stop_fd;
+	struct vh_watch timer_w; /* timerfd: the earliest rx_deadline of any connection */
+	int timer_fd;
 	bool stop;
 	unsigned nconns;
 	unsigned next_id;
@@ -151,6 +156,8 @@ int vh_conn_fail(struct vh_conn *c, uint32_t req, const char *what, int err);
 int vh_server_epoll_add(struct vh_server *s, struct vh_watch *w, int fd, uint32_t events);
 void vh_server_epoll_del(struct vh_server *s, struct vh_watch *w);
 void vh_conn_close(struct vh_conn *c);
+int64_t vh_server_now_ms(void);
+void vh_server_rearm_timer(struct vh_server *s);
 
 /* dispatch.c */
 void vh_conn_readable(struct vh_conn *c);

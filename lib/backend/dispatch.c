@@ -439,15 +439,38 @@ int vh_conn_handle(struct vh_conn *c, struct vh_msg *m)
 	return 0;
 }
 
+/*
+ * A message started but is not complete: give the front-end until the deadline for the rest
+ * (the server's timerfd closes the connection then); meanwhile other fds are served.
+ */
+static void rx_partial(struct vh_conn *c)
+{
+	if (!vh_msg_rx_started(&c->rx_state) || c->rx_deadline >= 0)
+		return;
+	c->rx_deadline = vh_server_now_ms() + c->s->cfg.msg_timeout_ms;
+	vh_server_rearm_timer(c->s);
+}
+
+static void rx_complete(struct vh_conn *c)
+{
+	if (c->rx_deadline < 0)
+		return;
+	c->rx_deadline = -1;
+	vh_server_rearm_timer(c->s);
+}
+
 void vh_conn_readable(struct vh_conn *c)
 {
 	int err;
 
 	/* A bounded batch keeps one busy front-end from starving the others. */
 	for (int i = 0; i < 16 && !c->dead; i++) {
-		err = vh_sock_recv(c->fd, c->rx, 0);
-		if (err == -EAGAIN)
+		/* Never waits: a partial message stays in c->rx until the socket is readable. */
+		err = vh_sock_recv_step(c->fd, &c->rx_state, c->rx);
+		if (err == -EAGAIN) {
+			rx_partial(c);
 			return;
+		}
 		if (err == -ECONNRESET) {
 			vh_logf(&c->s->cfg.log, VH_LOG_INFO, c->name, "front-end disconnected");
 			vh_conn_close(c);
@@ -458,6 +481,7 @@ void vh_conn_readable(struct vh_conn *c)
 			vh_conn_close(c);
 			return;
 		}
+		rx_complete(c);
 		err = vh_conn_handle(c, c->rx);
 		if (err < 0) {
 			vh_conn_close(c);

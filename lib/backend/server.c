@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -99,6 +101,13 @@ static int server_setup_fds(struct vh_server *s)
 	err = vh_server_epoll_add(s, &s->stop_w, s->stop_fd, EPOLLIN);
 	if (err < 0)
 		return err;
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timer_fd < 0)
+		return -errno;
+	s->timer_w = (struct vh_watch){ .kind = VH_WATCH_TIMER, .fd = -1, .ptr = s };
+	err = vh_server_epoll_add(s, &s->timer_w, s->timer_fd, EPOLLIN);
+	if (err < 0)
+		return err;
 	if (s->socket_path) {
 		err = vh_sock_listen(s->socket_path, &fd);
 		if (err < 0) {
@@ -139,6 +148,7 @@ int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out)
 	s->cfg = *cfg;
 	s->epfd = -1;
 	s->stop_fd = -1;
+	s->timer_fd = -1;
 	s->listen_w.fd = -1;
 	snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "vhost-user");
 	s->cfg.name = s->name;
@@ -146,6 +156,8 @@ int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out)
 		s->cfg.max_connections = 1;
 	if (!s->cfg.max_queue_size)
 		s->cfg.max_queue_size = VH_VQ_MAX_NUM;
+	if (!s->cfg.msg_timeout_ms)
+		s->cfg.msg_timeout_ms = VH_SOCK_MSG_TIMEOUT_MS;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond_park, NULL);
 	pthread_cond_init(&s->cond_resume, NULL);
@@ -215,6 +227,8 @@ void vh_server_destroy(struct vh_server **ps)
 	}
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	pthread_cond_destroy(&s->cond_park);
@@ -258,6 +272,9 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 	c->fd = fd;
 	c->id = s->next_id++;
 	c->inst = s->cfg.opaque;
+	vh_msg_init(c->rx, 0, 0, 0);
+	vh_msg_rx_init(&c->rx_state);
+	c->rx_deadline = -1;
 	c->log_fd = -1;
 	c->backend_fd = -1;
 	c->infl.fd = -1;
@@ -356,6 +373,8 @@ void vh_conn_close(struct vh_conn *c)
 	}
 	vh_server_epoll_del(s, &c->w);
 	close(c->fd);
+	/* A message cut short by the hang-up or timeout: its fds are ours to close. */
+	vh_msg_rx_discard(&c->rx_state, c->rx);
 	vh_inflight_drop(c);
 	vh_dirty_log_unmap(&c->dlog);
 	vh_memmap_destroy(&c->mem);
@@ -371,12 +390,63 @@ void vh_conn_close(struct vh_conn *c)
 		}
 	}
 	s->nconns--;
+	if (c->rx_deadline >= 0) {
+		c->rx_deadline = -1;
+		vh_server_rearm_timer(s);
+	}
 	/* A later event of this dispatch batch may still name the connection: free it after. */
 	c->next = s->zombies;
 	s->zombies = c;
 	if (!s->dispatching)
 		reap_zombies(s);
 	update_listen(s);
+}
+
+int64_t vh_server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Point the timerfd at the earliest deadline of a partial message (disarm when none). */
+void vh_server_rearm_timer(struct vh_server *s)
+{
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+	int64_t first = -1;
+
+	for (struct vh_conn *c = s->conns; c; c = c->next)
+		if (c->rx_deadline >= 0 && (first < 0 || c->rx_deadline < first))
+			first = c->rx_deadline;
+	if (first >= 0) {
+		its.it_value.tv_sec = first / 1000;
+		its.it_value.tv_nsec = (first % 1000) * 1000000;
+		if (first == 0)
+			its.it_value.tv_nsec = 1; /* all zero would disarm */
+	}
+	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Close the connections whose front-end stopped halfway through a message for too long. */
+static void expire_stalled(struct vh_server *s)
+{
+	int64_t now = vh_server_now_ms();
+	struct vh_conn *c, *next;
+	uint64_t v;
+
+	if (read(s->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->rx_deadline < 0 || c->rx_deadline > now)
+			continue;
+		vh_conn_fail(c, c->rx->hdr.request, "front-end stalled in the middle of a message",
+			     -ETIMEDOUT);
+		c->rx_deadline = -1;
+		vh_conn_close(c);
+	}
+	vh_server_rearm_timer(s);
 }
 
 static void handle_listen(struct vh_server *s)
@@ -422,6 +492,9 @@ static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t event
 	case VH_WATCH_USER:
 		if (!w->dead)
 			w->fn(w->opaque, w->fd, events);
+		break;
+	case VH_WATCH_TIMER:
+		expire_stalled(s);
 		break;
 	}
 }

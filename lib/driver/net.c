@@ -337,6 +337,7 @@ static int negotiate(struct vh_net *n, uint64_t *acked)
 	/* Logging is switched on by vh_dev_log_start(), not negotiated up front. */
 	f &= ~(1ull << VHOST_F_LOG_ALL);
 	*acked = f;
+	n->info.features = f; /* read_config() looks at it before the rings exist */
 	return vh_dev_ack_features(n->dev, f);
 }
 

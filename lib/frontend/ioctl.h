@@ -96,6 +96,13 @@ int vh_ioctl_set_busyloop_timeout(struct vh_dev *dev, const struct vhost_vring_s
 int vh_ioctl_get_busyloop_timeout(struct vh_dev *dev, struct vhost_vring_state *s);
 int vh_ioctl_event_fd(const struct vh_dev *dev);
 /*
+ * Validate one IOTLB message as read from the device fd: exactly sizeof(struct vhost_msg_v2)
+ * (@v2, VHOST_BACKEND_F_IOTLB_MSG_V2 acked) or sizeof(struct vhost_msg) bytes with the matching
+ * type field. Return: 0 and *@out; -EPROTO otherwise. Pure: for the unit tests and fuzzers.
+ */
+int vh_ioctl_parse_msg(const void *buf, size_t len, bool v2, struct vhost_iotlb_msg *out);
+
+/*
  * Read pending IOTLB messages from the device fd and answer each miss (never blocks).
  * Return: misses answered; the first translation error; -EPROTO (sticky) bad message.
  */

@@ -157,7 +157,8 @@ int vh_dev_vring_group(struct vh_dev *dev, unsigned index, uint32_t *group)
 	if (dev->ops != &vh_transport_vdpa)
 		return -EOPNOTSUPP;
 	err = vh_ioctl_try(dev, VHOST_VDPA_GET_VRING_GROUP, &s);
-	if (err == -ENOTTY)
+	/* ENOTTY: older kernel; EOPNOTSUPP: the parent driver has no virtqueue groups. */
+	if (err == -ENOTTY || err == -EOPNOTSUPP)
 		return -EOPNOTSUPP;
 	if (err < 0) {
 		vh_dev_err(dev, "VHOST_VDPA_GET_VRING_GROUP", err, "ring %u", index);

@@ -148,9 +148,9 @@ void vh_ioctl_close(struct vh_dev *dev)
 }
 
 /*
- * VHOST_SET_OWNER, then the backend features: only IOTLB_MSG_V2 and IOTLB_BATCH are acked (the
- * message format and batching this file implements). vhost-scsi has no backend features ioctl
- * (ENOTTY): it keeps the v1 message format.
+ * VHOST_SET_OWNER, then the backend features: only what this library implements is acked
+ * (VH_IOCTL_BACKEND_WANTED: the v2 message format, batching, vdpa suspend). vhost-scsi has no
+ * backend features ioctl (ENOTTY): it keeps the v1 message format.
  */
 int vh_ioctl_set_owner(struct vh_dev *dev)
 {
@@ -308,6 +308,20 @@ int vh_ioctl_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m)
 	return 0;
 }
 
+int vh_ioctl_parse_msg(const void *buf, size_t len, bool v2, struct vhost_iotlb_msg *out)
+{
+	union vh_ioctl_msg u;
+	size_t want = v2 ? sizeof(u.v2) : sizeof(u.v1);
+
+	if (!buf || len != want)
+		return -EPROTO;
+	memcpy(&u, buf, want);
+	if (v2 ? u.v2.type != VHOST_IOTLB_MSG_V2 : u.v1.type != VHOST_IOTLB_MSG)
+		return -EPROTO;
+	*out = v2 ? u.v2.iotlb : u.v1.iotlb;
+	return 0;
+}
+
 /* One message from the device fd: 0, -EAGAIN when none is pending, -EPROTO, -errno. */
 static int vh_ioctl_read_msg(struct vh_dev *dev, struct vhost_iotlb_msg *out)
 {
@@ -325,17 +339,15 @@ static int vh_ioctl_read_msg(struct vh_dev *dev, struct vhost_iotlb_msg *out)
 		vh_dev_err(dev, "VHOST_IOTLB_MSG", (int)n, "read");
 		return (int)n;
 	}
-	if ((size_t)n != want) {
-		vh_dev_err(dev, "VHOST_IOTLB_MSG", -EPROTO, "short message (%zd of %zu bytes)", n,
-			   want);
+	if (vh_ioctl_parse_msg(&u, (size_t)n, v2, out) < 0) {
+		if ((size_t)n != want)
+			vh_dev_err(dev, "VHOST_IOTLB_MSG", -EPROTO,
+				   "short message (%zd of %zu bytes)", n, want);
+		else
+			vh_dev_err(dev, "VHOST_IOTLB_MSG", -EPROTO, "message type %u",
+				   v2 ? u.v2.type : (unsigned)u.v1.type);
 		return vh_dev_set_broken(dev, -EPROTO);
 	}
-	if (v2 ? u.v2.type != VHOST_IOTLB_MSG_V2 : u.v1.type != VHOST_IOTLB_MSG) {
-		vh_dev_err(dev, "VHOST_IOTLB_MSG", -EPROTO, "message type %u",
-			   v2 ? u.v2.type : (unsigned)u.v1.type);
-		return vh_dev_set_broken(dev, -EPROTO);
-	}
-	*out = v2 ? u.v2.iotlb : u.v1.iotlb;
 	return 0;
 }
 

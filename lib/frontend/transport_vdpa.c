@@ -46,7 +46,8 @@ static int vh_vdpa_reset(struct vh_dev *dev)
 {
 	uint8_t s = 0;
 
-	dev->ioctl->suspended = false;
+	if (dev->ioctl)
+		dev->ioctl->suspended = false;
 	return VH_IOCTL(dev, VHOST_VDPA_SET_STATUS, &s);
 }
 
@@ -315,8 +316,10 @@ static int vh_vdpa_map_body(struct vh_dev *dev, const struct vh_memtable *t, boo
 static int vh_vdpa_set_mem_table(struct vh_dev *dev, const struct vh_memtable *t, bool fresh)
 {
 	bool batch = vh_ioctl_has_backend(dev, VHOST_BACKEND_F_IOTLB_BATCH);
-	int err = 0, e;
+	int err = vh_dev_usable(dev), e;
 
+	if (err < 0)
+		return err; /* closed (a failed reconnect): no state to map into */
 	if (batch)
 		err = vh_vdpa_iotlb(dev, VHOST_IOTLB_BATCH_BEGIN, NULL);
 	if (!err)

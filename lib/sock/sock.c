@@ -220,6 +220,85 @@ fail:
 	return ret;
 }
 
+void vh_msg_rx_init(struct vh_msg_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+}
+
+bool vh_msg_rx_started(const struct vh_msg_rx *rx)
+{
+	return rx->got > 0;
+}
+
+void vh_msg_rx_discard(struct vh_msg_rx *rx, struct vh_msg *m)
+{
+	/* Fds only ever arrive with bytes: got == 0 means @m holds none of ours. */
+	if (rx->got > 0)
+		vh_msg_close_fds(m);
+	vh_msg_rx_init(rx);
+}
+
+/* Where the next bytes of the message go; 0 when it is complete. */
+static size_t vh_recv_step_room(const struct vh_msg_rx *rx, struct vh_msg *m, void **buf)
+{
+	const size_t hlen = sizeof(m->hdr);
+
+	if (rx->got < hlen) {
+		*buf = (char *)&m->hdr + rx->got;
+		return hlen - rx->got;
+	}
+	*buf = m->payload.raw + (rx->got - hlen);
+	return m->hdr.size - (rx->got - hlen);
+}
+
+int vh_sock_recv_step(int sock, struct vh_msg_rx *rx, struct vh_msg *m)
+{
+	struct vh_recv_state st = { .sock = sock, .deadline = -1, .m = m };
+	size_t room, got = 0;
+	void *buf;
+	int ret;
+
+	if (rx->got == 0) {
+		m->nfds = 0;
+		for (unsigned i = 0; i < VH_USER_MAX_FDS; i++)
+			m->fds[i] = -1;
+		memset(&m->hdr, 0, sizeof(m->hdr));
+		rx->fd_error = false;
+	}
+	for (;;) {
+		if (rx->got >= sizeof(m->hdr) && m->hdr.size > VH_USER_MAX_PAYLOAD) {
+			ret = -EMSGSIZE; /* not drained, as in vh_sock_recv() */
+			goto fail;
+		}
+		room = vh_recv_step_room(rx, m, &buf);
+		if (room == 0)
+			break;
+		st.fd_error = rx->fd_error;
+		ret = vh_recv_once(&st, buf, room, &got);
+		rx->fd_error = st.fd_error;
+		if (ret == -EINTR)
+			continue;
+		if (ret == -EAGAIN)
+			return -EAGAIN;
+		if (ret < 0) {
+			ret = ret == -EPIPE ? -ECONNRESET : ret;
+			goto fail;
+		}
+		rx->got += got;
+	}
+	if (rx->fd_error) {
+		/* The whole message was consumed, so the stream is still aligned. */
+		ret = -EPROTO;
+		goto fail;
+	}
+	vh_msg_rx_init(rx);
+	return 0;
+fail:
+	vh_msg_close_fds(m);
+	vh_msg_rx_init(rx);
+	return ret;
+}
+
 /* One sendmsg of the bytes from @off on; the fds ride with the first byte only. */
 static ssize_t vh_send_once(int sock, const struct vh_msg *m, size_t off)
 {

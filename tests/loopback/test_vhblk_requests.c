@@ -52,6 +52,7 @@ struct t {
 	char dir[64], sock[96], img[96];
 	pid_t pid;
 	bool memory; /* --blk-file memory:1M: check bytes by reading them back */
+	bool packed; /* packed virtqueue (virtio 1.2 §2.8) */
 	int memfd;
 	uint8_t *mem;
 	struct vh_dev *dev;
@@ -144,6 +145,13 @@ static void connect_dev(struct t *t)
 	struct vh_dev_vring vr = { .index = 0, .num = NUM, .kick_fd = -1, .call_fd = -1 };
 
 	snprintf(url, sizeof(url), "unix:%s", t->sock);
+	if (t->packed) {
+		dc.features |= 1ull << VIRTIO_F_RING_PACKED;
+		vc.packed = true;
+		vr.packed = true;
+		vr.base =
+		    1u << 15; /* vhost-user.rst: bit 15 is the avail wrap counter, 1 at start */
+	}
 	t->memfd = memfd_create("guest", MFD_CLOEXEC);
 	assert_true(t->memfd >= 0);
 	assert_int_equal(ftruncate(t->memfd, MEM_SIZE), 0);
@@ -156,6 +164,7 @@ static void connect_dev(struct t *t)
 	vh_vq_driver_ring_addrs(t->drv, &ra);
 	assert_int_equal(vh_dev_create(&dc, &t->dev), 0);
 	t->features = vh_dev_features(t->dev);
+	assert_int_equal(!!(t->features & (1ull << VIRTIO_F_RING_PACKED)), t->packed);
 	assert_int_equal(vh_dev_ack_features(t->dev, t->features), 0);
 	assert_int_equal(vh_dev_mem_begin(t->dev), 0);
 	assert_int_equal(vh_dev_mem_add(t->dev, &r), 0);
@@ -169,8 +178,11 @@ static void connect_dev(struct t *t)
 
 static void setup(struct t *t, bool memory, const char *const *extra)
 {
+	bool packed = t->packed;
+
 	memset(t, 0, sizeof(*t));
 	t->memory = memory;
+	t->packed = packed;
 	snprintf(t->dir, sizeof(t->dir), "/tmp/vh-blk-lb-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
@@ -403,6 +415,41 @@ static int64_t dwz(struct t *t, uint32_t type, uint64_t sector, uint32_t nsec, u
 	return xfer(t, b, 2, 1);
 }
 
+/* Write zeroes with @n segments of 2 sectors at 300, 310, ... */
+static int64_t wz_segments(struct t *t, unsigned n)
+{
+	struct virtio_blk_discard_write_zeroes s[32];
+	struct vh_vq_buf b[3] = { { HDR_GPA, 16 },
+				  { SEG_GPA, n * sizeof(s[0]) },
+				  { STATUS_GPA, 1 } };
+
+	assert_true(n <= 32);
+	for (unsigned i = 0; i < n; i++)
+		s[i] = (struct virtio_blk_discard_write_zeroes){ .sector = 300 + 10 * i,
+								 .num_sectors = 2 };
+	put_hdr(t, VIRTIO_BLK_T_WRITE_ZEROES, 0);
+	memcpy(t->mem + SEG_GPA, s, n * sizeof(s[0]));
+	return xfer(t, b, 2, 1);
+}
+
+static void check_segments(struct t *t)
+{
+	uint8_t zero[1024] = { 0 };
+
+	/* max_write_zeroes_seg is 16: 17 segments fail as a whole and change nothing. */
+	assert_int_equal(wz_segments(t, 17), 1);
+	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_IOERR);
+	for (unsigned i = 0; i < 17; i++)
+		expect_original(t, (300 + 10 * i) * 512ull, 1024);
+	assert_int_equal(wz_segments(t, 3), 1);
+	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 3; i++) {
+		expect_disk(t, (300 + 10 * i) * 512ull, 1024, zero);
+		expect_original(t, (302 + 10 * i) * 512ull, 512);
+	}
+	expect_original(t, 330 * 512ull, 1024);
+}
+
 static void check_discard_zeroes(struct t *t)
 {
 	uint8_t zero[4096] = { 0 };
@@ -434,9 +481,9 @@ static void check_discard_zeroes(struct t *t)
 	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
 }
 
-static void run_all(bool memory, const char *const *extra)
+static void run_all(bool memory, bool packed, const char *const *extra)
 {
-	struct t t;
+	struct t t = { .packed = packed };
 
 	setup(&t, memory, extra);
 	check_rw(&t);
@@ -444,6 +491,7 @@ static void run_all(bool memory, const char *const *extra)
 	check_layouts(&t);
 	check_misc(&t);
 	check_discard_zeroes(&t);
+	check_segments(&t);
 	teardown(&t);
 }
 
@@ -452,7 +500,7 @@ static void test_io_uring(void **state)
 	static const char *const extra[] = { "--aio", "io_uring", NULL };
 
 	(void)state;
-	run_all(false, extra);
+	run_all(false, false, extra);
 }
 
 static void test_threads(void **state)
@@ -460,7 +508,7 @@ static void test_threads(void **state)
 	static const char *const extra[] = { "--aio", "threads", "--aio-threads", "2", NULL };
 
 	(void)state;
-	run_all(false, extra);
+	run_all(false, false, extra);
 }
 
 static void test_sync(void **state)
@@ -468,7 +516,7 @@ static void test_sync(void **state)
 	static const char *const extra[] = { "--aio", "sync", NULL };
 
 	(void)state;
-	run_all(false, extra);
+	run_all(false, false, extra);
 }
 
 static void test_poll(void **state)
@@ -476,19 +524,27 @@ static void test_poll(void **state)
 	static const char *const extra[] = { "--poll", NULL };
 
 	(void)state;
-	run_all(false, extra);
+	run_all(false, false, extra);
+}
+
+static void test_packed(void **state)
+{
+	static const char *const extra[] = { "--aio", "io_uring", NULL };
+
+	(void)state;
+	run_all(false, true, extra);
 }
 
 static void test_memory(void **state)
 {
 	(void)state;
-	run_all(true, NULL);
+	run_all(true, false, NULL);
 }
 
 static void test_read_only(void **state)
 {
 	static const char *const extra[] = { "--read-only", NULL };
-	struct t t;
+	struct t t = { 0 };
 
 	(void)state;
 	setup(&t, false, extra);
@@ -510,7 +566,7 @@ static void test_config(void **state)
 	static const char *const extra[] = { "--logical-block-size", "4096", "--num-queues", "3",
 					     NULL };
 	struct virtio_blk_config c;
-	struct t t;
+	struct t t = { 0 };
 
 	(void)state;
 	setup(&t, false, extra);
@@ -531,7 +587,7 @@ static void test_config(void **state)
 static void test_no_status_breaks_ring(void **state)
 {
 	struct vh_vq_buf only_out[2] = { { HDR_GPA, 16 }, { DATA_GPA, 512 } };
-	struct t t;
+	struct t t = { 0 };
 
 	(void)state;
 	setup(&t, false, NULL);
@@ -548,10 +604,15 @@ static void test_no_status_breaks_ring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_uring), cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_sync),	 cmocka_unit_test(test_poll),
-		cmocka_unit_test(test_memory),	 cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_config),	 cmocka_unit_test(test_no_status_breaks_ring),
+		cmocka_unit_test(test_io_uring),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_poll),
+		cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_no_status_breaks_ring),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -71,6 +71,7 @@ struct fake {
 	uint8_t refuse; /* status bits the device clears (a device refusing FEATURES_OK) */
 	uint32_t device_id, config_size, vqs;
 	uint16_t base;
+	int open_err; /* the device path fails to open with this errno */
 	uint64_t iova_last;
 	/* messages the device fd returns, then EAGAIN */
 	uint8_t rd[4][80];
@@ -100,7 +101,7 @@ static inline int fk_open(void *ctx, const char *path, int flags)
 	if (strcmp(path, FK_SYSFS) == 0)
 		return f->max_regions ? FK_SYSFS_FD : -ENOENT;
 	assert_int_equal(flags, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	return FK_DEV_FD;
+	return f->open_err ? -f->open_err : FK_DEV_FD;
 }
 
 static inline int fk_close(void *ctx, int fd)

@@ -508,6 +508,187 @@ static void test_stall_mid_payload(void **state)
 	assert_true(dt < 2000);
 }
 
+/* ---- incremental receive (vh_sock_recv_step) ------------------------------------------- */
+
+static void test_step_whole_message(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_msg out, in;
+	struct vh_msg_rx rx;
+	int fds[2];
+
+	vh_msg_rx_init(&rx);
+	assert_false(vh_msg_rx_started(&rx));
+	fill_mem_table(&out, 2);
+	make_eventfds(fds, 2);
+	memcpy(out.fds, fds, sizeof(fds));
+	out.nfds = 2;
+	assert_int_equal(vh_sock_send(f->sv[1], &out), 0);
+	memset(&in, 0xa5, sizeof(in));
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), 0);
+	assert_false(vh_msg_rx_started(&rx));
+	assert_memory_equal(&in.hdr, &out.hdr, sizeof(in.hdr));
+	assert_memory_equal(in.payload.raw, out.payload.raw, out.hdr.size);
+	assert_int_equal(in.nfds, 2);
+	assert_true(same_file(in.fds[0], fds[0]));
+	assert_true(same_file(in.fds[1], fds[1]));
+	for (unsigned i = 2; i < VH_USER_MAX_FDS; i++)
+		assert_int_equal(in.fds[i], -1);
+	/* Between messages discard must not close what the caller now owns. */
+	vh_msg_rx_discard(&rx, &in);
+	assert_true(fcntl(in.fds[0], F_GETFD) >= 0);
+	vh_msg_close_fds(&in);
+	close_all(fds, 2);
+	/* Nothing pending: no wait, and no message started. */
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EAGAIN);
+	assert_false(vh_msg_rx_started(&rx));
+}
+
+static void test_step_byte_by_byte(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t wire[sizeof(struct vh_user_hdr) + 8 + 32 * 2];
+	struct vh_msg out, in;
+	struct vh_msg_rx rx;
+	int fds[2];
+
+	fill_mem_table(&out, 2);
+	assert_int_equal(sizeof(out.hdr) + out.hdr.size, sizeof(wire));
+	memcpy(wire, &out.hdr, sizeof(out.hdr));
+	memcpy(wire + sizeof(out.hdr), out.payload.raw, out.hdr.size);
+	make_eventfds(fds, 2);
+	vh_msg_rx_init(&rx);
+	for (size_t i = 0; i < sizeof(wire); i++) {
+		/* One fd inside the header, one inside the payload. */
+		unsigned nfds = i == 3 || i == 20;
+
+		raw_send(f->sv[1], wire + i, 1, &fds[i == 20], nfds);
+		if (i + 1 < sizeof(wire)) {
+			assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EAGAIN);
+			assert_true(vh_msg_rx_started(&rx));
+		}
+	}
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), 0);
+	assert_false(vh_msg_rx_started(&rx));
+	assert_memory_equal(&in.hdr, &out.hdr, sizeof(in.hdr));
+	assert_memory_equal(in.payload.raw, out.payload.raw, out.hdr.size);
+	assert_int_equal(in.nfds, 2);
+	assert_true(same_file(in.fds[0], fds[0]));
+	assert_true(same_file(in.fds[1], fds[1]));
+	vh_msg_close_fds(&in);
+	close_all(fds, 2);
+}
+
+static void test_step_back_to_back(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_msg out, in;
+	struct vh_msg_rx rx;
+	int fds[2];
+
+	/* Two messages queued, each with its fd: the first read stops at its boundary. */
+	make_eventfds(fds, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		vh_msg_init(&out, VH_USER_SET_VRING_CALL, 0, 8);
+		out.payload.u64 = i;
+		out.fds[0] = fds[i];
+		out.nfds = 1;
+		assert_int_equal(vh_sock_send(f->sv[1], &out), 0);
+	}
+	vh_msg_rx_init(&rx);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), 0);
+		assert_int_equal(in.payload.u64, i);
+		assert_int_equal(in.nfds, 1);
+		assert_true(same_file(in.fds[0], fds[i]));
+		vh_msg_close_fds(&in);
+	}
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EAGAIN);
+	close_all(fds, 2);
+}
+
+static void test_step_hangup_mid_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_msg out, in;
+	struct vh_msg_rx rx;
+	int fd;
+
+	fill_mem_table(&out, 1);
+	make_eventfds(&fd, 1);
+	raw_send(f->sv[1], &out.hdr, sizeof(out.hdr), &fd, 1);
+	raw_send(f->sv[1], out.payload.raw, 10, NULL, 0);
+	close(fd);
+	vh_msg_rx_init(&rx);
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EAGAIN);
+	assert_true(vh_msg_rx_started(&rx));
+	assert_int_equal(in.nfds, 1);
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -ECONNRESET);
+	assert_int_equal(in.nfds, 0);
+	assert_int_equal(in.fds[0], -1);
+	assert_int_equal(in.hdr.request, VH_USER_SET_MEM_TABLE);
+	assert_false(vh_msg_rx_started(&rx));
+	/* Only the receiver's socket is left (teardown checks the rest). */
+	assert_int_equal(vh_test_count_fds(), f->fds_before + 1);
+}
+
+static void test_step_discard_partial(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_msg in;
+	struct vh_msg_rx rx;
+	int fd;
+
+	make_eventfds(&fd, 1);
+	raw_send(f->sv[1], "\x05\x00\x00\x00\x01", 5, &fd, 1);
+	close(fd);
+	vh_msg_rx_init(&rx);
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EAGAIN);
+	assert_int_equal(in.nfds, 1);
+	assert_int_equal(vh_test_count_fds(), f->fds_before + 3);
+	vh_msg_rx_discard(&rx, &in);
+	assert_false(vh_msg_rx_started(&rx));
+	assert_int_equal(in.nfds, 0);
+	assert_int_equal(vh_test_count_fds(), f->fds_before + 2);
+}
+
+static void test_step_bad_messages(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_user_hdr h;
+	struct vh_msg out, in;
+	struct vh_msg_rx rx;
+	int fds[VH_USER_MAX_FDS + 1];
+
+	/* Too many fds: the message is consumed, -EPROTO, every copy closed. */
+	fill_mem_table(&out, 8);
+	make_eventfds(fds, VH_USER_MAX_FDS + 1);
+	raw_send(f->sv[1], &out, sizeof(out.hdr), fds, VH_USER_MAX_FDS + 1);
+	raw_send(f->sv[1], out.payload.raw, out.hdr.size, NULL, 0);
+	close_all(fds, VH_USER_MAX_FDS + 1);
+	vh_msg_rx_init(&rx);
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EPROTO);
+	assert_int_equal(in.nfds, 0);
+	assert_false(vh_msg_rx_started(&rx));
+	assert_int_equal(vh_test_count_fds(), f->fds_before + 2);
+	/* The next message is intact. */
+	vh_msg_init(&out, VH_USER_SET_OWNER, 0, 0);
+	assert_int_equal(vh_sock_send(f->sv[1], &out), 0);
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), 0);
+	assert_int_equal(in.hdr.request, VH_USER_SET_OWNER);
+	/* Oversize payload: refused as soon as the header is in, its fd closed. */
+	vh_proto_hdr_init(&h, VH_USER_SET_CONFIG, 0, VH_USER_MAX_PAYLOAD + 1);
+	make_eventfds(fds, 1);
+	raw_send(f->sv[1], &h, sizeof(h), fds, 1);
+	close(fds[0]);
+	assert_int_equal(vh_sock_recv_step(f->sv[0], &rx, &in), -EMSGSIZE);
+	assert_int_equal(in.nfds, 0);
+	assert_int_equal(in.hdr.size, VH_USER_MAX_PAYLOAD + 1);
+	assert_int_equal(vh_test_count_fds(), f->fds_before + 2);
+}
+
 /* ---- send-side errors ------------------------------------------------------------------- */
 
 static void test_send_errors(void **state)
@@ -622,6 +803,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nonblocking_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_mid_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_mid_payload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_whole_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_byte_by_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_back_to_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_hangup_mid_payload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_discard_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msg_close_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_connect, setup, teardown),

@@ -445,6 +445,32 @@ static void test_iotlb_short_read(void **state)
 	env_destroy(e);
 }
 
+/* The message validator on its own: exact size and the header type of the negotiated format. */
+static void test_iotlb_parse(void **state)
+{
+	struct vhost_msg_v2 v2 = { .type = VHOST_IOTLB_MSG_V2 };
+	struct vhost_msg v1 = { .type = VHOST_IOTLB_MSG };
+	struct vhost_iotlb_msg m = { 0 };
+	uint8_t big[sizeof(v2) + 8] = { 0 };
+
+	(void)state;
+	v2.iotlb = (struct vhost_iotlb_msg){ .iova = 0x1234, .perm = VHOST_ACCESS_WO, .type = 1 };
+	v1.iotlb = v2.iotlb;
+	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2), true, &m), 0);
+	assert_memory_equal(&m, &v2.iotlb, sizeof(m));
+	assert_int_equal(vh_ioctl_parse_msg(&v1, sizeof(v1), false, &m), 0);
+	assert_int_equal(m.iova, 0x1234);
+	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2), false, &m), -EPROTO);
+	assert_int_equal(vh_ioctl_parse_msg(&v1, sizeof(v1), true, &m), -EPROTO);
+	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2) - 1, true, &m), -EPROTO);
+	assert_int_equal(vh_ioctl_parse_msg(&v2, 0, true, &m), -EPROTO);
+	assert_int_equal(vh_ioctl_parse_msg(NULL, sizeof(v2), true, &m), -EPROTO);
+	memcpy(big, &v2, sizeof(v2));
+	assert_int_equal(vh_ioctl_parse_msg(big, sizeof(big), true, &m), -EPROTO);
+	v2.type = 0;
+	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2), true, &m), -EPROTO);
+}
+
 static void test_iotlb_bad_type(void **state)
 {
 	struct env *e = *state;
@@ -474,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iotlb_miss_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_miss_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_short_read, setup, teardown),
+		cmocka_unit_test(test_iotlb_parse),
 		cmocka_unit_test_setup_teardown(test_iotlb_bad_type, setup, teardown),
 	};
 

@@ -305,6 +305,31 @@ static void test_vdpa_suspend(void **state)
 	env_destroy(e);
 }
 
+/* Reconnect reopens the device; when that fails every call reports it, none crashes. */
+static void test_vdpa_reopen_fails(void **state)
+{
+	struct env *e = *state;
+	uint8_t buf[4];
+	unsigned n;
+
+	env_vdpa(e);
+	assert_int_equal(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1), 0);
+	env_mem(e, 1);
+	assert_int_equal(vh_dev_mem_commit(e->dev), 0);
+	e->f.open_err = ENODEV;
+	assert_int_equal(vh_dev_reconnect(e->dev), -ENODEV);
+	n = e->f.ncalls;
+	assert_true(vh_dev_reset(e->dev) < 0);
+	assert_true(vh_dev_get_config(e->dev, 0, buf, sizeof(buf)) < 0);
+	assert_true(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1) < 0);
+	env_mem(e, 1);
+	assert_true(vh_dev_mem_commit(e->dev) < 0);
+	assert_int_equal(vh_dev_event_fd(e->dev), -1);
+	assert_int_equal(e->f.ncalls, n); /* nothing reached the (closed) device */
+	vh_dev_destroy(&e->dev);
+	free(e->ram);
+}
+
 static void config_changed(void *opaque)
 {
 	((struct env *)opaque)->log.count += 1000;
@@ -410,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vdpa_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vdpa_config_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vdpa_suspend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vdpa_reopen_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_transport, setup, teardown),
 	};
 

@@ -4,6 +4,9 @@
 #   blk: qemu-storage-daemon exports a file as a VDUSE block device, `vdpa dev add` puts it on the
 #        vdpa bus where vhost_vdpa binds it, and vdpa_blk_guest (libvhost's vh_blk over
 #        vhost-vdpa) checks reads and writes against the file.
+#   net: vduse_net_dev (our minimal VDUSE network device: it loops frames for its MAC back) is
+#        added the same way, and vdpa_net_guest (libvhost's vh_net over vhost-vdpa) checks the
+#        config space and the frames that come back.
 . /vh/lib.sh
 
 # vdpa_add NAME MGMTDEV [ARGS...]: add the device, wait for its vhost-vdpa node, check the driver.
@@ -49,8 +52,26 @@ variant_blk()
 	[ "$rc" -eq 0 ] || { cat /tmp/qsd.log; vh_die "vdpa_blk_guest failed ($rc)"; }
 }
 
+variant_net()
+{
+	mac=02:00:00:00:00:aa
+	vduse_net_dev vduse-net0 $mac >/tmp/dev.log 2>&1 &
+	dev=$!
+	vh_wait_path /dev/vduse/vduse-net0
+	vdpa_add vduse-net0 vduse
+	vdpa dev config show vduse-net0
+	vdpa_net_guest /dev/vhost-vdpa-0 $mac
+	rc=$?
+	vh_run vdpa dev del vduse-net0
+	kill $dev
+	wait $dev
+	cat /tmp/dev.log
+	[ "$rc" -eq 0 ] || vh_die "vdpa_net_guest failed ($rc)"
+}
+
 case "$1" in
 blk) variant_blk ;;
+net) variant_net ;;
 *) vh_die "unknown variant '$1'" ;;
 esac
 vh_log "vdpa $1: PASS"

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# 64-byte packets through vhost-user between two processes, side by side:
+#   (a) DPDK only: dpdk-testpmd with virtio-user <-> dpdk-testpmd with the vhost PMD
+#   (b) libvhost's vh_net driver (tests/interop/progs/dpdk_net_front) <-> dpdk-testpmd vhost PMD
+#   (c) libvhost's ring in one process: bench/ring_bench, two threads, batch 32 (split, packed)
+# Each of (a) and (b) is measured in both directions (virtio TX -> vhost RX and vhost TX -> virtio
+# RX), with mergeable receive buffers (both drivers' default) and split rings. The rate is the
+# receiving side's (testpmd's per-second Rx-pps/Tx-pps samples, the first two dropped, median;
+# vh_net's own count where it is the receiver).
+#
+# Usage: bench/net_dpdk_bench.sh [-t SECONDS] [BUILD_DIR]   (default 10 s per setup, build/)
+# CPUs: the vhost side's forwarding lcore is CPU 1, the virtio side's (or vh_net) CPU 0. The
+# machine's other load is not controlled: run it on a quiet machine for numbers that mean much.
+set -euo pipefail
+
+SECS=10
+RING_SECS=2
+if [ "${1:-}" = -t ]; then
+	SECS=$2
+	shift 2
+fi
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+LIBVHOST_BUILD=$(cd "${1:-$SRC/build}" && pwd)
+export LIBVHOST_BUILD LIBVHOST_SRC=$SRC
+. "$SRC/tests/interop/lib.sh"
+. "$SRC/tests/interop/progs/dpdk.sh"
+vh_init net-dpdk-bench
+dpdk_init
+vh_need taskset
+RING_BENCH=$LIBVHOST_BUILD/bench/ring_bench
+[ -x "$RING_BENCH" ] || vh_fail "$RING_BENCH not built"
+
+SOCK=$VH_TMP/vhost.sock
+RUN=0
+ROWS=()
+
+# measure LOG FIELD: "MEDIAN MAX" of testpmd's per-second FIELD (Rx-pps / Tx-pps) samples printed
+# after the frontend connected ("new device"), the first two dropped; SECS samples are used.
+measure()
+{
+	local log=$1 f=$2 start n=0
+	dpdk_wait_log "$log" "new device" 30
+	start=$(grep -an "new device" "$log" | tail -n 1 | cut -d: -f1)
+	until [ "$(tail -n +"$start" "$log" | grep -ac "$f:")" -ge $((SECS + 2)) ]; do
+		[ "$n" -lt $(((SECS + 30) * 10)) ] || vh_fail "no statistics in $log"
+		sleep 0.1
+		n=$((n + 1))
+	done
+	tail -n +"$start" "$log" | grep -a "$f:" |
+		awk -v f="$f:" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' |
+		sed -n "3,$((SECS + 2))p" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], v[NR]; else print 0, 0 }'
+}
+
+# mpps PPS [PPS]: in millions, two decimals, "|"-separated.
+mpps()
+{
+	awk -v a="$1" -v b="${2:-}" 'BEGIN { printf "%.2f", a / 1e6; if (b != "") printf "|%.2f", b / 1e6 }'
+}
+
+# vhost_side FWD: testpmd with the vhost PMD (server) on lcore 1; sets VH_PID, VH_LOG.
+vhost_side()
+{
+	RUN=$((RUN + 1))
+	rm -f "$SOCK"
+	DPDK_EAL_ARGS=(-l "0,1" --main-lcore 0)
+	dpdk_testpmd "vhost$RUN" $((SECS + 60)) "net_vhost0,iface=$SOCK,queues=1" \
+		--forward-mode="$1" --stats-period 1 --txpkts=64
+	VH_PID=$VH_SPAWNED_PID
+	VH_LOG=$VH_TMP/vhost$RUN.log
+	vh_wait_socket "$SOCK" 30 "$VH_PID"
+}
+
+# virtio_side FWD: testpmd with virtio-user (client) on lcore 0; sets VU_PID.
+virtio_side()
+{
+	DPDK_EAL_ARGS=(-l "0,1" --main-lcore 1)
+	dpdk_testpmd "virtio$RUN" $((SECS + 60)) "net_virtio_user0,path=$SOCK,queues=1" \
+		--forward-mode="$1" --stats-period 1 --txpkts=64
+	VU_PID=$VH_SPAWNED_PID
+}
+
+bench_dpdk()
+{
+	local rate
+	vhost_side rxonly
+	virtio_side txonly
+	rate=$(measure "$VH_LOG" Rx-pps)
+	ROWS+=("(a) testpmd virtio-user txonly -> testpmd vhost rxonly|$(mpps $rate)|")
+	dpdk_stop "$VU_PID"
+	dpdk_stop "$VH_PID"
+
+	vhost_side txonly
+	virtio_side rxonly
+	rate=$(measure "$VH_LOG" Tx-pps)
+	ROWS+=("(a) testpmd vhost txonly -> testpmd virtio-user rxonly|$(mpps $rate)|")
+	dpdk_stop "$VU_PID"
+	dpdk_stop "$VH_PID"
+}
+
+# front CMD: dpdk_net_front CMD (flood / sink) on CPU 0 in the background; sets FR_PID, FR_LOG.
+front()
+{
+	vh_spawn "front$RUN" $((SECS + 60)) taskset -c 0 "$DPDK_PROGS/dpdk_net_front" "$1" \
+		"unix:$SOCK" --seconds $((SECS + 4)) --size 64
+	FR_PID=$VH_SPAWNED_PID
+	FR_LOG=$VH_TMP/front$RUN.log
+}
+
+bench_vh_net()
+{
+	local rate st own
+	vhost_side rxonly
+	front flood
+	rate=$(measure "$VH_LOG" Rx-pps)
+	vh_wait_exit "$FR_PID" $((SECS + 30)) >"$VH_TMP/st" # not in $(): wait needs the parent
+	st=$(cat "$VH_TMP/st")
+	[ "$st" -eq 0 ] || vh_fail "vh_net flood exit $st: $(cat "$FR_LOG")"
+	own=$(sed -n 's/^tx_pps //p' "$FR_LOG")
+	ROWS+=("(b) libvhost vh_net TX -> testpmd vhost rxonly|$(mpps $rate)|vh_net's own average: $(mpps "$own")")
+	dpdk_stop "$VH_PID"
+
+	vhost_side txonly
+	front sink
+	rate=$(measure "$VH_LOG" Tx-pps)
+	vh_wait_exit "$FR_PID" $((SECS + 30)) >"$VH_TMP/st" # not in $(): wait needs the parent
+	st=$(cat "$VH_TMP/st")
+	[ "$st" -eq 0 ] || vh_fail "vh_net sink exit $st: $(cat "$FR_LOG")"
+	own=$(sed -n 's/^rx_pps //p' "$FR_LOG")
+	ROWS+=("(b) testpmd vhost txonly -> libvhost vh_net RX|$(mpps $rate)|vh_net's own average: $(mpps "$own")")
+	dpdk_stop "$VH_PID"
+}
+
+bench_ring()
+{
+	local out=$VH_TMP/ring.txt l
+	timeout --kill-after=5 $((RING_SECS * 10 + 60)) "$RING_BENCH" -t "$RING_SECS" >"$out" 2>&1 ||
+		vh_fail "ring_bench failed"
+	for l in split packed; do
+		ROWS+=("(c) libvhost ring, in-process, 2 threads, batch 32, $l|$(awk -v l="$l" \
+			'$1 == l && $2 == 32 && $3 == 2 { print $4 }' "$out")|-|M req/s (round trips), ring_bench -t $RING_SECS")
+	done
+}
+
+bench_dpdk
+bench_vh_net
+bench_ring
+
+echo
+echo "64-byte packets, $SECS s per setup, $(nproc) CPUs, DPDK $(dpkg-query -W -f '${Version}' dpdk-dev 2>/dev/null || echo '?'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+printf '%-58s %8s %8s  %s\n' setup Mpps "best 1s" note
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r s m b n <<<"$r"
+	printf '%-58s %8s %8s  %s\n' "$s" "$m" "$b" "$n"
+done
