@@ -3,6 +3,8 @@
 #   (a) DPDK only: dpdk-testpmd with virtio-user <-> dpdk-testpmd with the vhost PMD
 #   (b) libvhost's vh_net driver (tests/interop/progs/dpdk_net_front) <-> dpdk-testpmd vhost PMD
 #   (c) libvhost's ring in one process: bench/ring_bench, two threads, batch 32 (split, packed)
+#   (d) round trips: testpmd virtio-user (macswap, 32 frames sent first) ping-pongs with testpmd's
+#       vhost PMD (macswap), then with tests/interop/progs/dpdk_net_echo (libvhost's vh_server)
 # Each of (a) and (b) is measured in both directions (virtio TX -> vhost RX and vhost TX -> virtio
 # RX), with mergeable receive buffers (both drivers' default) and split rings. The rate is the
 # receiving side's (testpmd's per-second Rx-pps/Tx-pps samples, the first two dropped, median;
@@ -10,7 +12,8 @@
 #
 # Usage: bench/net_dpdk_bench.sh [-t SECONDS] [BUILD_DIR]   (default 10 s per setup, build/)
 # CPUs: the vhost side's forwarding lcore is CPU 1, the virtio side's (or vh_net) CPU 0. The
-# machine's other load is not controlled: run it on a quiet machine for numbers that mean much.
+# machine's other load is not controlled (the header prints the load average): run it on a quiet
+# machine, or e.g. `nice -n -10 bench/net_dpdk_bench.sh` (every process inherits the priority).
 set -euo pipefail
 
 SECS=10
@@ -34,13 +37,14 @@ SOCK=$VH_TMP/vhost.sock
 RUN=0
 ROWS=()
 
-# measure LOG FIELD: "MEDIAN MAX" of testpmd's per-second FIELD (Rx-pps / Tx-pps) samples printed
-# after the frontend connected ("new device"), the first two dropped; SECS samples are used.
+# measure LOG FIELD [MARKER]: "MEDIAN MAX" of testpmd's per-second FIELD (Rx-pps / Tx-pps) samples
+# printed after MARKER (default: the vhost PMD's "new device", the frontend connected), the first
+# two dropped; SECS samples are used.
 measure()
 {
-	local log=$1 f=$2 start n=0
-	dpdk_wait_log "$log" "new device" 30
-	start=$(grep -an "new device" "$log" | tail -n 1 | cut -d: -f1)
+	local log=$1 f=$2 m=${3:-new device} start n=0
+	dpdk_wait_log "$log" "$m" 30
+	start=$(grep -an "$m" "$log" | tail -n 1 | cut -d: -f1)
 	until [ "$(tail -n +"$start" "$log" | grep -ac "$f:")" -ge $((SECS + 2)) ]; do
 		[ "$n" -lt $(((SECS + 30) * 10)) ] || vh_fail "no statistics in $log"
 		sleep 0.1
@@ -52,10 +56,11 @@ measure()
 		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], v[NR]; else print 0, 0 }'
 }
 
-# mpps PPS [PPS]: in millions, two decimals, "|"-separated.
+# mpps "PPS [PPS]": each in millions with two decimals, "|"-separated.
 mpps()
 {
-	awk -v a="$1" -v b="${2:-}" 'BEGIN { printf "%.2f", a / 1e6; if (b != "") printf "|%.2f", b / 1e6 }'
+	awk -v s="$1" 'BEGIN { n = split(s, v, " ")
+		for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? "|" : ""), v[i] / 1e6 }'
 }
 
 # vhost_side FWD: testpmd with the vhost PMD (server) on lcore 1; sets VH_PID, VH_LOG.
@@ -71,13 +76,16 @@ vhost_side()
 	vh_wait_socket "$SOCK" 30 "$VH_PID"
 }
 
-# virtio_side FWD: testpmd with virtio-user (client) on lcore 0; sets VU_PID.
+# virtio_side FWD [ARGS...]: testpmd with virtio-user (client) on lcore 0; sets VU_PID, VU_LOG.
 virtio_side()
 {
+	local fwd=$1
+	shift
 	DPDK_EAL_ARGS=(-l "0,1" --main-lcore 1)
 	dpdk_testpmd "virtio$RUN" $((SECS + 60)) "net_virtio_user0,path=$SOCK,queues=1" \
-		--forward-mode="$1" --stats-period 1 --txpkts=64
+		--forward-mode="$fwd" --stats-period 1 --txpkts=64 "$@"
 	VU_PID=$VH_SPAWNED_PID
+	VU_LOG=$VH_TMP/virtio$RUN.log
 }
 
 bench_dpdk()
@@ -86,14 +94,14 @@ bench_dpdk()
 	vhost_side rxonly
 	virtio_side txonly
 	rate=$(measure "$VH_LOG" Rx-pps)
-	ROWS+=("(a) testpmd virtio-user txonly -> testpmd vhost rxonly|$(mpps $rate)|")
+	ROWS+=("(a) testpmd virtio-user txonly -> testpmd vhost rxonly|$(mpps "$rate")|")
 	dpdk_stop "$VU_PID"
 	dpdk_stop "$VH_PID"
 
 	vhost_side txonly
 	virtio_side rxonly
 	rate=$(measure "$VH_LOG" Tx-pps)
-	ROWS+=("(a) testpmd vhost txonly -> testpmd virtio-user rxonly|$(mpps $rate)|")
+	ROWS+=("(a) testpmd vhost txonly -> testpmd virtio-user rxonly|$(mpps "$rate")|")
 	dpdk_stop "$VU_PID"
 	dpdk_stop "$VH_PID"
 }
@@ -117,7 +125,7 @@ bench_vh_net()
 	st=$(cat "$VH_TMP/st")
 	[ "$st" -eq 0 ] || vh_fail "vh_net flood exit $st: $(cat "$FR_LOG")"
 	own=$(sed -n 's/^tx_pps //p' "$FR_LOG")
-	ROWS+=("(b) libvhost vh_net TX -> testpmd vhost rxonly|$(mpps $rate)|vh_net's own average: $(mpps "$own")")
+	ROWS+=("(b) libvhost vh_net TX -> testpmd vhost rxonly|$(mpps "$rate")|vh_net's own average: $(mpps "$own")")
 	dpdk_stop "$VH_PID"
 
 	vhost_side txonly
@@ -127,8 +135,41 @@ bench_vh_net()
 	st=$(cat "$VH_TMP/st")
 	[ "$st" -eq 0 ] || vh_fail "vh_net sink exit $st: $(cat "$FR_LOG")"
 	own=$(sed -n 's/^rx_pps //p' "$FR_LOG")
-	ROWS+=("(b) testpmd vhost txonly -> libvhost vh_net RX|$(mpps $rate)|vh_net's own average: $(mpps "$own")")
+	ROWS+=("(b) testpmd vhost txonly -> libvhost vh_net RX|$(mpps "$rate")|vh_net's own average: $(mpps "$own")")
 	dpdk_stop "$VH_PID"
+}
+
+# 32 frames ping-pong (--tx-first, macswap at both ends): round trips through both rings.
+bench_pingpong()
+{
+	local rate
+	vhost_side macswap
+	virtio_side macswap --tx-first
+	rate=$(measure "$VU_LOG" Rx-pps "forwards packets on")
+	ROWS+=("(d) testpmd virtio-user <-> testpmd vhost, 32 frames ping-pong|$(mpps "$rate")|macswap both ends")
+	dpdk_stop "$VU_PID"
+	dpdk_stop "$VH_PID"
+
+	echo_pingpong event
+	echo_pingpong poll
+}
+
+# echo_pingpong event|poll: the ping-pong against libvhost's echo device (CPU 1).
+echo_pingpong()
+{
+	local rate args=()
+	[ "$1" = poll ] && args=(--poll)
+	RUN=$((RUN + 1))
+	rm -f "$SOCK"
+	vh_spawn "echo$RUN" $((SECS + 60)) taskset -c 1 "$DPDK_PROGS/dpdk_net_echo" "$SOCK" \
+		--seconds $((SECS + 40)) "${args[@]}"
+	VH_PID=$VH_SPAWNED_PID
+	vh_wait_socket "$SOCK" 30 "$VH_PID"
+	virtio_side macswap --tx-first
+	rate=$(measure "$VU_LOG" Rx-pps "forwards packets on")
+	ROWS+=("(d) testpmd virtio-user <-> libvhost vh_server echo ($1), ping-pong|$(mpps "$rate")|$1 datapath")
+	dpdk_stop "$VU_PID"
+	vh_kill "$VH_PID"
 }
 
 bench_ring()
@@ -145,11 +186,12 @@ bench_ring()
 bench_dpdk
 bench_vh_net
 bench_ring
+bench_pingpong
 
 echo
 echo "64-byte packets, $SECS s per setup, $(nproc) CPUs, DPDK $(dpkg-query -W -f '${Version}' dpdk-dev 2>/dev/null || echo '?'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-printf '%-58s %8s %8s  %s\n' setup Mpps "best 1s" note
+printf '%-70s %7s %7s  %s\n' setup Mpps "best 1s" note
 for r in "${ROWS[@]}"; do
 	IFS='|' read -r s m b n <<<"$r"
-	printf '%-58s %8s %8s  %s\n' "$s" "$m" "$b" "$n"
+	printf '%-70s %7s %7s  %s\n' "$s" "$m" "$b" "$n"
 done

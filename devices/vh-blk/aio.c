@@ -24,7 +24,11 @@
 
 static bool uses_uring(const struct vhblk_queue *vq)
 {
-	return vq->dev->kind == VHBLK_BACKING_FILE && vq->dev->opt.aio == VHBLK_AIO_IO_URING;
+#ifdef VHBLK_HAVE_URING
+	return vq->ring_ok;
+#else
+	return false;
+#endif
 }
 
 static bool uses_threads(const struct vhblk_queue *vq)
@@ -276,23 +280,19 @@ static unsigned pool_reap(struct vhblk_queue *vq)
 
 int vhblk_aio_queue_init(struct vhblk_queue *vq)
 {
-	int err = 0;
-
 	pthread_mutex_init(&vq->lock, NULL);
 	pthread_cond_init(&vq->cond, NULL);
 #ifdef VHBLK_HAVE_URING
 	vq->ring_efd = -1;
-	if (uses_uring(vq)) {
-		err = uring_init(vq);
-		if (err)
-			uring_fini(vq);
+	if (vq->dev->kind == VHBLK_BACKING_FILE && vq->dev->opt.aio == VHBLK_AIO_IO_URING &&
+	    uring_init(vq) < 0) {
+		/* e.g. io_uring disabled by sysctl or seccomp: the queue still works, inline. */
+		uring_fini(vq);
+		vhblk_log(vq->dev, VH_LOG_WARN, "vq %u: no io_uring: synchronous I/O",
+			  vh_queue_index(vq->q));
 	}
 #endif
-	if (err) {
-		pthread_cond_destroy(&vq->cond);
-		pthread_mutex_destroy(&vq->lock);
-	}
-	return err;
+	return 0;
 }
 
 void vhblk_aio_queue_fini(struct vhblk_queue *vq)

@@ -204,7 +204,7 @@ VH_API void vh_server_config_init(struct vh_server_config *cfg);
  * Return: 0; -EINVAL bad config (no ops or queue_kick, num_queues 0 or too big, both
  * socket_path and listen_fd set, max_queue_size not a power of two or above VH_VQ_MAX_NUM,
  * config_size above VH_USER_MAX_CONFIG_SIZE); -errno from
- * vh_sock_listen(), epoll_create1(), eventfd(); -ENOMEM.
+ * vh_sock_listen(), epoll_create1(), eventfd(), timerfd_create(); -ENOMEM.
  * Thread: any.
  */
 VH_API int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out);

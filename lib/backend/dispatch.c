@@ -137,6 +137,14 @@ static void swap_memmap(struct vh_conn *c, struct vh_memmap *new_map)
 	struct vh_memmap *old = c->mem;
 
 	c->mem = new_map;
+	/*
+	 * Every vq still holds the old map: live rings until vh_conn_resume() re-maps them, and
+	 * stopped ones (SET_VRING_ENABLE 0, a failed resume) until their next start. None may
+	 * keep it past the free below (a packed ring looks its log address up in it).
+	 */
+	for (unsigned i = 0; i < c->num_queues; i++)
+		if (c->q[i].vq)
+			vh_vq_set_memmap(c->q[i].vq, new_map);
 	vh_memmap_set_iotlb(old, NULL);
 	vh_memmap_set_iotlb(new_map,
 			    (c->features & (1ull << VIRTIO_F_ACCESS_PLATFORM)) ? c->iotlb : NULL);

@@ -178,14 +178,16 @@ static int queue_map(struct vh_queue *q)
 		send_iotlb_miss(q->conn);
 		return err;
 	}
-	if (err == 0)
+	/* The map first: vh_vq_set_addrs() looks the packed ring's log address up in it. */
+	if (err == 0) {
+		vh_vq_set_memmap(q->vq, q->conn->mem);
 		err = vh_vq_set_addrs(q->vq, &a);
+	}
 	if (err == 0)
 		q->host = a;
 	if (err < 0)
 		return vh_conn_fail(q->conn, VH_USER_SET_VRING_ADDR,
 				    "ring addresses are not in guest memory", -EFAULT);
-	vh_vq_set_memmap(q->vq, q->conn->mem);
 	attach_queue_log(q);
 	return 0;
 }

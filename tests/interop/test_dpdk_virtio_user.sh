@@ -2,11 +2,13 @@
 # DPDK's virtio-user frontend (dpdk-testpmd --vdev net_virtio_user0, client) against a net device
 # built on libvhost's backend library (tests/interop/progs/dpdk_net_echo: every transmitted frame
 # is checked, its MACs are swapped and it goes into the next receive buffer).
-# VARIANTS: split packed split-nomrg
+# VARIANTS: split packed split-nomrg poll
 #
 #   split, packed   ring layout (packed: virtio-user packed_vq=1; VIRTIO_F_RING_PACKED must be
 #                   negotiated); VIRTIO_NET_F_MRG_RXBUF offered and negotiated
 #   split-nomrg     the device does not offer MRG_RXBUF: it must not be negotiated
+#   poll            split, the device's rings served by a busy-polling worker thread
+#                   (VH_SERVER_DATAPATH_POLL) instead of the kick eventfds
 #
 # testpmd sends one burst of 32 txonly frames to peer 02:76:68:00:00:09 (--tx-first), then
 # forwards with macswap: the 32 frames ping-pong between testpmd and the echo device for a few
@@ -31,6 +33,7 @@ case "$VARIANT" in
 split) ;;
 packed) VDEV_EXTRA=,packed_vq=1 ;;
 split-nomrg) ECHO_ARGS+=(--no-mrg) ;;
+poll) ECHO_ARGS+=(--poll) ;;
 *) vh_fail "unknown variant $VARIANT" ;;
 esac
 

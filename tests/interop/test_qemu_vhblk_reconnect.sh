@@ -90,15 +90,22 @@ guest=$!
 VH_PIDS+=("$guest")
 
 wait_console VH-WRITING 60
-# Two kills (during passes 2 and 4): the second restart resumes from a ring that was itself
-# restored once.
+# Four kills (during passes 2 to 5): each restart resumes from a ring that was itself restored,
+# and each kill has a fair chance of catching requests in flight.
 gen=1
-for pass in 1 3; do
+for pass in 1 2 3 4; do
 	wait_console "pass $pass written" 60
-	sleep 0.3 # the writers of the next pass are running (starting them is slow under TCG)
+	sleep 0.1 # the writers of the next pass are running
 	grep -q VH-WRITTEN "$VH_TMP/console.txt" && vh_fail "the guest finished writing before kill $gen"
 	kill -KILL "$BACKEND"
 	vh_log "killed vh-blk $BACKEND (SIGKILL) during pass $((pass + 1))"
+	# Until it is gone its listening socket still accepts: the successor would see it in use.
+	n=0
+	while kill -0 "$BACKEND" 2>/dev/null; do
+		[ "$n" -lt 100 ] || vh_fail "vh-blk $BACKEND survived SIGKILL for 10 s"
+		sleep 0.05
+		n=$((n + 1))
+	done
 	gen=$((gen + 1))
 	start_vhblk "$gen"
 	vh_wait_socket "$sock" 20 "$BACKEND"
@@ -106,11 +113,11 @@ done
 st=0
 wait "$guest" || st=$?
 [ "$st" -eq 0 ] || vh_fail "guest failed after the reconnect (run-guest status $st)"
-for g in 2 3; do
+for g in 2 3 4 5; do
 	grep -q "front-end connected" "$VH_TMP/vhblk$g.log" || vh_fail "QEMU never reconnected to vh-blk $g"
 done
 # Usually a kill catches requests in flight, which the successor takes from the inflight region.
-grep -h "resubmitting" "$VH_TMP"/vhblk[23].log || vh_log "no request was in flight at either kill"
+grep -h "resubmitting" "$VH_TMP"/vhblk[2-5].log || vh_log "no request was in flight at any kill"
 # Backend program conventions: SIGTERM is a clean exit (status 0) that removes the socket.
 wrapper=$VH_SPAWNED_PID
 kill -TERM "$BACKEND"

@@ -5,8 +5,10 @@
  * (ring 1) is checked, its destination and source MAC are exchanged and it is written into the
  * next receive buffer (ring 0) with a virtio_net_hdr_mrg_rxbuf, num_buffers 1.
  *
- *   dpdk_net_echo SOCKET [--seconds S] [--no-mrg] [--txonly PEER_MAC]
+ *   dpdk_net_echo SOCKET [--seconds S] [--no-mrg] [--poll] [--txonly PEER_MAC]
  *
+ * --poll: VH_SERVER_DATAPATH_POLL with one worker thread for both rings (the transmit ring's
+ * queue_kick fills receive buffers, so both must share one context); default: event mode.
  * --txonly: every frame must be one of dpdk-testpmd's txonly frames sent to PEER_MAC (IPv4 with a
  * valid header checksum, UDP 9 -> 9, lengths consistent); anything else counts as bad.
  * Runs until SIGTERM / SIGINT or S seconds, then prints
@@ -39,6 +41,7 @@
 
 struct echo {
 	bool no_mrg;
+	bool poll;
 	bool txonly;
 	uint8_t peer[6];
 	double seconds;
@@ -224,6 +227,7 @@ static int parse(int argc, char **argv, struct echo *e)
 	static const struct option lo[] = {
 		{ "seconds", required_argument, NULL, 's' },
 		{ "no-mrg", no_argument, NULL, 'm' },
+		{ "poll", no_argument, NULL, 'p' },
 		{ "txonly", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +240,8 @@ static int parse(int argc, char **argv, struct echo *e)
 			e->seconds = strtod(optarg, NULL);
 		} else if (c == 'm') {
 			e->no_mrg = true;
+		} else if (c == 'p') {
+			e->poll = true;
 		} else if (c == 't' && sscanf(optarg, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2],
 					      &m[3], &m[4], &m[5]) == 6) {
 			e->txonly = true;
@@ -287,7 +293,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse(argc, argv, &e) < 0) {
-		fprintf(stderr, "usage: %s SOCKET [--seconds S] [--no-mrg] [--txonly PEER_MAC]\n",
+		fprintf(stderr,
+			"usage: %s SOCKET [--seconds S] [--no-mrg] [--poll] [--txonly PEER_MAC]\n",
 			argv[0]);
 		return 2;
 	}
@@ -304,6 +311,10 @@ int main(int argc, char **argv)
 	cfg.opaque = &e;
 	cfg.features = e.no_mrg ? 0 : 1ull << VIRTIO_NET_F_MRG_RXBUF;
 	cfg.num_queues = 2;
+	if (e.poll) {
+		cfg.datapath = VH_SERVER_DATAPATH_POLL;
+		cfg.poll_threads = 1;
+	}
 	err = sfd < 0 ? -errno : vh_server_create(&cfg, &srv);
 	if (err >= 0) {
 		print_features("offered", cfg.features | vh_server_library_features());

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vh-net: vhost-user-net back-end program (QEMU docs/interop/vhost-user.rst "Backend program
+ * conventions"). Runs in the foreground, logs to stderr, exits 0 on SIGTERM / SIGINT after
+ * removing its socket. See docs/vh-net.md.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <vhost/proto.h>
+
+#include "vhnet.h"
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+static void log_stderr(void *opaque, enum vh_log_level level, const char *msg)
+{
+	const struct vh_log_sink *sink = opaque;
+
+	if (level > sink->max_level)
+		return;
+	fprintf(stderr, "%s: %s\n", level_names[level], msg);
+}
+
+void vhnet_log(const struct vhnet *d, enum vh_log_level level, const char *fmt, ...)
+{
+	char buf[512];
+	int n;
+	va_list ap;
+
+	if (level > d->log.max_level)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s: ", VHNET_NAME);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	d->log.fn(d->log.opaque, level, buf);
+}
+
+static void on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct vhnet *d = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		vhnet_log(d, VH_LOG_INFO, "signal %u: exiting", si.ssi_signo);
+	vh_server_stop(d->srv);
+}
+
+static int server_start(struct vhnet *d)
+{
+	struct vh_server_config cfg;
+	int err;
+
+	vh_server_config_init(&cfg);
+	cfg.name = VHNET_NAME;
+	cfg.socket_path = d->opt.socket_path;
+	cfg.listen_fd = d->opt.listen_fd;
+	cfg.ops = &vhnet_ops;
+	cfg.opaque = d;
+	cfg.features = d->features;
+	cfg.num_queues = 2 * d->opt.queue_pairs;
+	/*
+	 * QEMU drives each queue pair of a vhost-user netdev as a vhost device of its own on the
+	 * one connection, and each sends the whole guest RAM: with CONFIGURE_MEM_SLOTS that is an
+	 * ADD_MEM_REG of a region already mapped, which the library refuses as an overlap.
+	 * SET_MEM_TABLE replaces the table instead, so several senders agree.
+	 */
+	if (d->opt.queue_pairs > 1)
+		cfg.protocol_features_clear = 1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
+	cfg.max_queue_size = d->opt.queue_size;
+	cfg.config_size = sizeof(d->config);
+	/* The tap callback pops the receive ring: that needs the event datapath (backend.h). */
+	cfg.datapath = VH_SERVER_DATAPATH_EVENT;
+	cfg.log = d->log;
+	err = vh_server_create(&cfg, &d->srv);
+	if (err)
+		vhnet_log(d, VH_LOG_ERR, "cannot serve on %s: %s",
+			  d->opt.socket_path ? d->opt.socket_path : "--fd", strerror(-err));
+	return err;
+}
+
+static int run(struct vhnet *d, int sfd)
+{
+	int err;
+
+	err = vhnet_config_init(d);
+	if (err)
+		return err;
+	if (d->opt.tap) {
+		err = vhnet_tap_open(d);
+		if (err)
+			return err;
+	} else {
+		d->bounce = malloc(d->frame_max);
+		if (!d->bounce)
+			return -ENOMEM;
+	}
+	err = server_start(d);
+	if (err)
+		return err;
+	err = vh_server_watch(d->srv, sfd, EPOLLIN, on_signal, d);
+	if (err) {
+		vhnet_log(d, VH_LOG_ERR, "watch signalfd: %s", strerror(-err));
+		return err;
+	}
+	vhnet_log(d, VH_LOG_INFO,
+		  "serving %s%s on %s: %u queue pair(s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu "
+		  "%u, mergeable rx buffers %s",
+		  d->opt.tap ? "tap " : "loopback", d->opt.tap ? d->opt.tap : "",
+		  d->opt.socket_path ? d->opt.socket_path : "inherited fd", d->opt.queue_pairs,
+		  d->opt.mac[0], d->opt.mac[1], d->opt.mac[2], d->opt.mac[3], d->opt.mac[4],
+		  d->opt.mac[5], d->opt.mtu, d->opt.no_mrg ? "off" : "offered");
+	err = vh_server_run(d->srv);
+	if (err)
+		vhnet_log(d, VH_LOG_ERR, "server loop: %s", strerror(-err));
+	vh_server_unwatch(d->srv, sfd);
+	return err;
+}
+
+static void log_stats(const struct vhnet *d)
+{
+	const struct vhnet_stats *s = &d->st;
+	unsigned i;
+
+	vhnet_log(d, VH_LOG_INFO,
+		  "tx %llu frames %llu bytes (%llu dropped, %llu bad); rx %llu frames %llu bytes "
+		  "(%llu dropped, %llu bad buffers, %llu pauses for buffers)",
+		  (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+		  (unsigned long long)s->tx_dropped, (unsigned long long)s->tx_bad,
+		  (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+		  (unsigned long long)s->rx_dropped, (unsigned long long)s->rx_bad_bufs,
+		  (unsigned long long)s->rx_paused);
+	for (i = 0; d->opt.queue_pairs > 1 && i < d->opt.queue_pairs; i++)
+		vhnet_log(d, VH_LOG_INFO, "pair %u: tx %llu frames, rx %llu frames", i,
+			  (unsigned long long)d->pairs[i].tx_frames,
+			  (unsigned long long)d->pairs[i].rx_frames);
+}
+
+int main(int argc, char **argv)
+{
+	struct vhnet d;
+	sigset_t mask;
+	int sfd, err;
+
+	memset(&d, 0, sizeof(d));
+	err = vhnet_parse_options(argc, argv, &d.opt);
+	if (err)
+		return err > 0 ? 0 : 2;
+	d.log.max_level = d.opt.verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
+	d.log.fn = log_stderr;
+	d.log.opaque = &d.log;
+
+	/* Only the signalfd sees SIGTERM / SIGINT: the handler-free way to vh_server_stop(). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		vhnet_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(errno));
+		return 1;
+	}
+	err = run(&d, sfd);
+	/* Closes the connection (queue_stop returns held buffers) and unlinks the socket. */
+	vh_server_destroy(&d.srv);
+	if (!err)
+		log_stats(&d);
+	vhnet_tap_close(&d);
+	vhnet_pairs_free(&d);
+	free(d.bounce);
+	close(sfd);
+	/* The failure was logged where it happened. */
+	return err ? 1 : 0;
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# QEMU's virtio-net-pci (-netdev vhost-user) against libvhost's vh-net daemon (devices/vh-net)
+# with a tap inside a private network namespace; a Linux guest on the other side.
+#   Host: network namespace vhnet<pid> with tap vhtap0 = 10.99.0.1/24 (no other interface but
+#   lo: nothing here can reach any other network), vh-net --tap vhtap0 in it, and an HTTP
+#   peer (python3) on 10.99.0.1:8000 that serves a 1 MiB random (base64) blob and takes an upload.
+#   Guest: eth0 = 10.99.0.2/24; ping -c 5 (all answered), ping -s 3000 (IP fragments), wget
+#   the blob (RX bulk) and POST it back (TX bulk): md5 checked in the guest (download, and the
+#   peer's md5 of the upload) and on the host (the uploaded file byte for byte).
+#   mrg      vh-net defaults: VIRTIO_NET_F_MRG_RXBUF negotiated
+#   nomrg    --no-mrg-rxbuf: one receive buffer per frame
+#   packed   packed=on on the device: VIRTIO_F_RING_PACKED negotiated
+#   mq2      2 queue pairs (multi-queue tap, --queue-pairs 2, queues=2 / mq=on, 2 vCPUs; QEMU
+#            runs the control queue): the guest has 2 queue pairs, pings from each vCPU, and
+#            vh-net reports frames on both pairs
+# VARIANTS: mrg nomrg packed mq2
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VARIANTS="mrg nomrg packed mq2"
+NS=vhnet$$
+TAP=vhtap0
+HOST_IP=10.99.0.1
+GUEST_IP=10.99.0.2
+GUEST_MAC=52:54:00:12:34:56
+NS_MADE=0
+
+vhnet_cleanup()
+{
+	local rc=$1 pid
+	# The namespace goes after the processes in it (vh-net, the HTTP peer) are gone.
+	for pid in "${VH_PIDS[@]}"; do
+		vh_kill "$pid"
+	done
+	if [ "$NS_MADE" = 1 ]; then
+		ip netns del "$NS" 2>/dev/null || echo "[$VH_NAME] cannot delete netns $NS" >&2
+	fi
+	_vh_cleanup "$rc"
+}
+
+# vhnet_netns PAIRS: a fresh namespace with the tap (multi_queue for more than one queue pair:
+# vh-net then attaches one tap queue per pair with IFF_MULTI_QUEUE, which must match).
+vhnet_netns()
+{
+	local mq=()
+	[ "$1" -gt 1 ] && mq=(multi_queue)
+	ip netns add "$NS" || vh_unavailable "cannot create a network namespace (needs root)"
+	NS_MADE=1
+	ip -n "$NS" link set lo up
+	ip -n "$NS" tuntap add dev "$TAP" mode tap "${mq[@]}"
+	ip -n "$NS" addr add "$HOST_IP/24" dev "$TAP"
+	ip -n "$NS" link set "$TAP" up
+}
+
+vhnet_peer_script()
+{
+	cat >"$VH_TMP/peer.py" <<'PY'
+import hashlib, http.server, sys
+
+blob = open(sys.argv[2], "rb").read()
+
+
+class Peer(http.server.BaseHTTPRequestHandler):
+    def reply(self, body):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path != "/blob":
+            self.send_error(404)
+            return
+        self.reply(blob)
+
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(sys.argv[3], "wb") as f:
+            f.write(data)
+        self.reply(hashlib.md5(data).hexdigest().encode() + b"\n")
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("peer: " + (fmt % args) + "\n")
+        sys.stderr.flush()
+
+
+http.server.HTTPServer((sys.argv[1], 8000), Peer).serve_forever()
+PY
+}
+
+vhnet_guest_script()
+{
+	cat >"$VH_TMP/guest.sh" <<'SH'
+#!/bin/sh
+# Guest side of test_qemu_vhnet.sh (busybox). /vh/env: VH_HOST_IP VH_GUEST_IP VH_MAC VH_BLOB_MD5
+# VH_EXPECT_MRG VH_EXPECT_PACKED.
+. /vh/lib.sh
+dev=eth0
+vh_wait_path /sys/class/net/$dev
+f=$(cat /sys/class/net/$dev/device/features)
+vh_log "$dev: features $f"
+mrg=$(echo "$f" | cut -c 16)
+packed=$(echo "$f" | cut -c 35)
+[ "$mrg" = "$VH_EXPECT_MRG" ] || vh_die "VIRTIO_NET_F_MRG_RXBUF is $mrg, expected $VH_EXPECT_MRG"
+[ "$packed" = "$VH_EXPECT_PACKED" ] ||
+	vh_die "VIRTIO_F_RING_PACKED is $packed, expected $VH_EXPECT_PACKED"
+n=$(ls /sys/class/net/$dev/queues | grep -c rx-)
+[ "$n" = "$VH_EXPECT_PAIRS" ] || vh_die "$dev has $n receive queues, expected $VH_EXPECT_PAIRS"
+mac=$(cat /sys/class/net/$dev/address)
+[ "$mac" = "$VH_MAC" ] || vh_die "$dev has MAC $mac, expected $VH_MAC"
+vh_run ip addr add "$VH_GUEST_IP/24" dev $dev
+vh_run ip link set $dev up
+
+ping -c 5 -W 5 "$VH_HOST_IP" >/tmp/ping.txt 2>&1 || true
+cat /tmp/ping.txt
+grep -q "5 packets transmitted, 5 packets received" /tmp/ping.txt ||
+	vh_die "ping $VH_HOST_IP: not all 5 answered"
+ping -c 3 -s 3000 -W 5 "$VH_HOST_IP" >/tmp/ping.txt 2>&1 || true
+cat /tmp/ping.txt
+grep -q "3 packets transmitted, 3 packets received" /tmp/ping.txt ||
+	vh_die "ping -s 3000 $VH_HOST_IP (IP fragments): not all 3 answered"
+# From every vCPU: the driver picks the transmit queue by CPU (XPS), so each pair carries some.
+cpu=0
+while [ $cpu -lt "$(nproc)" ]; do
+	taskset -c $cpu ping -c 3 -W 5 "$VH_HOST_IP" >/tmp/ping.txt 2>&1 || true
+	grep -q "3 packets transmitted, 3 packets received" /tmp/ping.txt ||
+		vh_die "ping from cpu $cpu: not all 3 answered"
+	cpu=$((cpu + 1))
+done
+
+vh_run timeout 60 wget -q -O /tmp/down.bin "http://$VH_HOST_IP:8000/blob"
+got=$(md5sum /tmp/down.bin | cut -d' ' -f1)
+[ "$got" = "$VH_BLOB_MD5" ] || vh_die "downloaded blob: md5 $got, expected $VH_BLOB_MD5"
+vh_log "download: $(stat -c %s /tmp/down.bin) bytes, md5 ok"
+
+vh_run timeout 60 wget -q -O /tmp/up.md5 --post-file=/tmp/down.bin "http://$VH_HOST_IP:8000/up"
+got=$(cat /tmp/up.md5)
+[ "$got" = "$VH_BLOB_MD5" ] || vh_die "upload: the peer's md5 is $got, expected $VH_BLOB_MD5"
+vh_log "upload: md5 ok"
+cat /sys/class/net/$dev/statistics/rx_packets /sys/class/net/$dev/statistics/tx_packets \
+	/sys/class/net/$dev/statistics/rx_errors /sys/class/net/$dev/statistics/rx_dropped |
+	tr '\n' ' ' | sed 's/^/guest: rx_packets tx_packets rx_errors rx_dropped: /'
+echo
+SH
+}
+
+# vhnet_wait_listen PORT SECS PID: wait until something listens on HOST_IP:PORT in the netns.
+vhnet_wait_listen()
+{
+	local port=$1 tenths=$(($2 * 10)) pid=$3 n=0
+	until ip netns exec "$NS" ss -ltnH "sport = :$port" 2>/dev/null | grep -q LISTEN; do
+		kill -0 "$pid" 2>/dev/null || vh_fail "process $pid exited before listening on $port"
+		[ "$n" -lt "$tenths" ] || vh_fail "nothing listens on $HOST_IP:$port after $2 s"
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
+vhnet_run_variant()
+{
+	local v=$1 extra=() dev mrg=1 packed=0 pairs=1 smp=1 netdev sock blob st=0 vhnet peer md5 i
+	dev="virtio-net-pci,netdev=n0,mac=$GUEST_MAC,vectors=0"
+	netdev=vhost-user,id=n0,chardev=c0
+	case "$v" in
+	mrg) ;;
+	nomrg) extra=(--no-mrg-rxbuf) mrg=0 ;;
+	packed) dev="$dev,packed=on" packed=1 ;;
+	mq2)
+		pairs=2 smp=2 dev="$dev,mq=on" netdev="$netdev,queues=2"
+		extra=(--queue-pairs 2)
+		;;
+	*) vh_fail "unknown variant $v (one of: $VARIANTS)" ;;
+	esac
+	vh_log "variant $v: device $dev"
+	vhnet_netns "$pairs"
+	sock=$VH_TMP/$v.sock
+	blob=$VH_TMP/blob
+	# Text: busybox wget --post-file sends the file as a C string (up to the first NUL byte).
+	head -c 786432 /dev/urandom | base64 -w 0 >"$blob"
+	md5=$(md5sum "$blob" | cut -d' ' -f1)
+
+	vh_spawn "vhnet-$v" 200 ip netns exec "$NS" "$VHNET_BIN" --socket-path "$sock" \
+		--tap "$TAP" "${extra[@]}"
+	vhnet=$VH_SPAWNED_PID
+	vh_wait_socket "$sock" 20 "$vhnet"
+	vh_spawn "peer-$v" 200 ip netns exec "$NS" python3 "$VH_TMP/peer.py" "$HOST_IP" "$blob" \
+		"$VH_TMP/up.bin"
+	peer=$VH_SPAWNED_PID
+	vhnet_wait_listen 8000 20 "$peer"
+
+	vh_guest_build --script "$VH_TMP/guest.sh" --load "virtio_pci virtio_net" \
+		--wait /sys/class/net/eth0 --env VH_HOST_IP=$HOST_IP --env VH_GUEST_IP=$GUEST_IP \
+		--env VH_MAC=$GUEST_MAC --env VH_BLOB_MD5="$md5" --env VH_EXPECT_MRG=$mrg \
+		--env VH_EXPECT_PACKED=$packed --env VH_EXPECT_PAIRS=$pairs --guest-timeout 120
+	vh_guest_run --smp "$smp" --timeout 170 -- -chardev "socket,id=c0,path=$sock" \
+		-netdev "$netdev" -device "$dev" || st=$?
+	[ "$st" -eq 0 ] || vh_fail "guest failed (variant $v, run-guest status $st)"
+	kill -0 "$vhnet" 2>/dev/null || vh_fail "vh-net exited during the test"
+	cmp "$blob" "$VH_TMP/up.bin" || vh_fail "the file the guest uploaded differs from the blob"
+	vh_kill "$peer"
+	vh_kill "$vhnet"
+	grep -E "tx [0-9]+ frames" "$VH_TMP/vhnet-$v.log" || vh_fail "vh-net did not exit cleanly"
+	[ ! -e "$sock" ] || vh_fail "vh-net left its socket $sock behind"
+	for ((i = 0; pairs > 1 && i < pairs; i++)); do
+		grep -E "pair $i: tx [1-9][0-9]* frames, rx [1-9]" "$VH_TMP/vhnet-$v.log" ||
+			vh_fail "queue pair $i carried no frames in one direction"
+	done
+	rm -f "$blob" "$VH_TMP/up.bin"
+	ip netns del "$NS"
+	NS_MADE=0
+	vh_log "variant $v: PASS"
+}
+
+main()
+{
+	local v variants=${*:-$VARIANTS}
+	vh_init "vhnet-${variants// /-}"
+	trap 'vhnet_cleanup $?' EXIT
+	vh_need ip python3 md5sum ss
+	VHNET_BIN=$LIBVHOST_BUILD/devices/vh-net/vh-net
+	[ -x "$VHNET_BIN" ] || vh_fail "$VHNET_BIN not built"
+	[ "$(id -u)" = 0 ] || vh_unavailable "needs root (network namespace, tap)"
+	[ -c /dev/net/tun ] || vh_unavailable "/dev/net/tun missing"
+	vhnet_peer_script
+	vhnet_guest_script
+	for v in $variants; do
+		vhnet_run_variant "$v"
+	done
+}
+
+main "$@"
