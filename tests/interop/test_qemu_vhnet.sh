@@ -200,6 +200,7 @@ vhnet_run_variant()
 	vh_kill "$peer"
 	vh_kill "$vhnet"
 	grep -E "tx [0-9]+ frames" "$VH_TMP/vhnet-$v.log" || vh_fail "vh-net did not exit cleanly"
+	! grep -E "Sanitizer|runtime error" "$VH_TMP/vhnet-$v.log" || vh_fail "vh-net: sanitizer report"
 	[ ! -e "$sock" ] || vh_fail "vh-net left its socket $sock behind"
 	for ((i = 0; pairs > 1 && i < pairs; i++)); do
 		grep -E "pair $i: tx [1-9][0-9]* frames, rx [1-9]" "$VH_TMP/vhnet-$v.log" ||
