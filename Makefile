@@ -27,12 +27,13 @@ demo: build
 check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*'); \
 	clang-format --dry-run --Werror $$files && echo "format: ok"
+	@./scripts/check-kerneldoc.sh
 
 check-tests: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
 $(ASAN_BUILD)/build.ninja:
-	meson setup $(ASAN_BUILD) --buildtype=debug --werror -Db_sanitize=address,undefined -Db_lundef=false
+	CC=clang meson setup $(ASAN_BUILD) --buildtype=debug --werror -Db_sanitize=address,undefined -Db_lundef=false
 
 check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)

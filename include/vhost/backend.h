@@ -55,18 +55,23 @@ struct vh_queue;
 /* Memory slots offered with GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS). */
 #define VH_SERVER_MAX_MEM_SLOTS 509
 
-/*
- * Virtio / vhost feature bits the library implements itself and offers in GET_FEATURES, ORed
- * with the device's cfg.features: VIRTIO_F_VERSION_1, VIRTIO_F_RING_PACKED,
- * VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, VIRTIO_F_IOMMU_PLATFORM,
- * VHOST_F_LOG_ALL, VHOST_USER_F_PROTOCOL_FEATURES.
+/**
+ * vh_server_library_features() - virtio / vhost feature bits the library implements itself and
+ * offers in GET_FEATURES, ORed with the device's cfg.features: VIRTIO_F_VERSION_1,
+ * VIRTIO_F_RING_PACKED, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX,
+ * VIRTIO_F_IOMMU_PLATFORM, VHOST_F_LOG_ALL, VHOST_USER_F_PROTOCOL_FEATURES.
+ *
+ * Return: the feature mask (a constant). Errors: none. Thread: any.
  */
 VH_API uint64_t vh_server_library_features(void);
 
-/*
- * Protocol features offered by default (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK,
- * BACKEND_REQ, CONFIG, BACKEND_SEND_FD, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS,
- * STATUS. A device removes bits with cfg.protocol_features_clear.
+/**
+ * vh_server_library_protocol_features() - protocol features offered by default
+ * (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD,
+ * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS. A device removes bits with
+ * cfg.protocol_features_clear.
+ *
+ * Return: the protocol feature mask (a constant). Errors: none. Thread: any.
  */
 VH_API uint64_t vh_server_library_protocol_features(void);
 
@@ -266,10 +271,19 @@ VH_API int vh_server_run(struct vh_server *s);
  */
 VH_API void vh_server_stop(struct vh_server *s);
 
-/** vh_server_stopped() - vh_server_stop() was called since the last vh_server_run() started. */
+/**
+ * vh_server_stopped() - whether vh_server_stop() was called since the last vh_server_run()
+ * started.
+ * @s: the server.
+ * Return: true when stopped. Errors: none. Thread: the dispatch thread.
+ */
 VH_API bool vh_server_stopped(const struct vh_server *s);
 
-/** vh_server_num_conns() - connections currently served. Thread: dispatch thread. */
+/**
+ * vh_server_num_conns() - connections currently served.
+ * @s: the server.
+ * Return: the count. Errors: none. Thread: the dispatch thread.
+ */
 VH_API unsigned vh_server_num_conns(const struct vh_server *s);
 
 /**
@@ -296,25 +310,52 @@ VH_API int vh_server_watch(struct vh_server *s, int fd, uint32_t events, vh_serv
 
 /**
  * vh_server_unwatch() - stop watching @fd (before closing it).
+ * @s: the server. @fd: a fd given to vh_server_watch().
  * Return: 0, -ENOENT. Thread: dispatch thread.
  */
 VH_API int vh_server_unwatch(struct vh_server *s, int fd);
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-/** vh_conn_server() - the server the connection belongs to. */
+/**
+ * vh_conn_server() - the server the connection belongs to.
+ * @c: the connection (as passed to a device callback).
+ * Return: the server, never NULL. Errors: none.
+ * Thread: the dispatch thread or the context of one of the connection's queues.
+ */
 VH_API struct vh_server *vh_conn_server(const struct vh_conn *c);
 
-/** vh_conn_features() - negotiated virtio features (0 before SET_FEATURES). */
+/**
+ * vh_conn_features() - negotiated virtio features.
+ * @c: the connection.
+ * Return: the features, 0 before SET_FEATURES. Errors: none.
+ * Thread: the dispatch thread or the context of one of the connection's queues (the value only
+ * changes while the rings are stopped).
+ */
 VH_API uint64_t vh_conn_features(const struct vh_conn *c);
 
-/** vh_conn_protocol_features() - negotiated protocol features. */
+/**
+ * vh_conn_protocol_features() - negotiated protocol features.
+ * @c: the connection.
+ * Return: the features, 0 before SET_PROTOCOL_FEATURES. Errors: none.
+ * Thread: the dispatch thread or the context of one of the connection's queues.
+ */
 VH_API uint64_t vh_conn_protocol_features(const struct vh_conn *c);
 
-/** vh_conn_queue() - queue @index of the connection, or NULL when @index >= num_queues. */
+/**
+ * vh_conn_queue() - queue @index of the connection.
+ * @c: the connection. @index: ring index.
+ * Return: the queue, or NULL when @index >= num_queues. Errors: none.
+ * Thread: the dispatch thread or the context of one of the connection's queues.
+ */
 VH_API struct vh_queue *vh_conn_queue(const struct vh_conn *c, unsigned index);
 
-/** vh_conn_opaque() - the instance opaque (what conn_open stored, else cfg.opaque). */
+/**
+ * vh_conn_opaque() - the device instance of the connection.
+ * @c: the connection.
+ * Return: what conn_open stored, else cfg.opaque. Errors: none.
+ * Thread: the dispatch thread or the context of one of the connection's queues.
+ */
 VH_API void *vh_conn_opaque(const struct vh_conn *c);
 
 /* ---- queues (the device's side of a ring) --------------------------------------------------- */
@@ -351,6 +392,7 @@ VH_API int vh_queue_push(struct vh_queue *q, const struct vh_vq_elem *elem, uint
 /**
  * vh_queue_notify() - publish the pushed chains now and signal the call eventfd if the driver
  * wants it (done automatically after queue_kick; use it for chains pushed elsewhere).
+ * @q: the queue.
  * Return: 1 signalled, 0 not needed, -errno from the eventfd write. Thread: the queue's context.
  */
 VH_API int vh_queue_notify(struct vh_queue *q);
@@ -358,19 +400,45 @@ VH_API int vh_queue_notify(struct vh_queue *q);
 /**
  * vh_queue_wake() - ask for queue_kick to run again on the queue's context (e.g. an I/O thread
  * finished requests the device now wants to push).
+ * @q: the queue.
  * Return: 0, or -ESHUTDOWN when the queue is stopped. Thread: any; async-signal-safe.
  */
 VH_API int vh_queue_wake(struct vh_queue *q);
 
-/** vh_queue_index() - ring index within the connection. */
+/**
+ * vh_queue_index() - ring index within the connection.
+ * @q: the queue.
+ * Return: the index. Errors: none. Thread: any that may use @q.
+ */
 VH_API unsigned vh_queue_index(const struct vh_queue *q);
-/** vh_queue_size() - ring size (SET_VRING_NUM). */
+
+/**
+ * vh_queue_size() - ring size (SET_VRING_NUM).
+ * @q: the queue.
+ * Return: the number of descriptors. Errors: none. Thread: the queue's context.
+ */
 VH_API unsigned vh_queue_size(const struct vh_queue *q);
-/** vh_queue_conn() - the connection of the queue. */
+
+/**
+ * vh_queue_conn() - the connection of the queue.
+ * @q: the queue.
+ * Return: the connection, never NULL. Errors: none. Thread: any that may use @q.
+ */
 VH_API struct vh_conn *vh_queue_conn(const struct vh_queue *q);
-/** vh_queue_set_opaque() - attach device state to the queue (e.g. in queue_start). */
+
+/**
+ * vh_queue_set_opaque() - attach device state to the queue (e.g. in queue_start).
+ * @q: the queue. @opaque: device pointer, not owned.
+ * Thread: the queue's context or the dispatch thread in queue_start/queue_stop.
+ */
 VH_API void vh_queue_set_opaque(struct vh_queue *q, void *opaque);
-/** vh_queue_opaque() - what vh_queue_set_opaque() stored (NULL at start). */
+
+/**
+ * vh_queue_opaque() - what vh_queue_set_opaque() stored.
+ * @q: the queue.
+ * Return: the pointer (NULL at start). Errors: none. Thread: the queue's context or the
+ * dispatch thread.
+ */
 VH_API void *vh_queue_opaque(const struct vh_queue *q);
 
 #endif

@@ -186,36 +186,58 @@ struct vh_blk_completion {
  */
 VH_API int vh_blk_create(const struct vh_blk_config *cfg, struct vh_blk **out);
 
-/** vh_blk_destroy() - stop the device, free everything; sets *@blk to NULL (NULL: no-op). */
+/**
+ * vh_blk_destroy() - stop the device, free everything; sets *@blk to NULL.
+ * @blk: the driver (NULL or *blk NULL: no-op).
+ * Thread: any, with no other call on the driver running.
+ */
 VH_API void vh_blk_destroy(struct vh_blk **blk);
 
-/** vh_blk_get_info() - copy the negotiated parameters into @info. Thread: any. */
+/**
+ * vh_blk_get_info() - copy the negotiated parameters into @info.
+ * @blk: the driver. @info: receives the parameters.
+ * Thread: any.
+ */
 VH_API void vh_blk_get_info(const struct vh_blk *blk, struct vh_blk_info *info);
 
 /**
  * vh_blk_gpa() - guest physical address of @host inside guest memory (the backend sees
- * [0, struct vh_blk_info.mem_size)); UINT64_MAX when @host is not guest memory. Thread: any.
+ * [0, struct vh_blk_info.mem_size)).
+ * @blk: the driver. @host: a pointer into the driver's memory or cfg.user_mem.
+ * Return: the address; UINT64_MAX when @host is not guest memory. Thread: any.
  */
 VH_API uint64_t vh_blk_gpa(const struct vh_blk *blk, const void *host);
 
 /**
  * vh_blk_queue_gpa() - guest addresses of @queue's descriptor, driver and device areas (the
  * device area is what the backend writes: the used ring / packed descriptors are in desc).
+ * @blk: the driver. @queue: queue index.
+ * @desc: receives the descriptor area GPA. @driver: the driver area. @device: the device area.
  * Return: 0, -EINVAL bad queue. Thread: any.
  */
 VH_API int vh_blk_queue_gpa(const struct vh_blk *blk, unsigned queue, uint64_t *desc,
 			    uint64_t *driver, uint64_t *device);
 
-/** vh_blk_dev() - the underlying device (dirty logging, migration queries). Not owned. */
+/**
+ * vh_blk_dev() - the underlying device (dirty logging, migration queries).
+ * @blk: the driver.
+ * Return: the device, owned by @blk. Errors: none. Thread: any.
+ */
 VH_API struct vh_dev *vh_blk_dev(struct vh_blk *blk);
 
 /**
  * vh_blk_buf_alloc() - take @size bytes (rounded up to 4 KiB, 4 KiB aligned) from the pool.
+ * @blk: the driver. @size: bytes wanted (> 0).
  * Return: the buffer (guest memory), or NULL when the pool has no such run. Thread-safe.
  */
 VH_API void *vh_blk_buf_alloc(struct vh_blk *blk, size_t size);
 
-/** vh_blk_buf_free() - give a buffer from vh_blk_buf_alloc() back (NULL: no-op). Thread-safe. */
+/**
+ * vh_blk_buf_free() - give a buffer from vh_blk_buf_alloc() back.
+ * @blk: the driver. @buf: the buffer (NULL: no-op).
+ * Errors: a pointer that is not an allocated pool buffer is logged and ignored.
+ * Thread: any (the pool has its own lock).
+ */
 VH_API void vh_blk_buf_free(struct vh_blk *blk, void *buf);
 
 /**
@@ -236,6 +258,7 @@ VH_API int vh_blk_submit(struct vh_blk *blk, unsigned queue, const struct vh_blk
 
 /**
  * vh_blk_reap() - collect up to @max finished requests of @queue without blocking.
+ * @blk: the driver. @queue: queue index. @out: receives up to @max completions.
  * With the call eventfd, a reap that returns fewer than @max also re-arms the device's
  * notification, so call it until it does before sleeping on vh_blk_call_fd().
  * Return: number of completions stored in @out (0: none); -EPROTO the device corrupted the ring.
@@ -248,46 +271,105 @@ VH_API int vh_blk_reap(struct vh_blk *blk, unsigned queue, struct vh_blk_complet
  * vh_blk_wait() - block until @queue has a completion to reap or @timeout_ms passes.
  * Polling queues spin on the used ring; others sleep on the call eventfd (and re-check the ring
  * after enabling notifications so no completion is missed).
+ * @blk: the driver. @queue: queue index.
  * @timeout_ms: -1 forever, 0 just check.
  * Return: 1 completions ready; 0 timeout; -EPROTO; -errno from poll(). Thread: queue's thread.
  */
 VH_API int vh_blk_wait(struct vh_blk *blk, unsigned queue, int timeout_ms);
 
-/** vh_blk_inflight() - requests submitted on @queue and not yet reaped. */
+/**
+ * vh_blk_inflight() - requests submitted on @queue and not yet reaped.
+ * @blk: the driver. @queue: queue index.
+ * Return: the count (0 for a bad index). Errors: none. Thread: the queue's thread.
+ */
 VH_API unsigned vh_blk_inflight(const struct vh_blk *blk, unsigned queue);
 
 /**
  * vh_blk_call_fd() - eventfd the device signals on completions of @queue, for the caller's
- * event loop (readable: read 8 bytes, then vh_blk_reap()). -1 for polling queues or a bad index.
+ * event loop (readable: read 8 bytes, then vh_blk_reap()).
+ * @blk: the driver. @queue: queue index.
+ * Return: the fd (owned by @blk); -1 for polling queues or a bad index. Thread: any.
  */
 VH_API int vh_blk_call_fd(const struct vh_blk *blk, unsigned queue);
 
 /*
  * Synchronous helpers on queue 0 (which must have nothing else in flight: -EBUSY). @buf may be any
  * memory; it is bounced through the pool when it is not guest memory. Large transfers are split.
- * Return: 0 or the negative status/errno as for vh_blk_submit() and struct vh_blk_completion.
- * -ETIMEDOUT when the device does not answer within the configured timeout.
+ * Each blocks until the device answers. Return: 0 or the negative status/errno as for
+ * vh_blk_submit() and struct vh_blk_completion; -EBUSY queue 0 busy; -ETIMEDOUT when the device
+ * does not answer within the configured timeout. Thread: the thread that owns queue 0.
+ */
+
+/**
+ * vh_blk_read() - read @len bytes at @offset into @buf.
+ * @blk: the driver. @offset: byte offset (multiple of 512). @buf: destination. @len: bytes
+ * (multiple of 512).
+ * Return: 0 or -errno (see above). Thread: queue 0's thread.
  */
 VH_API int vh_blk_read(struct vh_blk *blk, uint64_t offset, void *buf, size_t len);
+
+/**
+ * vh_blk_write() - write @len bytes from @buf at @offset.
+ * @blk: the driver. @offset: byte offset (multiple of 512). @buf: source. @len: bytes
+ * (multiple of 512).
+ * Return: 0, -EROFS read-only device, or -errno (see above). Thread: queue 0's thread.
+ */
 VH_API int vh_blk_write(struct vh_blk *blk, uint64_t offset, const void *buf, size_t len);
+
+/**
+ * vh_blk_flush() - VIRTIO_BLK_T_FLUSH and wait for it.
+ * @blk: the driver.
+ * Return: 0; -EOPNOTSUPP VIRTIO_BLK_F_FLUSH not negotiated; -errno (see above).
+ * Thread: queue 0's thread.
+ */
 VH_API int vh_blk_flush(struct vh_blk *blk);
+
+/**
+ * vh_blk_discard() - VIRTIO_BLK_T_DISCARD of [@offset, @offset + @len).
+ * @blk: the driver. @offset: byte offset. @len: bytes (both multiples of 512).
+ * Return: 0; -EOPNOTSUPP VIRTIO_BLK_F_DISCARD not negotiated; -errno (see above).
+ * Thread: queue 0's thread.
+ */
 VH_API int vh_blk_discard(struct vh_blk *blk, uint64_t offset, uint64_t len);
+
+/**
+ * vh_blk_write_zeroes() - VIRTIO_BLK_T_WRITE_ZEROES of [@offset, @offset + @len).
+ * @blk: the driver. @offset: byte offset. @len: bytes (both multiples of 512).
+ * @unmap: set VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP (the device may deallocate).
+ * Return: 0; -EOPNOTSUPP VIRTIO_BLK_F_WRITE_ZEROES not negotiated; -errno (see above).
+ * Thread: queue 0's thread.
+ */
 VH_API int vh_blk_write_zeroes(struct vh_blk *blk, uint64_t offset, uint64_t len, bool unmap);
-/* @id: VIRTIO_BLK_ID_BYTES + 1 bytes, NUL-terminated on return. */
+
+/**
+ * vh_blk_get_id() - VIRTIO_BLK_T_GET_ID: the device's serial string.
+ * @blk: the driver. @id: VIRTIO_BLK_ID_BYTES + 1 bytes, NUL-terminated on return. @len: size of
+ * @id.
+ * Return: 0, -EINVAL @len too small, or -errno (see above). Thread: queue 0's thread.
+ */
 VH_API int vh_blk_get_id(struct vh_blk *blk, char *id, size_t len);
 
 /**
  * vh_blk_reconnect() - after the backend restarted: re-negotiate and restore the rings
  * (vh_dev_reconnect()); requests in flight are resubmitted by the backend from its inflight
  * region when it supports INFLIGHT_SHMFD. Thread: every queue idle.
+ * @blk: the driver.
  * Return: 0 or -errno.
  */
 VH_API int vh_blk_reconnect(struct vh_blk *blk);
 
-/** vh_blk_op_name() - "read", "write", ... for logs. */
+/**
+ * vh_blk_op_name() - "read", "write", ... for logs.
+ * @op: the operation.
+ * Return: a static string ("unknown" for values outside enum vh_blk_op). Thread: any.
+ */
 VH_API const char *vh_blk_op_name(enum vh_blk_op op);
 
-/** vh_blk_feature_name() - "VIRTIO_BLK_F_FLUSH" style name of a device bit (< 24), or NULL. */
+/**
+ * vh_blk_feature_name() - "VIRTIO_BLK_F_FLUSH" style name of a device feature bit.
+ * @bit: the bit (< 24).
+ * Return: a static string, or NULL for unknown bits. Thread: any.
+ */
 VH_API const char *vh_blk_feature_name(unsigned bit);
 
 #endif

@@ -118,31 +118,86 @@ struct vh_dev_vring {
  * Thread: any; the device is then used by one thread at a time.
  */
 VH_API int vh_dev_create(const struct vh_dev_config *cfg, struct vh_dev **out);
-/** vh_dev_destroy() - close everything the device owns (no messages sent); *@dev = NULL. */
+/**
+ * vh_dev_destroy() - close everything the device owns (no messages sent); sets *@dev to NULL.
+ * @dev: the device (NULL or *dev NULL: no-op).
+ * Thread: the thread that owns the device.
+ */
 VH_API void vh_dev_destroy(struct vh_dev **dev);
 
 /* Feature negotiation. */
-VH_API uint64_t vh_dev_features(const struct vh_dev *dev);	    /* offered & cfg->features */
-VH_API uint64_t vh_dev_backend_features(const struct vh_dev *dev);  /* raw offer */
-VH_API uint64_t vh_dev_protocol_features(const struct vh_dev *dev); /* negotiated */
+
+/**
+ * vh_dev_features() - features the backend offers, masked with cfg->features.
+ * @dev: the device.
+ * Return: the feature bits. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
+VH_API uint64_t vh_dev_features(const struct vh_dev *dev);
+
+/**
+ * vh_dev_backend_features() - the backend's raw GET_FEATURES offer.
+ * @dev: the device.
+ * Return: the feature bits. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
+VH_API uint64_t vh_dev_backend_features(const struct vh_dev *dev);
+
+/**
+ * vh_dev_protocol_features() - negotiated vhost-user protocol features (0 for vhost-kernel).
+ * @dev: the device.
+ * Return: the protocol feature bits. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
+VH_API uint64_t vh_dev_protocol_features(const struct vh_dev *dev);
+
 /**
  * vh_dev_ack_features() - SET_FEATURES with @features (a subset of vh_dev_features()).
  * VHOST_USER_F_PROTOCOL_FEATURES and VHOST_F_LOG_ALL are managed by the library.
+ * @dev: the device. @features: the driver's choice.
  * Return: 0; -EINVAL bits not offered; -EBUSY started; -EIO refused; -EPROTO/-ECONNRESET.
+ * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_ack_features(struct vh_dev *dev, uint64_t features);
+
+/**
+ * vh_dev_max_queues() - rings the backend supports (GET_QUEUE_NUM with MQ, else the
+ * transport's limit).
+ * @dev: the device.
+ * Return: the count. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API unsigned vh_dev_max_queues(const struct vh_dev *dev);
+
+/**
+ * vh_dev_max_mem_slots() - memory regions the backend accepts (GET_MAX_MEM_SLOTS with
+ * CONFIGURE_MEM_SLOTS, else the transport's limit).
+ * @dev: the device.
+ * Return: the count. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API unsigned vh_dev_max_mem_slots(const struct vh_dev *dev);
 
 /* Memory table: a batch replaces the whole table; only the difference is sent when it can be. */
+
+/**
+ * vh_dev_mem_begin() - start a new memory table batch (discards an uncommitted one).
+ * @dev: the device.
+ * Return: 0. Errors: none. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_mem_begin(struct vh_dev *dev);
+
+/**
+ * vh_dev_mem_add() - add one region to the open batch (nothing is sent).
+ * @dev: the device. @r: the region (copied; its fd must stay open while in the table).
+ * Return: 0; -EINVAL no open batch, bad region, or vhost-user without an fd; -ENOMEM.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_mem_add(struct vh_dev *dev, const struct vh_dev_mem_region *r);
+
 /**
  * vh_dev_mem_commit() - make the batch the table and tell the backend (whole table, or
  * REM/ADD_MEM_REG of the difference with CONFIGURE_MEM_SLOTS; nothing if unchanged). Region fds
  * must stay open while they are in the table (a reconnect sends them again).
  * Return: 0; -EINVAL no batch, a refused region, or a running ring would be unmapped (nothing
  * sent); -ENOSPC more regions than the backend's slots; -EIO/-EPROTO/-ECONNRESET.
+ * @dev: the device.
+ * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_mem_commit(struct vh_dev *dev);
 
@@ -151,67 +206,201 @@ VH_API int vh_dev_mem_commit(struct vh_dev *dev);
  * vh_dev_vring_setup() - record ring @vr->index for the next start (nothing is sent).
  * Return: 0; -EINVAL index >= num_queues, bad size (split: power of 2), packed without
  * VIRTIO_F_RING_PACKED acked, split base > 0xffff; -EBUSY while started; -errno from eventfd.
+ * @dev: the device. @vr: the ring (copied; kick_fd/call_fd -1: the device makes eventfds).
+ * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_vring_setup(struct vh_dev *dev, const struct vh_dev_vring *vr);
+
+/**
+ * vh_dev_vring_kick_fd() - the eventfd the driver writes to kick ring @index.
+ * @dev: the device. @index: ring index.
+ * Return: the fd (owned by @dev); -EINVAL bad index. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_vring_kick_fd(const struct vh_dev *dev, unsigned index);
+
+/**
+ * vh_dev_vring_call_fd() - the eventfd the backend signals for ring @index.
+ * @dev: the device. @index: ring index.
+ * Return: the fd (owned by @dev); -EINVAL bad index. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_vring_call_fd(const struct vh_dev *dev, unsigned index);
-/* Hands every set-up ring to the backend and kicks each once (requests may already be queued). */
+
+/**
+ * vh_dev_start() - hand every set-up ring to the backend and kick each once (requests may
+ * already be queued).
+ * @dev: the device.
+ * Return: 0; -EBUSY already started; -EINVAL no ring set up, features not acked, a memory batch
+ * still open or no memory table; -EIO/-EPROTO/-ECONNRESET from the backend.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_start(struct vh_dev *dev);
-/* Stops every ring; @bases (may be NULL) receives each ring's next index, indexed by ring. */
+
+/**
+ * vh_dev_stop() - stop every ring (GET_VRING_BASE).
+ * @dev: the device. @bases: NULL, or receives each ring's next index, indexed by ring.
+ * @nbases: entries in @bases.
+ * Return: 0; -EINVAL not started; -EPROTO/-ECONNRESET (the rings are stopped anyway).
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases);
 
-/* Notifier masking: while masked, the backend's call goes to a private eventfd. */
+/**
+ * vh_dev_vring_mask() - notifier masking: while masked, the backend's call goes to a private
+ * eventfd; unmasking restores the ring's call fd.
+ * @dev: the device. @index: ring index. @masked: mask or unmask.
+ * Return: 0; -EINVAL bad index; -errno from eventfd or the backend. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_vring_mask(struct vh_dev *dev, unsigned index, bool masked);
-/* 1 if a call arrived while masked (and clears it), 0 if not, -errno. */
+
+/**
+ * vh_dev_vring_pending() - whether a call arrived while ring @index was masked; clears it.
+ * @dev: the device. @index: ring index.
+ * Return: 1 pending, 0 not; -EINVAL bad index; -errno reading the eventfd. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_vring_pending(struct vh_dev *dev, unsigned index);
 
 /* Dirty logging for live migration. */
+
+/**
+ * vh_dev_log_start() - allocate the dirty log, send it (SET_LOG_BASE) and set VHOST_F_LOG_ALL.
+ * @dev: the device.
+ * Return: 0; -EOPNOTSUPP vh_dev_migration_blocker() says no (logged); -ENOMEM; -errno from the
+ * backend (the log is dropped again). Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_log_start(struct vh_dev *dev);
+
+/**
+ * vh_dev_log_stop() - clear VHOST_F_LOG_ALL and free the log.
+ * @dev: the device.
+ * Return: 0 or -errno from the backend (the log is freed anyway). Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_log_stop(struct vh_dev *dev);
-/* ORs every page dirtied since the last sync into @bitmap (bit n = page n of 4 KiB), clearing the log. */
+
+/**
+ * vh_dev_log_sync() - OR every page dirtied since the last sync into @bitmap (bit n = page n
+ * of 4 KiB), clearing the log.
+ * @dev: the device. @bitmap: the caller's bitmap. @nbits: bits in @bitmap.
+ * Return: pages newly marked (capped at INT32_MAX); -EINVAL NULL @bitmap or logging off.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_log_sync(struct vh_dev *dev, uint64_t *bitmap, uint64_t nbits);
-/* 0: migratable; 1: blocked, with the reason in @why; -errno. */
+
+/**
+ * vh_dev_migration_blocker() - whether the device can be live-migrated.
+ * @dev: the device. @why: receives the reason when blocked (may be NULL when @len is 0).
+ * @len: size of @why.
+ * Return: 0 migratable; 1 blocked, with the reason in @why; -EINVAL NULL @why with @len > 0.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_migration_blocker(const struct vh_dev *dev, char *why, size_t len);
 
-/* IOTLB: the caller unmapped [iova, iova + size). */
+/**
+ * vh_dev_iotlb_invalidate() - the caller unmapped [@iova, @iova + @size): tell the backend
+ * (VHOST_IOTLB_INVALIDATE).
+ * @dev: the device. @iova: start. @size: bytes.
+ * Return: 0; -EINVAL VIRTIO_F_ACCESS_PLATFORM not negotiated; -errno from the transport.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_iotlb_invalidate(struct vh_dev *dev, uint64_t iova, uint64_t size);
 
 /* Config space. */
+
+/**
+ * vh_dev_get_config() - read @len bytes of the device config space at @offset (GET_CONFIG).
+ * @dev: the device. @offset: byte offset. @buf: receives the bytes. @len: bytes.
+ * Return: 0; -EINVAL bad range; -EOPNOTSUPP no CONFIG protocol feature; -errno from the
+ * backend. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_get_config(struct vh_dev *dev, uint32_t offset, void *buf, uint32_t len);
+
+/**
+ * vh_dev_set_config() - write @len bytes of the device config space at @offset (SET_CONFIG).
+ * @dev: the device. @offset: byte offset. @buf: the bytes. @len: bytes.
+ * Return: 0; -EINVAL bad range; -EOPNOTSUPP no CONFIG protocol feature; -errno from the
+ * backend. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_set_config(struct vh_dev *dev, uint32_t offset, const void *buf, uint32_t len);
 
 /* Inflight region (vhost-user INFLIGHT_SHMFD) for reconnect and migration. */
+
+/**
+ * vh_dev_inflight_size() - bytes vh_dev_inflight_save() needs.
+ * @dev: the device. @size: receives the size (0: no inflight region).
+ * Return: 0; -EINVAL NULL @size. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_inflight_size(const struct vh_dev *dev, size_t *size);
+
+/**
+ * vh_dev_inflight_save() - copy the inflight region (with a header) into @buf.
+ * @dev: the device. @buf: destination. @len: its size (>= vh_dev_inflight_size()).
+ * Return: 0; -ENOENT no inflight region; -EINVAL @len too small. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_inflight_save(const struct vh_dev *dev, void *buf, size_t len);
+
+/**
+ * vh_dev_inflight_load() - restore a region saved by vh_dev_inflight_save() (migration
+ * target), before vh_dev_start().
+ * @dev: the device. @buf: the saved bytes (validated). @len: their size.
+ * Return: 0; -EBUSY started; -EINVAL bad header or size; -errno from memfd/mmap or the backend.
+ * Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_inflight_load(struct vh_dev *dev, const void *buf, size_t len);
 
-/* Busyloop timeout (vhost-kernel), in microseconds. */
+/**
+ * vh_dev_set_busyloop_timeout() - VHOST_SET_VRING_BUSYLOOP_TIMEOUT (vhost-kernel).
+ * @dev: the device. @index: ring index. @usec: timeout in microseconds (0: off).
+ * Return: 0; -EINVAL bad index; -EOPNOTSUPP vhost-user; -errno from the ioctl. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_set_busyloop_timeout(struct vh_dev *dev, unsigned index, unsigned usec);
-/*
- * VHOST_GET_VRING_BUSYLOOP_TIMEOUT into *@usec. -EOPNOTSUPP: vhost-user, or a kernel without
- * busy polling; -EINVAL bad index/NULL. (More for vhost-kernel/-vdpa devices: <vhost/kernel.h>.)
+
+/**
+ * vh_dev_get_busyloop_timeout() - VHOST_GET_VRING_BUSYLOOP_TIMEOUT into *@usec.
+ * (More for vhost-kernel/-vdpa devices: <vhost/kernel.h>.)
+ * @dev: the device. @index: ring index. @usec: receives the timeout in microseconds.
+ * Return: 0; -EOPNOTSUPP vhost-user, or a kernel without busy polling; -EINVAL bad index/NULL.
+ * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_get_busyloop_timeout(struct vh_dev *dev, unsigned index, unsigned *usec);
 
 /*
- * Event loop integration: the fd to watch for backend-initiated messages (IOTLB misses, config changes,
- * the backend hanging up); -1 if none. vh_dev_dispatch handles what is pending without blocking.
- * vhost-user: the back-end channel when BACKEND_REQ was negotiated, else the socket itself (readable
- * only when the backend hung up or broke the protocol). vh_dev_dispatch returns the number of
- * backend requests handled, -ECONNRESET when the backend is gone (then vh_dev_reconnect), -EPROTO.
+ * Event loop integration: vh_dev_event_fd() is the fd to watch for backend-initiated messages
+ * (IOTLB misses, config changes, the backend hanging up). vhost-user: the back-end channel when
+ * BACKEND_REQ was negotiated, else the socket itself (readable only when the backend hung up or
+ * broke the protocol). vh_dev_dispatch() handles what is pending without blocking.
+ */
+
+/**
+ * vh_dev_event_fd() - the fd to watch for backend-initiated messages (see above).
+ * @dev: the device.
+ * Return: the fd (owned by @dev), or -1 if none. Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_event_fd(const struct vh_dev *dev);
+
+/**
+ * vh_dev_dispatch() - handle pending backend requests without blocking.
+ * @dev: the device.
+ * Return: the number of backend requests handled (>= 0); -ECONNRESET the backend is gone (then
+ * vh_dev_reconnect()); -EPROTO it broke the protocol. Thread: the thread that owns @dev (one at a time).
+ */
 VH_API int vh_dev_dispatch(struct vh_dev *dev);
 
-/*
- * vhost-user: reconnect after the backend went away (vh_dev_dispatch or a request returned
- * -ECONNRESET): re-negotiate, re-send memory, rings, bases and inflight state, restart if started.
+/**
+ * vh_dev_reconnect() - vhost-user: reconnect after the backend went away (vh_dev_dispatch() or a
+ * request returned -ECONNRESET): re-negotiate, re-send memory, rings, bases and inflight state,
+ * restart if started.
+ * @dev: the device.
+ * Return: 0; -EOPNOTSUPP the transport cannot reopen; -errno from connecting or restoring
+ * (-ECONNREFUSED/-ETIMEDOUT: nobody there yet; the device stays broken, try again).
+ * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_reconnect(struct vh_dev *dev);
 
-/*
- * Device reset (vhost-user RESET_DEVICE when negotiated) while stopped; drops the inflight
- * region. -EBUSY while started, -EOPNOTSUPP when the backend cannot reset.
+/**
+ * vh_dev_reset() - device reset (vhost-user RESET_DEVICE when negotiated) while stopped; drops
+ * the inflight region.
+ * @dev: the device.
+ * Return: 0; -EBUSY while started; -EOPNOTSUPP the backend cannot reset; -errno from the
+ * backend. Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_reset(struct vh_dev *dev);
 

@@ -62,12 +62,14 @@ VH_API int vh_kernel_vsock_set_guest_cid(struct vh_dev *dev, uint64_t cid);
 /**
  * vh_kernel_vsock_set_running() - VHOST_VSOCK_SET_RUNNING: start (after vh_dev_start()) or stop
  * (before vh_dev_stop()) the vsock device's rings.
+ * @dev: a device opened on /dev/vhost-vsock. @running: start or stop.
  * Return: 0, -EINVAL not vhost-kernel, -errno. Thread: owner.
  */
 VH_API int vh_kernel_vsock_set_running(struct vh_dev *dev, bool running);
 
 /**
  * vh_kernel_vsock_stop() - vh_kernel_vsock_set_running(false), then vh_dev_stop().
+ * @dev: a vsock device. @bases, @nbases: as for vh_dev_stop().
  * Return: 0 or the first -errno. Thread: owner.
  */
 VH_API int vh_kernel_vsock_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases);
@@ -123,6 +125,7 @@ VH_API int vh_dev_ioctl_info(const struct vh_dev *dev, struct vh_dev_ioctl_info 
 
 /**
  * vh_dev_vring_group() - VHOST_VDPA_GET_VRING_GROUP: the virtqueue group of ring @index.
+ * @dev: a vhost-vdpa device. @index: ring. @group: receives the group.
  * Return: 0 and *@group; -EOPNOTSUPP not vdpa or the kernel lacks the query; -errno.
  * Thread: owner.
  */

@@ -42,16 +42,22 @@ VH_API int vh_dirty_log_map(int fd, uint64_t size, uint64_t offset, struct vh_di
 
 /**
  * vh_dirty_log_wrap() - use @size bytes at @base as the log (tests, in-process peers).
- * Return: 0, -EINVAL, -ENOMEM.
+ * @base: the log memory (not owned). @size: log bytes. @out: receives the log.
+ * Return: 0, -EINVAL NULL @base or size 0, -ENOMEM. Thread: any.
  */
 VH_API int vh_dirty_log_wrap(void *base, uint64_t size, struct vh_dirty_log **out);
 
-/** vh_dirty_log_unmap() - unmap and free; sets *@log to NULL. NULL is a no-op. */
+/**
+ * vh_dirty_log_unmap() - unmap and free; sets *@log to NULL.
+ * @log: the log (NULL or *log NULL: no-op).
+ * Thread: any, once no thread marks the log any more (the backend parks its workers first).
+ */
 VH_API void vh_dirty_log_unmap(struct vh_dirty_log **log);
 
 /**
- * vh_dirty_log_mark() - mark every page touched by [gpa, gpa + len) dirty.
+ * vh_dirty_log_mark() - mark every page touched by [@gpa, @gpa + @len) dirty.
  * @log: the log (NULL: no-op, so callers need not test whether logging is on).
+ * @gpa: guest physical address of the first byte written. @len: bytes written.
  * Atomic OR per byte, so concurrent ring threads and the frontend's sync never lose a bit.
  * Pages beyond the log are ignored and counted (vh_dirty_log_dropped()). @len 0 marks nothing.
  * Thread: any, concurrently.
@@ -67,10 +73,18 @@ VH_API void vh_dirty_log_mark(struct vh_dirty_log *log, uint64_t gpa, uint64_t l
 VH_API void vh_dirty_log_mark_iov(struct vh_dirty_log *log, const struct vh_memmap *m,
 				  const struct iovec *iov, unsigned n, uint64_t written);
 
-/** vh_dirty_log_size() - log bytes. */
+/**
+ * vh_dirty_log_size() - log bytes.
+ * @log: the log.
+ * Return: the size in bytes. Errors: none. Thread: any.
+ */
 VH_API uint64_t vh_dirty_log_size(const struct vh_dirty_log *log);
 
-/** vh_dirty_log_dropped() - pages that could not be marked (beyond the log, unmapped). */
+/**
+ * vh_dirty_log_dropped() - pages that could not be marked (beyond the log, unmapped).
+ * @log: the log.
+ * Return: the count (read atomically). Errors: none. Thread: any, concurrently with markers.
+ */
 VH_API uint64_t vh_dirty_log_dropped(const struct vh_dirty_log *log);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -98,18 +112,27 @@ struct vh_log_buf;
  * vh_log_bytes_for() - log bytes needed for @t's committed regions and @rings (the seed's
  * vhost_get_log_size), rounded up to whole 64-bit words. 0 when nothing needs logging.
  * @t: may be NULL. @rings: used rings (entries with size 0 are skipped); may be NULL if @n is 0.
+ * @n: entries in @rings.
+ * Return: the byte count (0: nothing to log). Errors: none. Thread: any.
  */
 VH_API uint64_t vh_log_bytes_for(const struct vh_memtable *t, const struct vh_log_range *rings,
 				 unsigned n);
 
 /**
  * vh_log_buf_create() - allocate a zeroed log of @bytes (rounded up to 8).
+ * @cfg: configuration (copied; NULL: defaults). @bytes: log size. @out: receives the buffer.
  * vhost-user: a memfd sealed with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL once sized.
  * Return: 0; -EINVAL bytes 0; -errno from memfd_create/ftruncate/fcntl/mmap; -ENOMEM.
  * Thread: any; a buffer is synced/resized by one thread at a time.
  */
 VH_API int vh_log_buf_create(const struct vh_log_buf_config *cfg, uint64_t bytes,
 			     struct vh_log_buf **out);
+
+/**
+ * vh_log_buf_destroy() - unmap both logs, close the memfd, free; sets *@log to NULL.
+ * @log: the buffer (NULL or *log NULL: no-op).
+ * Thread: the syncing thread, once the peer no longer writes the log.
+ */
 VH_API void vh_log_buf_destroy(struct vh_log_buf **log);
 
 /**
@@ -126,14 +149,32 @@ VH_API void vh_log_buf_destroy(struct vh_log_buf **log);
  */
 VH_API int vh_log_buf_resize(struct vh_log_buf *log, uint64_t bytes);
 
-/** vh_log_buf_drop_old() - fold the remaining bits of the previous log in and unmap it. */
+/**
+ * vh_log_buf_drop_old() - fold the remaining bits of the previous log in and unmap it.
+ * @log: the buffer (no previous log: no-op).
+ * Thread: the syncing thread.
+ */
 VH_API void vh_log_buf_drop_old(struct vh_log_buf *log);
 
-/** vh_log_buf_fd() - the memfd to send with SET_LOG_BASE (-1 for VH_LOG_BUF_KERNEL). */
+/**
+ * vh_log_buf_fd() - the memfd to send with SET_LOG_BASE.
+ * @log: the buffer.
+ * Return: the fd (owned by @log), -1 for VH_LOG_BUF_KERNEL. Thread: the syncing thread.
+ */
 VH_API int vh_log_buf_fd(const struct vh_log_buf *log);
-/** vh_log_buf_addr() - the log's address in this process (VHOST_SET_LOG_BASE's log_base). */
+
+/**
+ * vh_log_buf_addr() - the log's address in this process (VHOST_SET_LOG_BASE's log_base).
+ * @log: the buffer.
+ * Return: the address (changes on vh_log_buf_resize()). Thread: the syncing thread.
+ */
 VH_API void *vh_log_buf_addr(const struct vh_log_buf *log);
-/** vh_log_buf_size() - log bytes (SET_LOG_BASE mmap_size; covers size * 8 pages). */
+
+/**
+ * vh_log_buf_size() - log bytes (SET_LOG_BASE mmap_size; covers size * 8 pages).
+ * @log: the buffer.
+ * Return: the size. Errors: none. Thread: the syncing thread.
+ */
 VH_API uint64_t vh_log_buf_size(const struct vh_log_buf *log);
 
 /**
@@ -152,7 +193,8 @@ typedef void (*vh_log_run_fn)(void *opaque, uint64_t first_page, uint64_t npages
 
 /**
  * vh_log_buf_sync_cb() - like vh_log_buf_sync() but reports maximal runs of dirty pages.
- * Return: number of dirty pages collected.
+ * @log: the buffer. @fn: called for each run, on the calling thread. @opaque: passed to @fn.
+ * Return: number of dirty pages collected (>= 0). Thread: one syncer at a time.
  */
 VH_API int64_t vh_log_buf_sync_cb(struct vh_log_buf *log, vh_log_run_fn fn, void *opaque);
 

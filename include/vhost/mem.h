@@ -55,6 +55,7 @@ VH_API int vh_memmap_create(const struct vh_log_sink *log, struct vh_memmap **ou
 /**
  * vh_memmap_destroy() - unmap every region and free the map; sets *@m to NULL.
  * @m: the map (NULL or *m NULL: no-op). An attached IOTLB is not freed.
+ * Thread: exclusive (no translation running).
  */
 VH_API void vh_memmap_destroy(struct vh_memmap **m);
 
@@ -74,18 +75,28 @@ VH_API int vh_memmap_add(struct vh_memmap *m, const struct vh_mem_region *r);
 
 /**
  * vh_memmap_remove() - unmap the region that starts at @gpa and has @size bytes (REM_MEM_REG).
+ * @m: the map. @gpa: region start. @size: region bytes.
  * Return: 0, or -ENOENT when no region matches exactly. Thread: exclusive.
  */
 VH_API int vh_memmap_remove(struct vh_memmap *m, uint64_t gpa, uint64_t size);
 
-/** vh_memmap_clear() - unmap every region (SET_MEM_TABLE replaces the table). Thread: exclusive. */
+/**
+ * vh_memmap_clear() - unmap every region (SET_MEM_TABLE replaces the table).
+ * @m: the map.
+ * Thread: exclusive.
+ */
 VH_API void vh_memmap_clear(struct vh_memmap *m);
 
-/** vh_memmap_count() - number of mapped regions. Thread: any reader. */
+/**
+ * vh_memmap_count() - number of mapped regions.
+ * @m: the map.
+ * Return: the count. Errors: none. Thread: any reader.
+ */
 VH_API unsigned vh_memmap_count(const struct vh_memmap *m);
 
 /**
  * vh_memmap_get() - copy region @i (in GPA order) into @r (r->host is the mapped address).
+ * @m: the map.
  * Return: 0, or -ENOENT when @i >= count. Thread: any reader.
  */
 VH_API int vh_memmap_get(const struct vh_memmap *m, unsigned i, struct vh_mem_region *r);
@@ -120,19 +131,22 @@ VH_API int vh_mem_translate(const struct vh_memmap *m, uint64_t addr, uint64_t l
 			    struct iovec *iov, unsigned max_iov);
 
 /**
- * vh_memmap_gpa_to_host() - host pointer for [gpa, gpa + len) when it lies inside ONE region.
+ * vh_memmap_gpa_to_host() - host pointer for [@gpa, @gpa + @len) when it lies inside ONE region.
+ * @m: the map.
  * Return: the pointer, or NULL (hole, straddle, wrap). @len 0 is treated as 1. Thread: reader.
  */
 VH_API void *vh_memmap_gpa_to_host(const struct vh_memmap *m, uint64_t gpa, uint64_t len);
 
 /**
  * vh_memmap_uva_to_host() - same for a frontend virtual address (vhost-user ring addresses).
+ * @m: the map. @uva: frontend virtual address. @len: bytes (0 is treated as 1).
  * Return: the pointer, or NULL. Thread: reader.
  */
 VH_API void *vh_memmap_uva_to_host(const struct vh_memmap *m, uint64_t uva, uint64_t len);
 
 /**
  * vh_memmap_host_to_gpa() - guest physical address of the mapped byte at @host.
+ * @m: the map.
  * Return: 0 and *@gpa, or -EFAULT when @host is not inside a mapped region. Thread: reader.
  */
 VH_API int vh_memmap_host_to_gpa(const struct vh_memmap *m, const void *host, uint64_t *gpa);
@@ -154,12 +168,20 @@ VH_API int vh_memmap_host_to_gpa(const struct vh_memmap *m, const void *host, ui
  */
 VH_API int vh_iotlb_create(const struct vh_log_sink *log, unsigned max_entries,
 			   struct vh_iotlb **out);
+
+/**
+ * vh_iotlb_destroy() - free the cache; sets *@iotlb to NULL.
+ * @iotlb: the cache (NULL or *iotlb NULL: no-op).
+ * Thread: any, once no lookup can run (detach it from the map and quiesce the rings first).
+ */
 VH_API void vh_iotlb_destroy(struct vh_iotlb **iotlb);
 
 /**
  * vh_iotlb_update() - cache iova -> uva for @size bytes with @perm (VHOST_IOTLB_UPDATE).
  * Overlapping older entries are trimmed (the new mapping wins). A pending miss that the update
  * covers is cleared.
+ * @iotlb: the cache. @iova: start. @size: bytes. @uva: frontend virtual address of @iova.
+ * @perm: VH_MEM_READ and/or VH_MEM_WRITE.
  * Return: 0; -EINVAL size 0 or perm 0; -EOVERFLOW iova/uva + size wraps; -ENOMEM.
  * Thread: any (internally locked against lookups).
  */
@@ -169,6 +191,7 @@ VH_API int vh_iotlb_update(struct vh_iotlb *iotlb, uint64_t iova, uint64_t size,
 /**
  * vh_iotlb_invalidate() - drop every mapping of [iova, iova + size) (VHOST_IOTLB_INVALIDATE);
  * entries partly inside are trimmed or split. size 0 or a wrapping range invalidates to the end.
+ * @iotlb: the cache. @iova: start. @size: bytes.
  * Return: 0, -ENOMEM (split needed room). Thread: any.
  */
 VH_API int vh_iotlb_invalidate(struct vh_iotlb *iotlb, uint64_t iova, uint64_t size);
@@ -185,11 +208,16 @@ VH_API int64_t vh_iotlb_lookup(struct vh_iotlb *iotlb, uint64_t iova, uint64_t l
 
 /**
  * vh_iotlb_last_miss() - take the last recorded miss, for a VHOST_IOTLB_MISS message.
+ * @iotlb: the cache. @iova: receives the address that missed. @perm: receives the access.
  * Return: 1 and *@iova / *@perm (then forgotten), or 0 when none is pending. Thread: any.
  */
 VH_API int vh_iotlb_last_miss(struct vh_iotlb *iotlb, uint64_t *iova, int *perm);
 
-/** vh_iotlb_count() - number of cached entries. */
+/**
+ * vh_iotlb_count() - number of cached entries.
+ * @iotlb: the cache.
+ * Return: the count. Errors: none. Thread: any (takes the read lock).
+ */
 VH_API unsigned vh_iotlb_count(struct vh_iotlb *iotlb);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -234,54 +262,103 @@ struct vh_memtable;
 
 /**
  * vh_memtable_create() - create an empty table.
+ * @cfg: configuration (copied). @out: receives the table.
  * Return: 0, -ENOMEM. Thread: any; a table is used by one thread at a time.
  */
 VH_API int vh_memtable_create(const struct vh_memtable_config *cfg, struct vh_memtable **out);
+
+/**
+ * vh_memtable_destroy() - free the table (region fds are not closed); sets *@t to NULL.
+ * @t: the table (NULL or *t NULL: no-op).
+ * Thread: the thread that owns @t (one at a time).
+ */
 VH_API void vh_memtable_destroy(struct vh_memtable **t);
 
 /**
  * vh_memtable_set_max_regions() - change the slot limit (e.g. after GET_MAX_MEM_SLOTS).
- * @max: new limit (0: VH_MEM_MAX_REGIONS). Takes effect at the next commit.
+ * @t: the table. @max: new limit (0: VH_MEM_MAX_REGIONS). Takes effect at the next commit.
+ * Thread: the thread that owns @t (one at a time).
  */
 VH_API void vh_memtable_set_max_regions(struct vh_memtable *t, unsigned max);
 
-/** vh_memtable_begin() - start a new batch (drops an uncommitted one). */
+/**
+ * vh_memtable_begin() - start a new batch (drops an uncommitted one).
+ * @t: the table.
+ * Thread: the thread that owns @t (one at a time).
+ */
 VH_API void vh_memtable_begin(struct vh_memtable *t);
 
 /**
  * vh_memtable_add_region() - add one section to the batch; sections come in GPA order.
  * Aligned (ALIGN_PAGES) and merged with the previous one when both are backed by the same
  * mapping (same fd, contiguous gpa, host and fd offset).
+ * @t: the table. @r: the section (copied).
  * Return: 0; 0 also when the region is filtered out; -EINVAL size 0, page size not a power of
  * two, out of order or overlapping but incoherent with the previous region (the batch is then
  * poisoned: commit fails); -EOVERFLOW ranges wrap; -ENOMEM.
+ * Thread: the thread that owns @t (one at a time).
  */
 VH_API int vh_memtable_add_region(struct vh_memtable *t, const struct vh_memtable_region *r);
 
 /**
  * vh_memtable_commit() - make the batch the current table and diff it against the previous.
+ * @t: the table.
  * @out: receives the diff (may be NULL); vh_memtable_added()/removed() list the regions.
  * Return: 0; -EINVAL the batch had a refused region; -ENOSPC more regions than the slot limit
  * (the previous table stays current in both cases).
+ * Thread: the thread that owns @t (one at a time).
  */
 VH_API int vh_memtable_commit(struct vh_memtable *t, struct vh_memtable_diff *out);
 
-/** vh_memtable_count() - regions in the committed table. */
+/**
+ * vh_memtable_count() - regions in the committed table.
+ * @t: the table.
+ * Return: the count. Errors: none. Thread: the thread that owns @t (one at a time).
+ */
 VH_API unsigned vh_memtable_count(const struct vh_memtable *t);
-/** vh_memtable_region() - region @i (GPA order) of the committed table, or NULL. */
+
+/**
+ * vh_memtable_region() - region @i (GPA order) of the committed table.
+ * @t: the table. @i: index.
+ * Return: the region (valid until the next commit), or NULL when @i >= count.
+ * Thread: the thread that owns @t (one at a time).
+ */
 VH_API const struct vh_memtable_region *vh_memtable_region(const struct vh_memtable *t, unsigned i);
-/** vh_memtable_added() - @i-th region added by the last commit, or NULL. */
+
+/**
+ * vh_memtable_added() - @i-th region added by the last commit.
+ * @t: the table. @i: index (< diff.n_added).
+ * Return: the region, or NULL when out of range. Thread: the thread that owns @t (one at a time).
+ */
 VH_API const struct vh_memtable_region *vh_memtable_added(const struct vh_memtable *t, unsigned i);
-/** vh_memtable_removed() - @i-th region removed by the last commit, or NULL. */
+
+/**
+ * vh_memtable_removed() - @i-th region removed by the last commit.
+ * @t: the table. @i: index (< diff.n_removed).
+ * Return: the region, or NULL when out of range. Thread: the thread that owns @t (one at a time).
+ */
 VH_API const struct vh_memtable_region *vh_memtable_removed(const struct vh_memtable *t,
 							    unsigned i);
-/** vh_memtable_has_free_slot() - the committed table leaves at least one slot free. */
-VH_API bool vh_memtable_has_free_slot(const struct vh_memtable *t);
-/** vh_memtable_end() - highest gpa + size of the committed table (0 when empty), for log sizing. */
-VH_API uint64_t vh_memtable_end(const struct vh_memtable *t);
+
 /**
- * vh_memtable_lookup_host() - host address of [gpa, gpa + len) when inside one committed region
- * (ring verification). Return: the address, or 0.
+ * vh_memtable_has_free_slot() - whether the committed table leaves at least one slot free.
+ * @t: the table.
+ * Return: true when a slot is free. Errors: none. Thread: the thread that owns @t (one at a time).
+ */
+VH_API bool vh_memtable_has_free_slot(const struct vh_memtable *t);
+
+/**
+ * vh_memtable_end() - highest gpa + size of the committed table, for log sizing.
+ * @t: the table.
+ * Return: the end address (0 when empty). Errors: none. Thread: the thread that owns @t (one at a time).
+ */
+VH_API uint64_t vh_memtable_end(const struct vh_memtable *t);
+
+/**
+ * vh_memtable_lookup_host() - host address of [@gpa, @gpa + @len) when inside one committed
+ * region (ring verification).
+ * @t: the table. @gpa: guest physical address. @len: bytes.
+ * Return: the address, or 0 when the range is not inside one region. Thread: the thread that owns @t (one at a time).
  */
 VH_API uint64_t vh_memtable_lookup_host(const struct vh_memtable *t, uint64_t gpa, uint64_t len);
 

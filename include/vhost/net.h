@@ -147,16 +147,32 @@ struct vh_net_stats {
  */
 VH_API int vh_net_create(const struct vh_net_config *cfg, struct vh_net **out);
 
-/** vh_net_destroy() - detach the tap, stop the device, free everything; *@net = NULL. */
+/**
+ * vh_net_destroy() - detach the tap, stop the device, free everything; sets *@net to NULL.
+ * @net: the driver (NULL or *net NULL: no-op).
+ * Thread: any, with no other call on the driver running.
+ */
 VH_API void vh_net_destroy(struct vh_net **net);
 
-/** vh_net_get_info() - copy the negotiated parameters into @info. Thread: any. */
+/**
+ * vh_net_get_info() - copy the negotiated parameters into @info.
+ * @net: the driver. @info: receives the parameters.
+ * Thread: any.
+ */
 VH_API void vh_net_get_info(const struct vh_net *net, struct vh_net_info *info);
 
-/** vh_net_get_stats() - copy the counters into @st. Thread: any (values may be torn). */
+/**
+ * vh_net_get_stats() - copy the counters into @st.
+ * @net: the driver. @st: receives the counters.
+ * Thread: any (values read while the other sides run may be torn).
+ */
 VH_API void vh_net_get_stats(const struct vh_net *net, struct vh_net_stats *st);
 
-/** vh_net_dev() - the underlying device (dirty log, busyloop timeout, ...); not owned. */
+/**
+ * vh_net_dev() - the underlying device (dirty log, busyloop timeout, ...).
+ * @net: the driver.
+ * Return: the device, owned by @net. Errors: none. Thread: any.
+ */
 VH_API struct vh_dev *vh_net_dev(struct vh_net *net);
 
 /**
@@ -174,11 +190,16 @@ VH_API int vh_net_send(struct vh_net *net, const void *frame, size_t len,
 
 /**
  * vh_net_tx_reap() - take completed transmissions off the used ring without blocking.
+ * @net: the driver.
  * Return: number reaped; -EPROTO. Thread: the transmit side.
  */
 VH_API int vh_net_tx_reap(struct vh_net *net);
 
-/** vh_net_tx_inflight() - frames sent and not yet completed by the device. */
+/**
+ * vh_net_tx_inflight() - frames sent and not yet completed by the device.
+ * @net: the driver.
+ * Return: the count. Errors: none. Thread: the transmit side.
+ */
 VH_API unsigned vh_net_tx_inflight(const struct vh_net *net);
 
 /**
@@ -199,6 +220,7 @@ VH_API int vh_net_recv(struct vh_net *net, void *buf, size_t len, struct vh_net_
 /**
  * vh_net_wait() - block until what @what asks for is ready or @timeout_ms passes, answering the
  * backend's IOTLB misses and other messages (vh_dev_dispatch()) meanwhile.
+ * @net: the driver.
  * @what: VH_NET_WAIT_RX and/or VH_NET_WAIT_TX (either one satisfies the wait).
  * @timeout_ms: -1 forever, 0 just check.
  * Return: 1 ready; 0 timeout; -EPROTO; -errno from poll() or the device. Thread: both sides idle.
@@ -207,22 +229,34 @@ VH_API int vh_net_wait(struct vh_net *net, unsigned what, int timeout_ms);
 
 /**
  * vh_net_call_fd() - eventfd the device signals for @queue (VH_NET_RX / VH_NET_TX), for the
- * caller's event loop (read 8 bytes, then vh_net_recv() / vh_net_tx_reap()); -1 if none.
+ * caller's event loop (read 8 bytes, then vh_net_recv() / vh_net_tx_reap()).
+ * @net: the driver. @queue: VH_NET_RX or VH_NET_TX.
+ * Return: the fd (owned by @net), -1 if none or a bad @queue. Thread: any.
  */
 VH_API int vh_net_call_fd(const struct vh_net *net, unsigned queue);
 
-/** vh_net_gpa() - guest address of @host inside guest memory, or UINT64_MAX. */
+/**
+ * vh_net_gpa() - guest address of @host inside guest memory.
+ * @net: the driver. @host: a pointer into the driver's guest memory.
+ * Return: the address, or UINT64_MAX when @host is not guest memory. Thread: any.
+ */
 VH_API uint64_t vh_net_gpa(const struct vh_net *net, const void *host);
 
 /**
  * vh_net_queue_gpa() - guest addresses of @queue's descriptor, driver and device areas (the
  * device area is what the backend writes: the split used ring).
+ * @net: the driver. @queue: VH_NET_RX or VH_NET_TX.
+ * @desc: receives the descriptor area GPA. @driver: the driver area. @device: the device area.
  * Return: 0, -EINVAL bad queue. Thread: any.
  */
 VH_API int vh_net_queue_gpa(const struct vh_net *net, unsigned queue, uint64_t *desc,
 			    uint64_t *driver, uint64_t *device);
 
-/** vh_net_feature_name() - "VIRTIO_NET_F_MRG_RXBUF" style name of a device bit, or NULL. */
+/**
+ * vh_net_feature_name() - "VIRTIO_NET_F_MRG_RXBUF" style name of a device feature bit.
+ * @bit: the bit.
+ * Return: a static string, or NULL for unknown bits. Thread: any.
+ */
 VH_API const char *vh_net_feature_name(unsigned bit);
 
 #endif

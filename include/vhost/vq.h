@@ -106,7 +106,11 @@ struct vh_vq_elem {
  */
 VH_API int vh_vq_create(const struct vh_vq_config *cfg, struct vh_vq **out);
 
-/** vh_vq_destroy() - free the ring; sets *@vq to NULL (NULL: no-op). */
+/**
+ * vh_vq_destroy() - free the ring (not the ring memory); sets *@vq to NULL.
+ * @vq: the ring (NULL or *vq NULL: no-op).
+ * Thread: ring owner, ring stopped.
+ */
 VH_API void vh_vq_destroy(struct vh_vq **vq);
 
 /**
@@ -133,13 +137,18 @@ VH_API void vh_vq_set_memmap(struct vh_vq *vq, const struct vh_memmap *m);
  */
 VH_API int vh_vq_set_base(struct vh_vq *vq, uint32_t base);
 
-/** vh_vq_get_base() - the ring position in vh_vq_set_base()'s encoding (GET_VRING_BASE). */
+/**
+ * vh_vq_get_base() - the ring position in vh_vq_set_base()'s encoding (GET_VRING_BASE).
+ * @vq: the ring.
+ * Return: the position. Errors: none. Thread: ring owner.
+ */
 VH_API uint32_t vh_vq_get_base(const struct vh_vq *vq);
 
 /**
  * vh_vq_set_used_idx() - restore the used position separately (split: used idx; packed: index |
  * wrap << 15), for a backend that resumes with buffers in flight (inflight tracking).
- * Return: 0, -EINVAL. Thread: ring owner.
+ * @vq: the ring. @used: the used position.
+ * Return: 0, -EINVAL (packed index >= num). Thread: ring owner.
  */
 VH_API int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used);
 
@@ -180,7 +189,9 @@ VH_API int vh_vq_push(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t 
 
 /**
  * vh_vq_flush() - publish every pushed entry (split: used idx with a release store, virtio 1.2
- * §2.7.13.3; packed entries are already published by their flags). Thread: ring owner.
+ * §2.7.13.3; packed entries are already published by their flags).
+ * @vq: the ring.
+ * Thread: ring owner.
  */
 VH_API void vh_vq_flush(struct vh_vq *vq);
 
@@ -188,6 +199,7 @@ VH_API void vh_vq_flush(struct vh_vq *vq);
  * vh_vq_needs_notify() - after vh_vq_flush(): must the driver be notified (call eventfd)?
  * EVENT_IDX: virtio 1.2 §2.7.10 vring_need_event on used_event, §2.8.10 packed driver event
  * suppression; otherwise VRING_AVAIL_F_NO_INTERRUPT / the packed flags.
+ * @vq: the ring.
  * Return: true to notify. Thread: ring owner.
  */
 VH_API bool vh_vq_needs_notify(struct vh_vq *vq);
@@ -195,6 +207,7 @@ VH_API bool vh_vq_needs_notify(struct vh_vq *vq);
 /**
  * vh_vq_set_notification() - ask the driver to kick (enable) or not (disable, polling).
  * Split: VRING_USED_F_NO_NOTIFY or avail_event; packed: device event suppression.
+ * @vq: the ring. @enable: true to ask for kicks.
  * Return: on enable, 1 when buffers became available meanwhile (process them before sleeping),
  * else 0; -EPROTO broken. Thread: ring owner.
  */
@@ -204,7 +217,8 @@ VH_API int vh_vq_set_notification(struct vh_vq *vq, bool enable);
  * vh_vq_inflight_size() - bytes of one queue's inflight region (vhost-user.rst "Inflight I/O
  * tracking": QueueRegionSplit + num DescStateSplit, or QueueRegionPacked + num DescStatePacked,
  * rounded up to 64).
- * Return: the size, or 0 for a bad @num.
+ * @num: ring size. @packed: packed ring layout.
+ * Return: the size, or 0 for a bad @num. Thread: any.
  */
 VH_API size_t vh_vq_inflight_size(unsigned num, bool packed);
 
@@ -228,10 +242,18 @@ VH_API size_t vh_vq_inflight_size(unsigned num, bool packed);
  */
 VH_API int vh_vq_set_inflight(struct vh_vq *vq, void *region, size_t size);
 
-/** vh_vq_is_broken() - the ring saw a protocol violation (sticky until vh_vq_set_base()). */
+/**
+ * vh_vq_is_broken() - whether the ring saw a protocol violation (sticky until vh_vq_set_base()).
+ * @vq: the ring.
+ * Return: true when broken. Errors: none. Thread: ring owner.
+ */
 VH_API bool vh_vq_is_broken(const struct vh_vq *vq);
 
-/** vh_vq_num() - ring size. */
+/**
+ * vh_vq_num() - ring size.
+ * @vq: the ring.
+ * Return: the number of descriptors. Errors: none. Thread: any.
+ */
 VH_API unsigned vh_vq_num(const struct vh_vq *vq);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -283,31 +305,47 @@ struct vh_vq_driver_req {
 
 /**
  * vh_vq_driver_create() - lay out an empty ring (zeroed) in the guest region.
+ * @cfg: configuration (copied). @out: receives the driver ring.
  * Return: 0; -EINVAL bad num, ring or indirect area outside the region or misaligned; -ENOMEM.
  * Thread: any.
  */
 VH_API int vh_vq_driver_create(const struct vh_vq_driver_config *cfg, struct vh_vq_driver **out);
 
-/** vh_vq_driver_destroy() - free the driver state (the ring memory is the caller's). */
+/**
+ * vh_vq_driver_destroy() - free the driver state (the ring memory is the caller's); sets *@d
+ * to NULL.
+ * @d: the driver ring (NULL or *d NULL: no-op).
+ * Thread: driver owner.
+ */
 VH_API void vh_vq_driver_destroy(struct vh_vq_driver **d);
 
-/** vh_vq_driver_ring_addrs() - host and guest addresses of the ring areas. */
+/**
+ * vh_vq_driver_ring_addrs() - host and guest addresses of the ring areas.
+ * @d: the driver ring. @out: receives the addresses.
+ * Thread: any.
+ */
 VH_API void vh_vq_driver_ring_addrs(const struct vh_vq_driver *d, struct vh_vq_ring_addrs *out);
 
 /**
  * vh_vq_driver_add() - add one chain (split: visible after vh_vq_driver_publish() or
  * vh_vq_driver_kick_needed(); packed: visible at once).
+ * @d: the driver ring. @req: the chain (buffers copied into descriptors).
  * Return: 0; -ENOSPC not enough free descriptors; -EINVAL empty chain, NULL token, bad indirect;
  * -EFAULT a buffer outside the region. Thread: driver owner.
  */
 VH_API int vh_vq_driver_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req);
 
-/** vh_vq_driver_publish() - make added split chains visible (avail idx, release store). */
+/**
+ * vh_vq_driver_publish() - make added split chains visible (avail idx, release store).
+ * @d: the driver ring.
+ * Thread: driver owner.
+ */
 VH_API void vh_vq_driver_publish(struct vh_vq_driver *d);
 
 /**
  * vh_vq_driver_kick_needed() - publish, then decide whether to notify the device
  * (virtio 1.2 §2.7.10 avail_event / VRING_USED_F_NO_NOTIFY; §2.8.10 device event suppression).
+ * @d: the driver ring.
  * Return: true to kick. Thread: driver owner.
  */
 VH_API bool vh_vq_driver_kick_needed(struct vh_vq_driver *d);
@@ -323,14 +361,24 @@ VH_API int vh_vq_driver_get_used(struct vh_vq_driver *d, void **token, uint32_t 
 /**
  * vh_vq_driver_set_notification() - ask the device to notify on completions (enable) or not.
  * With EVENT_IDX, enable sets used_event / the packed event to the next completion.
+ * @d: the driver ring. @enable: true to ask for notifications.
  * Return: on enable, 1 when completions are already pending (reap before sleeping), else 0.
+ * Thread: driver owner.
  */
 VH_API int vh_vq_driver_set_notification(struct vh_vq_driver *d, bool enable);
 
-/** vh_vq_driver_num_free() - free descriptors (split) / ring slots (packed). */
+/**
+ * vh_vq_driver_num_free() - free descriptors (split) / ring slots (packed).
+ * @d: the driver ring.
+ * Return: the count. Errors: none. Thread: driver owner.
+ */
 VH_API unsigned vh_vq_driver_num_free(const struct vh_vq_driver *d);
 
-/** vh_vq_driver_gpa() - guest address of @host inside the region, or UINT64_MAX. */
+/**
+ * vh_vq_driver_gpa() - guest address of @host inside the region.
+ * @d: the driver ring. @host: a pointer into the region.
+ * Return: the address, or UINT64_MAX when @host is outside the region. Thread: any.
+ */
 VH_API uint64_t vh_vq_driver_gpa(const struct vh_vq_driver *d, const void *host);
 
 #endif

@@ -97,12 +97,17 @@ struct vh_conn {
 	uint8_t status;
 	struct vh_memmap *mem;
 	struct vh_iotlb *iotlb;
-	uint64_t miss_iova; /* last IOTLB miss reported ... */
-	bool miss_sent;	    /* ... and no update since: do not repeat it */
+	uint64_t miss_iova VH_GUARDED_BY(backend_lock); /* last IOTLB miss reported ... */
+	bool miss_sent VH_GUARDED_BY(backend_lock);	/* ... and no update since: do not repeat */
 	struct vh_dirty_log *dlog;
 	int log_fd; /* SET_LOG_FD eventfd */
-	int backend_fd;
-	pthread_mutex_t backend_lock; /* serialises sends on backend_fd */
+	int backend_fd VH_GUARDED_BY(backend_lock);
+	/*
+	 * backend_lock serialises sends on backend_fd (workers report IOTLB misses) and guards
+	 * miss_iova/miss_sent. backend_fd is written only by the dispatch thread, under the lock,
+	 * so the dispatch thread may read it without.
+	 */
+	struct vh_mutex backend_lock;
 	struct vh_inflight infl;
 	unsigned num_queues;
 	struct vh_msg *rx;	   /* receive buffer (may hold a partial message) */
@@ -116,7 +121,8 @@ struct vh_worker {
 	struct vh_server *s;
 	pthread_t thread;
 	bool running;
-	bool parked;
+	bool parked VH_GUARDED_BY(s->lock);
+	/* Changed by the dispatch thread only while this worker is parked (vh_poll_park()). */
 	unsigned nq;
 	struct vh_queue **qs;
 	unsigned cap;
@@ -140,11 +146,12 @@ struct vh_server {
 	struct vh_watch *user_watches;
 	bool dispatching;
 	/* poll mode */
-	pthread_mutex_t lock;
-	pthread_cond_t cond_park;
-	pthread_cond_t cond_resume;
-	unsigned pause;
-	bool exit_workers;
+	/* lock guards pause (writes; workers poll it atomically), exit_workers, workers[].parked. */
+	struct vh_mutex lock;
+	struct vh_cond cond_park;
+	struct vh_cond cond_resume;
+	unsigned pause VH_GUARDED_BY(lock);
+	bool exit_workers VH_GUARDED_BY(lock);
 	unsigned nworkers;
 	struct vh_worker *workers;
 };
@@ -168,12 +175,13 @@ int vh_ring_handler(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
 void vh_queue_reset(struct vh_queue *q);
 int vh_queue_try_start(struct vh_queue *q);
 void vh_queue_stop_live(struct vh_queue *q);
-void vh_queue_run(struct vh_queue *q);
+/* Worker (poll) or dispatch thread; calls into the device, so no backend lock may be held. */
+void vh_queue_run(struct vh_queue *q) VH_EXCLUDES(&q->conn->s->lock);
 void vh_conn_pause(struct vh_conn *c);
 void vh_conn_resume(struct vh_conn *c);
-void vh_conn_iotlb_updated(struct vh_conn *c);
+void vh_conn_iotlb_updated(struct vh_conn *c) VH_EXCLUDES(&c->backend_lock);
 void vh_conn_attach_log(struct vh_conn *c);
-int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m);
+int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m) VH_EXCLUDES(&c->backend_lock);
 
 /* inflight.c */
 int vh_inflight_get(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
@@ -184,9 +192,9 @@ void vh_inflight_queue_stop(struct vh_queue *q);
 
 /* poll.c */
 int vh_poll_start(struct vh_server *s);
-void vh_poll_stop(struct vh_server *s);
-void vh_poll_park(struct vh_server *s);
-void vh_poll_resume(struct vh_server *s);
+void vh_poll_stop(struct vh_server *s) VH_EXCLUDES(&s->lock);
+void vh_poll_park(struct vh_server *s) VH_EXCLUDES(&s->lock);
+void vh_poll_resume(struct vh_server *s) VH_EXCLUDES(&s->lock);
 void vh_poll_attach(struct vh_queue *q);
 void vh_poll_detach(struct vh_queue *q);
 

@@ -256,9 +256,9 @@ static int h_set_log_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *repl
 static int h_set_backend_req_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 {
 	(void)reply;
-	pthread_mutex_lock(&c->backend_lock);
+	vh_mutex_lock(&c->backend_lock);
 	h_take_fd(&c->backend_fd, m);
-	pthread_mutex_unlock(&c->backend_lock);
+	vh_mutex_unlock(&c->backend_lock);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * changes memory, rings or fds the workers use, and resumes them afterwards.
  *
  * Lock order: s->lock only (workers never take another lock while holding it; the device's
- * queue_kick runs without it). A worker's queue list is changed only while it is parked.
+ * queue_kick runs without it: vh_queue_run() is VH_EXCLUDES(s->lock)). A worker's queue list is
+ * changed only while it is parked.
  */
 #include <errno.h>
 #include <sched.h>
@@ -17,11 +18,33 @@
 /* Empty polling rounds before a worker yields the CPU once. */
 #define VH_POLL_YIELD_ROUNDS 1024
 
+/*
+ * Workers poll pause and exit_workers without the lock (atomically: a missed update costs one
+ * more polling round); every write happens under s->lock, which also orders the cond waits.
+ */
 static bool must_park(struct vh_worker *w)
 {
 	struct vh_server *s = w->s;
 
-	return __atomic_load_n(&s->pause, __ATOMIC_ACQUIRE) || s->exit_workers || !w->nq;
+	return __atomic_load_n(&s->pause, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&s->exit_workers, __ATOMIC_ACQUIRE) || !w->nq;
+}
+
+/* Returns false when the worker must exit. */
+static bool worker_park(struct vh_server *s, struct vh_worker *w) VH_REQUIRES(&s->lock)
+{
+	while (must_park(w) && !s->exit_workers) {
+		w->parked = true;
+		vh_cond_broadcast(&s->cond_park);
+		vh_cond_wait(&s->cond_resume, &s->lock);
+	}
+	w->parked = false;
+	if (s->exit_workers) {
+		w->parked = true;
+		vh_cond_broadcast(&s->cond_park);
+		return false;
+	}
+	return true;
 }
 
 static void *worker_main(void *arg)
@@ -29,23 +52,15 @@ static void *worker_main(void *arg)
 	struct vh_worker *w = arg;
 	struct vh_server *s = w->s;
 	unsigned rounds = 0;
+	bool run;
 
 	for (;;) {
 		if (must_park(w)) {
-			pthread_mutex_lock(&s->lock);
-			while (must_park(w) && !s->exit_workers) {
-				w->parked = true;
-				pthread_cond_broadcast(&s->cond_park);
-				pthread_cond_wait(&s->cond_resume, &s->lock);
-			}
-			w->parked = false;
-			if (s->exit_workers) {
-				w->parked = true;
-				pthread_cond_broadcast(&s->cond_park);
-				pthread_mutex_unlock(&s->lock);
+			vh_mutex_lock(&s->lock);
+			run = worker_park(s, w);
+			vh_mutex_unlock(&s->lock);
+			if (!run)
 				return NULL;
-			}
-			pthread_mutex_unlock(&s->lock);
 		}
 		for (unsigned i = 0; i < w->nq; i++)
 			vh_queue_run(w->qs[i]);
@@ -87,10 +102,10 @@ void vh_poll_stop(struct vh_server *s)
 {
 	if (!s->workers)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->exit_workers = true;
-	pthread_cond_broadcast(&s->cond_resume);
-	pthread_mutex_unlock(&s->lock);
+	vh_mutex_lock(&s->lock);
+	__atomic_store_n(&s->exit_workers, true, __ATOMIC_RELEASE);
+	vh_cond_broadcast(&s->cond_resume);
+	vh_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		if (s->workers[i].running)
 			pthread_join(s->workers[i].thread, NULL);
@@ -106,22 +121,22 @@ void vh_poll_park(struct vh_server *s)
 {
 	if (!s->workers)
 		return;
-	pthread_mutex_lock(&s->lock);
+	vh_mutex_lock(&s->lock);
 	__atomic_add_fetch(&s->pause, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < s->nworkers; i++)
 		while (s->workers[i].running && !s->workers[i].parked)
-			pthread_cond_wait(&s->cond_park, &s->lock);
-	pthread_mutex_unlock(&s->lock);
+			vh_cond_wait(&s->cond_park, &s->lock);
+	vh_mutex_unlock(&s->lock);
 }
 
 void vh_poll_resume(struct vh_server *s)
 {
 	if (!s->workers)
 		return;
-	pthread_mutex_lock(&s->lock);
+	vh_mutex_lock(&s->lock);
 	__atomic_sub_fetch(&s->pause, 1, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&s->cond_resume);
-	pthread_mutex_unlock(&s->lock);
+	vh_cond_broadcast(&s->cond_resume);
+	vh_mutex_unlock(&s->lock);
 }
 
 void vh_poll_attach(struct vh_queue *q)

@@ -158,9 +158,9 @@ int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out)
 		s->cfg.max_queue_size = VH_VQ_MAX_NUM;
 	if (!s->cfg.msg_timeout_ms)
 		s->cfg.msg_timeout_ms = VH_SOCK_MSG_TIMEOUT_MS;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond_park, NULL);
-	pthread_cond_init(&s->cond_resume, NULL);
+	vh_mutex_init(&s->lock);
+	vh_cond_init(&s->cond_park);
+	vh_cond_init(&s->cond_resume);
 	if (cfg->socket_path) {
 		s->socket_path = strdup(cfg->socket_path);
 		if (!s->socket_path) {
@@ -182,7 +182,7 @@ int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out)
 
 static void free_conn(struct vh_conn *c)
 {
-	pthread_mutex_destroy(&c->backend_lock);
+	vh_mutex_destroy(&c->backend_lock);
 	free(c->rx);
 	free(c->tx);
 	free(c);
@@ -231,9 +231,9 @@ void vh_server_destroy(struct vh_server **ps)
 		close(s->timer_fd);
 	if (s->epfd >= 0)
 		close(s->epfd);
-	pthread_cond_destroy(&s->cond_park);
-	pthread_cond_destroy(&s->cond_resume);
-	pthread_mutex_destroy(&s->lock);
+	vh_cond_destroy(&s->cond_park);
+	vh_cond_destroy(&s->cond_resume);
+	vh_mutex_destroy(&s->lock);
 	free(s->socket_path);
 	free(s);
 	*ps = NULL;
@@ -267,7 +267,7 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 		free(c);
 		return NULL;
 	}
-	pthread_mutex_init(&c->backend_lock, NULL);
+	vh_mutex_init(&c->backend_lock);
 	c->s = s;
 	c->fd = fd;
 	c->id = s->next_id++;

@@ -31,10 +31,10 @@ int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m)
 {
 	int err = -ENOTCONN;
 
-	pthread_mutex_lock(&c->backend_lock);
+	vh_mutex_lock(&c->backend_lock);
 	if (c->backend_fd >= 0)
 		err = vh_sock_send(c->backend_fd, m);
-	pthread_mutex_unlock(&c->backend_lock);
+	vh_mutex_unlock(&c->backend_lock);
 	if (err < 0)
 		vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "%s: cannot send: %s",
 			vh_proto_backend_request_name(m->hdr.request), strerror(-err));
@@ -52,11 +52,11 @@ static void send_iotlb_miss(struct vh_conn *c)
 	if (!vh_iotlb_last_miss(c->iotlb, &iova, &perm))
 		return;
 	/* Every retry before the update misses again: one message per address is enough. */
-	pthread_mutex_lock(&c->backend_lock);
+	vh_mutex_lock(&c->backend_lock);
 	repeat = c->miss_sent && c->miss_iova == iova;
 	c->miss_sent = true;
 	c->miss_iova = iova;
-	pthread_mutex_unlock(&c->backend_lock);
+	vh_mutex_unlock(&c->backend_lock);
 	if (repeat)
 		return;
 	vh_msg_init(&m, VH_USER_BACKEND_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
@@ -339,9 +339,9 @@ void vh_conn_resume(struct vh_conn *c)
 
 void vh_conn_iotlb_updated(struct vh_conn *c)
 {
-	pthread_mutex_lock(&c->backend_lock);
+	vh_mutex_lock(&c->backend_lock);
 	c->miss_sent = false;
-	pthread_mutex_unlock(&c->backend_lock);
+	vh_mutex_unlock(&c->backend_lock);
 	for (unsigned i = 0; i < c->num_queues; i++) {
 		struct vh_queue *q = &c->q[i];
 

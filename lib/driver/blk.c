@@ -5,7 +5,6 @@
  * per-request path; blk_sync.c the synchronous helpers.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,7 +395,7 @@ int vh_blk_create(const struct vh_blk_config *cfg, struct vh_blk **out)
 	if (!b)
 		return -ENOMEM;
 	b->mem_fd = -1;
-	pthread_mutex_init(&b->pool_lock, NULL);
+	vh_mutex_init(&b->pool_lock);
 	err = check_config(cfg, &b->cfg);
 	if (err < 0) {
 		free(b);
@@ -432,7 +431,7 @@ void vh_blk_destroy(struct vh_blk **bp)
 	if (b->mem_fd >= 0)
 		close(b->mem_fd);
 	free(b->pool_map);
-	pthread_mutex_destroy(&b->pool_lock);
+	vh_mutex_destroy(&b->pool_lock);
 	free(b);
 	*bp = NULL;
 }
@@ -484,7 +483,7 @@ void *vh_blk_buf_alloc(struct vh_blk *b, size_t size)
 
 	if (size == 0 || pages > b->pool_pages)
 		return NULL;
-	pthread_mutex_lock(&b->pool_lock);
+	vh_mutex_lock(&b->pool_lock);
 	for (i = 0; i < b->pool_pages; i++) {
 		run = b->pool_map[i] ? 0 : run + 1;
 		if (run == pages) {
@@ -497,7 +496,7 @@ void *vh_blk_buf_alloc(struct vh_blk *b, size_t size)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&b->pool_lock);
+	vh_mutex_unlock(&b->pool_lock);
 	return p;
 }
 
@@ -514,13 +513,13 @@ void vh_blk_buf_free(struct vh_blk *b, void *buf)
 		return;
 	}
 	first = (h - base) / BLK_PAGE;
-	pthread_mutex_lock(&b->pool_lock);
+	vh_mutex_lock(&b->pool_lock);
 	n = b->pool_map[first];
 	if (n == 0 || n == UINT32_MAX || first + n > b->pool_pages)
 		n = 0; /* double free or interior pointer: leave the map alone */
 	for (j = first; j < first + n; j++)
 		b->pool_map[j] = 0;
-	pthread_mutex_unlock(&b->pool_lock);
+	vh_mutex_unlock(&b->pool_lock);
 	if (n == 0)
 		vh_logf(&b->cfg.log, VH_LOG_ERR, b->name, "buf_free: %p is not allocated: %s", buf,
 			strerror(EINVAL));

@@ -3,13 +3,13 @@
 #ifndef VH_BLK_PRIV_H
 #define VH_BLK_PRIV_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include <vhost/blk.h>
 #include <vhost/frontend.h>
 
 #include "driver/blk_internal.h"
+#include "util/util.h"
 
 /*
  * Guest memory (one memfd at guest address 0):
@@ -29,8 +29,9 @@ struct vh_blk {
 	uint64_t bounce_off;
 	uint64_t pool_off;
 	uint64_t pool_pages;
-	uint32_t *pool_map; /* guarded by pool_lock */
-	pthread_mutex_t pool_lock;
+	/* vh_blk_buf_alloc()/free() may run on any thread; the pool map is the only shared state. */
+	uint32_t *pool_map VH_PT_GUARDED_BY(pool_lock);
+	struct vh_mutex pool_lock;
 };
 
 void blk_refresh_fds(struct vh_blk *b, unsigned i);

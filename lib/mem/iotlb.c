@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,13 +23,15 @@ struct vh_iotlb_entry {
 
 struct vh_iotlb {
 	struct vh_log_sink log;
-	pthread_rwlock_t lock;
-	unsigned n, max;
-	struct vh_iotlb_entry *e; /* max + 1 slots: an invalidation may split one entry */
-	pthread_mutex_t miss_lock;
-	bool miss_pending;
-	uint64_t miss_iova;
-	int miss_perm;
+	/* lock and miss_lock are never held together: no order between them. */
+	struct vh_rwlock lock;
+	unsigned n VH_GUARDED_BY(lock);
+	unsigned max;
+	struct vh_iotlb_entry *e VH_PT_GUARDED_BY(lock); /* max + 1 slots: a punch may split one */
+	struct vh_mutex miss_lock;
+	bool miss_pending VH_GUARDED_BY(miss_lock);
+	uint64_t miss_iova VH_GUARDED_BY(miss_lock);
+	int miss_perm VH_GUARDED_BY(miss_lock);
 };
 
 int vh_iotlb_create(const struct vh_log_sink *log, unsigned max_entries, struct vh_iotlb **out)
@@ -47,8 +48,8 @@ int vh_iotlb_create(const struct vh_log_sink *log, unsigned max_entries, struct 
 	}
 	if (log)
 		t->log = *log;
-	pthread_rwlock_init(&t->lock, NULL);
-	pthread_mutex_init(&t->miss_lock, NULL);
+	vh_rwlock_init(&t->lock);
+	vh_mutex_init(&t->miss_lock);
 	*out = t;
 	return 0;
 }
@@ -59,8 +60,8 @@ void vh_iotlb_destroy(struct vh_iotlb **pt)
 
 	if (!t)
 		return;
-	pthread_rwlock_destroy(&t->lock);
-	pthread_mutex_destroy(&t->miss_lock);
+	vh_rwlock_destroy(&t->lock);
+	vh_mutex_destroy(&t->miss_lock);
 	free(t->e);
 	free(t);
 	*pt = NULL;
@@ -70,14 +71,14 @@ unsigned vh_iotlb_count(struct vh_iotlb *t)
 {
 	unsigned n;
 
-	pthread_rwlock_rdlock(&t->lock);
+	vh_rwlock_rdlock(&t->lock);
 	n = t->n;
-	pthread_rwlock_unlock(&t->lock);
+	vh_rwlock_rdunlock(&t->lock);
 	return n;
 }
 
 /* Index of the last entry with iova <= @addr, or -1. */
-static int search(const struct vh_iotlb *t, uint64_t addr)
+static int search(const struct vh_iotlb *t, uint64_t addr) VH_REQUIRES_SHARED(&t->lock)
 {
 	int lo = 0, hi = (int)t->n - 1, best = -1;
 
@@ -94,13 +95,14 @@ static int search(const struct vh_iotlb *t, uint64_t addr)
 	return best;
 }
 
-static void remove_at(struct vh_iotlb *t, unsigned i)
+static void remove_at(struct vh_iotlb *t, unsigned i) VH_REQUIRES(&t->lock)
 {
 	memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(t->e[0]));
 	t->n--;
 }
 
 static void insert_at(struct vh_iotlb *t, unsigned i, const struct vh_iotlb_entry *e)
+    VH_REQUIRES(&t->lock)
 {
 	memmove(&t->e[i + 1], &t->e[i], (t->n - i) * sizeof(t->e[0]));
 	t->e[i] = *e;
@@ -108,7 +110,7 @@ static void insert_at(struct vh_iotlb *t, unsigned i, const struct vh_iotlb_entr
 }
 
 /* Drop [start, last] (inclusive, no wrap) from every entry; locked by the caller. */
-static void punch(struct vh_iotlb *t, uint64_t start, uint64_t last)
+static void punch(struct vh_iotlb *t, uint64_t start, uint64_t last) VH_REQUIRES(&t->lock)
 {
 	int i = search(t, start);
 	unsigned j = i < 0 ? 0 : (unsigned)i;
@@ -163,18 +165,18 @@ int vh_iotlb_update(struct vh_iotlb *t, uint64_t iova, uint64_t size, uint64_t u
 			"range wraps");
 		return -EOVERFLOW;
 	}
-	pthread_rwlock_wrlock(&t->lock);
+	vh_rwlock_wrlock(&t->lock);
 	punch(t, iova, last);
 	/* Bounded cache: evict the lowest entries; a later miss brings them back. */
 	while (t->n >= t->max)
 		remove_at(t, 0);
 	insert_at(t, (unsigned)(search(t, iova) + 1), &e);
-	pthread_rwlock_unlock(&t->lock);
+	vh_rwlock_wrunlock(&t->lock);
 
-	pthread_mutex_lock(&t->miss_lock);
+	vh_mutex_lock(&t->miss_lock);
 	if (t->miss_pending && t->miss_iova - iova <= size - 1 && (t->miss_perm & ~e.perm) == 0)
 		t->miss_pending = false;
-	pthread_mutex_unlock(&t->miss_lock);
+	vh_mutex_unlock(&t->miss_lock);
 	return 0;
 }
 
@@ -184,21 +186,21 @@ int vh_iotlb_invalidate(struct vh_iotlb *t, uint64_t iova, uint64_t size)
 
 	if (size == 0 || vh_add_overflows(iova, size - 1, &last))
 		last = UINT64_MAX;
-	pthread_rwlock_wrlock(&t->lock);
+	vh_rwlock_wrlock(&t->lock);
 	punch(t, iova, last);
 	while (t->n > t->max)
 		remove_at(t, 0);
-	pthread_rwlock_unlock(&t->lock);
+	vh_rwlock_wrunlock(&t->lock);
 	return 0;
 }
 
-static void record_miss(struct vh_iotlb *t, uint64_t iova, int perm)
+static void record_miss(struct vh_iotlb *t, uint64_t iova, int perm) VH_EXCLUDES(&t->lock)
 {
-	pthread_mutex_lock(&t->miss_lock);
+	vh_mutex_lock(&t->miss_lock);
 	t->miss_pending = true;
 	t->miss_iova = iova;
 	t->miss_perm = perm;
-	pthread_mutex_unlock(&t->miss_lock);
+	vh_mutex_unlock(&t->miss_lock);
 }
 
 int64_t vh_iotlb_lookup(struct vh_iotlb *t, uint64_t iova, uint64_t len, int perm, uint64_t *uva)
@@ -209,7 +211,7 @@ int64_t vh_iotlb_lookup(struct vh_iotlb *t, uint64_t iova, uint64_t len, int per
 
 	if (len == 0)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&t->lock);
+	vh_rwlock_rdlock(&t->lock);
 	i = search(t, iova);
 	if (i >= 0 && iova - t->e[i].iova < t->e[i].size) {
 		e = &t->e[i];
@@ -222,7 +224,7 @@ int64_t vh_iotlb_lookup(struct vh_iotlb *t, uint64_t iova, uint64_t len, int per
 			got = (int64_t)VH_MIN(VH_MIN(len, e->size - off), (uint64_t)INT64_MAX);
 		}
 	}
-	pthread_rwlock_unlock(&t->lock);
+	vh_rwlock_rdunlock(&t->lock);
 	if (got == -EAGAIN)
 		record_miss(t, iova, perm);
 	return got;
@@ -232,13 +234,13 @@ int vh_iotlb_last_miss(struct vh_iotlb *t, uint64_t *iova, int *perm)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&t->miss_lock);
+	vh_mutex_lock(&t->miss_lock);
 	if (t->miss_pending) {
 		*iova = t->miss_iova;
 		*perm = t->miss_perm;
 		t->miss_pending = false;
 		ret = 1;
 	}
-	pthread_mutex_unlock(&t->miss_lock);
+	vh_mutex_unlock(&t->miss_lock);
 	return ret;
 }

@@ -86,7 +86,7 @@ static struct env *env_new(uint32_t size_max, uint32_t max_discard)
 	e->b.pool_off = MEM_SIZE - POOL;
 	e->b.pool_pages = POOL / 4096;
 	e->b.pool_map = calloc(POOL / 4096, sizeof(uint32_t));
-	pthread_mutex_init(&e->b.pool_lock, NULL);
+	vh_mutex_init(&e->b.pool_lock);
 	e->b.info = (struct vh_blk_info){ .capacity = DISK_SECT,
 					  .size_bytes = DISK_SECT * 512ull,
 					  .size_max = size_max,
@@ -108,7 +108,7 @@ static void env_free(struct env *e)
 	blkq_fini(&e->q);
 	free(e->b.mem);
 	free(e->b.pool_map);
-	pthread_mutex_destroy(&e->b.pool_lock);
+	vh_mutex_destroy(&e->b.pool_lock);
 	free(e->disk);
 	free(e);
 }
