@@ -153,6 +153,27 @@ VH_API uint32_t vh_vq_get_base(const struct vh_vq *vq);
 VH_API int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used);
 
 /**
+ * vh_vq_sync_used_idx() - bring a split ring's position into step with the used index in guest
+ * memory, at ring start, when the front-end's base may be stale.
+ * @vq: the ring, addresses set and vh_vq_set_base() done.
+ * @old_idx: receives the used position before the call (the base the front-end gave).
+ * @new_idx: receives the used index read from guest memory.
+ *
+ * A front-end that lost the previous back-end (it crashed, GET_VRING_BASE never answered) may
+ * send a SET_VRING_BASE that lags what the device already published. virtio 1.2 §2.7.8: only the
+ * device writes used->idx, so it is the last position the driver saw completed; chains taken
+ * after it were lost with the old back-end and are taken again (their buffers are still the
+ * driver's). When the two differ, the used and avail positions are both set to used->idx. Not
+ * done (return 0) for packed rings (they have no used index in memory: the base is taken as
+ * given), while an inflight region has chains to resubmit (that region says exactly which
+ * chains were in flight and keeps priority), or with chains popped and not yet pushed.
+ *
+ * Return: 1 resynchronised; 0 already in step or not applicable (*@old_idx == *@new_idx);
+ * -EINVAL no ring addresses. Thread: ring owner, ring stopped.
+ */
+VH_API int vh_vq_sync_used_idx(struct vh_vq *vq, uint16_t *old_idx, uint16_t *new_idx);
+
+/**
  * vh_vq_set_log() - log used-ring writes and written buffer bytes into @log.
  * @vq: the ring. @log: the dirty log (not owned; NULL stops logging).
  * @used_gpa: guest address of the split used ring (vhost-user log_guest_addr). Packed rings

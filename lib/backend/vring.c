@@ -209,6 +209,26 @@ static void queue_go(struct vh_queue *q)
 	vh_queue_wake(q);
 }
 
+/*
+ * A front-end that could not read the base back from a crashed back-end (GET_VRING_BASE failed)
+ * may send a SET_VRING_BASE from a stale cache; taken as is, the device would write used entries
+ * the driver has already consumed and the ring falls out of step. Start from the used index in
+ * guest memory instead (split rings; vq/ leaves packed rings and rings whose inflight region has
+ * chains to resubmit alone). Chains in flight at the crash are taken again.
+ */
+static void queue_resync(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+	uint16_t old, now;
+
+	if (vh_vq_sync_used_idx(q->vq, &old, &now) != 1)
+		return;
+	vh_logf(&c->s->cfg.log, VH_LOG_WARN, c->name,
+		"vq %u: SET_VRING_BASE %u disagrees with used idx %u in guest memory: resyncing",
+		q->index, old, now);
+	q->base = now;
+}
+
 int vh_queue_try_start(struct vh_queue *q)
 {
 	struct vh_conn *c = q->conn;
@@ -233,6 +253,7 @@ int vh_queue_try_start(struct vh_queue *q)
 		q->broken = true;
 		return err;
 	}
+	queue_resync(q);
 	q->live = true;
 	if (c->s->cfg.ops->queue_start) {
 		err = c->s->cfg.ops->queue_start(c->inst, q);

@@ -272,17 +272,27 @@ union vh_ioctl_msg {
 };
 
 /* The format the kernel uses follows the acked backend features (per ring in the kernel). */
+/* Field by field into zeroed memory: the padding the kernel sees is 0, not our stack. */
+static void vh_ioctl_msg_copy(struct vhost_iotlb_msg *d, const struct vhost_iotlb_msg *m)
+{
+	d->iova = m->iova;
+	d->size = m->size;
+	d->uaddr = m->uaddr;
+	d->perm = m->perm;
+	d->type = m->type;
+}
+
 static size_t vh_ioctl_msg_pack(const struct vh_dev *dev, union vh_ioctl_msg *u,
 				const struct vhost_iotlb_msg *m)
 {
 	memset(u, 0, sizeof(*u));
 	if (vh_ioctl_has_backend(dev, VHOST_BACKEND_F_IOTLB_MSG_V2)) {
 		u->v2.type = VHOST_IOTLB_MSG_V2;
-		u->v2.iotlb = *m;
+		vh_ioctl_msg_copy(&u->v2.iotlb, m);
 		return sizeof(u->v2);
 	}
 	u->v1.type = VHOST_IOTLB_MSG;
-	u->v1.iotlb = *m;
+	vh_ioctl_msg_copy(&u->v1.iotlb, m);
 	return sizeof(u->v1);
 }
 

@@ -80,6 +80,13 @@ void vq_inflight_flush(struct vh_vq *vq)
 	__atomic_store_n(&vq->infl->used_idx, vq->used_idx, __ATOMIC_RELEASE);
 }
 
+/* vh_vq_sync_used_idx() moved the ring: a split region follows (nothing is in flight then). */
+void vq_inflight_set_used(struct vh_vq *vq, uint16_t used)
+{
+	if (vq->infl)
+		__atomic_store_n(&vq->infl->used_idx, used, __ATOMIC_RELEASE);
+}
+
 void vq_inflight_free(struct vh_vq *vq)
 {
 	free(vq->resubmit);

@@ -144,6 +144,32 @@ int vh_vq_set_used_idx(struct vh_vq *vq, uint32_t used)
 	return 0;
 }
 
+int vh_vq_sync_used_idx(struct vh_vq *vq, uint16_t *old_idx, uint16_t *new_idx)
+{
+	const struct vring_used *u = vq->device;
+	uint16_t used;
+
+	if (!vq->desc)
+		return -EINVAL;
+	*old_idx = *new_idx = vq->used_idx;
+	if (vq->packed || vq->resubmit_n || vq->inflight)
+		return 0;
+	/* Pairs with the release store that published it (virtio 1.2 §2.7.13.3). */
+	used = le16toh(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
+	*new_idx = used;
+	if (used == vq->used_idx)
+		return 0;
+	vq->used_idx = used;
+	vq->last_avail_idx = used;
+	vq->shadow_avail_idx = used;
+	vq->signalled_used = used;
+	vq->signalled_used_valid = false;
+	vq->push_pending = false;
+	/* A fresh inflight region recorded the old position: nothing is in flight in it yet. */
+	vq_inflight_set_used(vq, used);
+	return 1;
+}
+
 /*
  * Packed rings write used descriptors into the descriptor ring (virtio 1.2 §2.8.5), which is
  * not what vhost-user's log_guest_addr names: find the ring's guest address ourselves.

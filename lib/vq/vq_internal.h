@@ -175,6 +175,7 @@ void vq_inflight_pop(struct vh_vq *vq, uint16_t head);
 void vq_inflight_push(struct vh_vq *vq, uint16_t head);
 void vq_inflight_flush(struct vh_vq *vq);
 int vq_inflight_resubmit(struct vh_vq *vq, struct vh_vq_elem *elem);
+void vq_inflight_set_used(struct vh_vq *vq, uint16_t used);
 void vq_inflight_packed_pop(struct vh_vq *vq, const struct vh_vq_elem *elem);
 void vq_inflight_packed_push(struct vh_vq *vq, uint16_t id);
 void vq_inflight_packed_pushed(struct vh_vq *vq, uint16_t id);

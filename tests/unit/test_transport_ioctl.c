@@ -459,7 +459,9 @@ static void test_iotlb_parse(void **state)
 	v2.iotlb = (struct vhost_iotlb_msg){ .iova = 0x1234, .perm = VHOST_ACCESS_WO, .type = 1 };
 	v1.iotlb = v2.iotlb;
 	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2), true, &m), 0);
-	assert_memory_equal(&m, &v2.iotlb, sizeof(m));
+	assert_int_equal(m.iova, 0x1234);
+	assert_int_equal(m.perm, VHOST_ACCESS_WO);
+	assert_int_equal(m.type, 1);
 	assert_int_equal(vh_ioctl_parse_msg(&v1, sizeof(v1), false, &m), 0);
 	assert_int_equal(m.iova, 0x1234);
 	assert_int_equal(vh_ioctl_parse_msg(&v2, sizeof(v2), false, &m), -EPROTO);

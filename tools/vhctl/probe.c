@@ -212,7 +212,9 @@ int vhctl_probe(int argc, char **argv)
 	else
 		printf("queues: %u\nmax mem slots: %u\n", vh_dev_max_queues(p.dev),
 		       vh_dev_max_mem_slots(p.dev));
-	print_config(&p);
+	/* /dev/vhost-* devices: transport, backend features, vdpa queries (probe_ioctl.c). */
+	if (!vhctl_probe_ioctl(p.dev, p.json, &p.cfg, &p.cfg_len) || p.json || p.cfg_len)
+		print_config(&p);
 	if (p.json)
 		printf("}\n");
 	vh_dev_destroy(&p.dev);

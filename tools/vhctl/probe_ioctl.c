@@ -178,7 +178,7 @@ bool vhctl_probe_ioctl(struct vh_dev *dev, bool json, struct virtio_blk_config *
 		print_vdpa(&ii, json);
 	if (ii.vdpa && ii.device_id == VIRTIO_ID_BLOCK)
 		read_blk_config(dev, &ii, cfg, cfg_len);
-	else
+	if (!*cfg_len) /* the blk report prints a block config; the rest as bytes */
 		print_raw_config(dev, &ii, json);
 	return true;
 }

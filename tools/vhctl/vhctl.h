@@ -22,6 +22,14 @@ void vhctl_backend_path(const char *arg, char *out, size_t len);
 struct vh_log_sink vhctl_log_sink(bool verbose);
 
 int vhctl_probe(int argc, char **argv);
+struct vh_dev;
+struct virtio_blk_config;
+/*
+ * probe_ioctl.c: the vhost-kernel / vhost-vdpa part of the probe report; false (nothing
+ * printed) for vhost-user. A vdpa block device's config is read into @cfg / @cfg_len.
+ */
+bool vhctl_probe_ioctl(struct vh_dev *dev, bool json, struct virtio_blk_config *cfg,
+		       uint32_t *cfg_len);
 int vhctl_blk_bench(int argc, char **argv);
 int vhctl_blk_rw(int argc, char **argv, bool write);
 int vhctl_blk_logtest(int argc, char **argv);
