@@ -240,8 +240,16 @@ static void check_burst(struct t *t)
 			assert_int_equal(r, 0);
 			sent++;
 		}
-		/* Everything sent and not received is held by the device or in the rings. */
-		assert_true(sent > got);
+		/*
+		 * The ring was full. The device echoes a frame into RX before it completes the TX
+		 * chain, so everything can have come back while the TX ring still holds completions
+		 * not yet published: wait for them instead of receiving.
+		 */
+		if (sent == got) {
+			assert_int_equal(vh_net_wait(t->net, VH_NET_WAIT_TX, 3000), 1);
+			assert_true(vh_net_tx_reap(t->net) >= 0);
+			continue;
+		}
 		assert_int_equal(recv_ms(t, &info, 3000), 1);
 		assert_int_equal(info.len, 60 + got % 64);
 		check_echo(t->buf, info.len, base + got);
