@@ -382,22 +382,44 @@ static int vh_sock_addr(const char *path, struct sockaddr_un *sa)
 }
 
 /* Whether some socket in this network namespace is bound to @path (/proc/net/unix). */
+/* Whether the /proc/net/unix line @line[0..end) ends with the column " @path". */
+static bool vh_sock_line_ends_with(const char *line, size_t end, const char *path, size_t plen)
+{
+	return end > plen && line[end - plen - 1] == ' ' &&
+	       memcmp(line + end - plen, path, plen) == 0;
+}
+
+/*
+ * Whether a /proc/net/unix line names @path itself or the private name vh_sock_listen() binds
+ * before renaming it to @path ("<path>.<pid>.tmp"): the kernel keeps showing the bound name.
+ */
+static bool vh_sock_line_names(const char *line, size_t llen, const char *path, size_t plen)
+{
+	size_t e;
+
+	if (llen > 4 && memcmp(line + llen - 4, ".tmp", 4) == 0) {
+		for (e = llen - 4; e > 0 && line[e - 1] >= '0' && line[e - 1] <= '9'; e--)
+			;
+		if (e < llen - 4 && e > 0 && line[e - 1] == '.' &&
+		    vh_sock_line_ends_with(line, e - 1, path, plen))
+			return true;
+	}
+	return vh_sock_line_ends_with(line, llen, path, plen);
+}
+
+/* Whether some socket in this network namespace is bound to @path (/proc/net/unix). */
 static bool vh_sock_path_bound(const char *path)
 {
 	char line[512];
-	size_t plen = strlen(path), llen;
+	size_t plen = strlen(path);
 	bool found = false;
 	FILE *f;
 
 	f = fopen("/proc/net/unix", "re");
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		llen = strcspn(line, "\n");
-		/* The path is the last column. */
-		found = llen > plen && line[llen - plen - 1] == ' ' &&
-			memcmp(line + llen - plen, path, plen) == 0;
-	}
+	while (!found && fgets(line, sizeof(line), f))
+		found = vh_sock_line_names(line, strcspn(line, "\n"), path, plen);
 	fclose(f);
 	return found;
 }
@@ -425,26 +447,51 @@ static bool vh_sock_is_stale(const struct sockaddr_un *sa)
 	return stale;
 }
 
+/*
+ * Binds and listens on @tmp, then moves it to @sa: the socket file appears only once it accepts
+ * connections, so whoever waits for the file (a test, libvirt, QEMU with reconnect=1) never sees
+ * ECONNREFUSED from a socket that is bound but not listening yet.
+ */
+static int vh_sock_bind_listen(int fd, const struct sockaddr_un *sa, const struct sockaddr_un *tmp)
+{
+	bool in_place = strcmp(sa->sun_path, tmp->sun_path) == 0;
+
+	if (in_place)
+		unlink(sa->sun_path); /* the caller found it stale */
+	else
+		unlink(tmp->sun_path); /* a crashed earlier run of this pid */
+	if (bind(fd, (const struct sockaddr *)tmp, sizeof(*tmp)) < 0)
+		return -errno;
+	if (listen(fd, SOMAXCONN) < 0 || (!in_place && rename(tmp->sun_path, sa->sun_path) < 0)) {
+		int ret = -errno;
+
+		unlink(tmp->sun_path);
+		return ret;
+	}
+	return 0;
+}
+
 int vh_sock_listen(const char *path, int *out_fd)
 {
-	struct sockaddr_un sa;
+	struct sockaddr_un sa, tmp;
+	struct stat st;
 	int fd, ret;
 
 	ret = vh_sock_addr(path, &sa);
 	if (ret < 0)
 		return ret;
+	/* Only a leftover socket nobody serves may be replaced; never a live one or a file. */
+	if (lstat(sa.sun_path, &st) == 0 && !vh_sock_is_stale(&sa))
+		return -EADDRINUSE;
+	tmp = sa;
+	ret = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", path, (int)getpid());
+	if (ret < 0 || (size_t)ret >= sizeof(tmp.sun_path))
+		tmp = sa; /* no room for a private name: bind in place */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (ret < 0 && errno == EADDRINUSE && vh_sock_is_stale(&sa)) {
-		unlink(sa.sun_path);
-		ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	}
-	if (ret == 0)
-		ret = listen(fd, SOMAXCONN);
+	ret = vh_sock_bind_listen(fd, &sa, &tmp);
 	if (ret < 0) {
-		ret = -errno;
 		close(fd);
 		return ret;
 	}

@@ -748,6 +748,10 @@ static void test_listen_connect(void **state)
 	assert_int_equal(vh_sock_connect(path, &cfd), -ENOENT);
 	assert_int_equal(vh_sock_listen(path, &lfd), 0);
 	assert_true(fcntl(lfd, F_GETFD) & FD_CLOEXEC);
+	/* The file appears only once it listens: bound privately, then renamed into place. */
+	snprintf(longp, sizeof(longp), "%s.%d.tmp", path, (int)getpid());
+	assert_int_equal(access(longp, F_OK), -1);
+	assert_int_equal(access(path, F_OK), 0);
 	/* Someone is listening: do not steal the path. */
 	assert_int_equal(vh_sock_listen(path, &lfd2), -EADDRINUSE);
 	/* ... and the check left no stray connection in the live server's backlog. */
