@@ -509,6 +509,12 @@ static int vu_get_config(struct vh_dev *dev, uint32_t offset, void *buf, uint32_
 	err = vh_user_exchange(dev, &m, &r);
 	if (err < 0)
 		return err;
+	if (r.hdr.size == 0) {
+		/* The back-end refused this read (e.g. past its config struct); the link is fine. */
+		vh_dev_err(dev, "VHOST_USER_GET_CONFIG", -EIO,
+			   "back-end refused %" PRIu32 " bytes at %" PRIu32, len, offset);
+		return -EIO;
+	}
 	if (r.payload.config.size != len || r.payload.config.offset != offset) {
 		vh_dev_err(dev, "VHOST_USER_GET_CONFIG", -EPROTO,
 			   "reply has %" PRIu32 " bytes at %" PRIu32 ", asked %" PRIu32

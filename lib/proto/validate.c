@@ -20,6 +20,7 @@ enum vh_size_kind {
 	VH_SIZE_MEM_TABLE,	  /* 8 + nregions * 32, nregions <= 8 */
 	VH_SIZE_MEM_TABLE_OR_U64, /* either of the two (SET_MEM_TABLE reply) */
 	VH_SIZE_CONFIG,		  /* 12 + config.size, config.size <= 256 */
+	VH_SIZE_CONFIG_OR_ZERO,	  /* VH_SIZE_CONFIG, or 0: a back-end's failed GET_CONFIG */
 };
 
 enum vh_fd_kind {
@@ -101,8 +102,9 @@ static const struct vh_request_rule vh_request_rules[VH_USER_REQUEST_MAX] = {
 	[VH_USER_SET_BACKEND_REQ_FD] = { .req = VH_RULE_EXACT_FDS(0, VH_FDS_EXACT, 1) },
 	[VH_USER_IOTLB_MSG] = { .req = VH_RULE_EXACT(VH_IOTLB_SIZE) },
 	[VH_USER_SET_VRING_ENDIAN] = { .req = VH_RULE_EXACT(VH_STATE_SIZE) },
+	/* libvhost-user (qemu-storage-daemon) answers a GET_CONFIG it cannot serve with no payload. */
 	[VH_USER_GET_CONFIG] = { { .size_kind = VH_SIZE_CONFIG },
-				 { .size_kind = VH_SIZE_CONFIG },
+				 { .size_kind = VH_SIZE_CONFIG_OR_ZERO },
 				 true },
 	[VH_USER_SET_CONFIG] = { .req = { .size_kind = VH_SIZE_CONFIG } },
 	[VH_USER_CREATE_CRYPTO_SESSION] = { { .size_kind = VH_SIZE_RANGE,
@@ -240,6 +242,8 @@ static bool vh_size_ok(const struct vh_msg_rule *r, const uint8_t *p, size_t siz
 		return size == sizeof(uint64_t) || vh_mem_table_size_ok(p, size);
 	case VH_SIZE_CONFIG:
 		return vh_config_size_ok(p, size);
+	case VH_SIZE_CONFIG_OR_ZERO:
+		return size == 0 || vh_config_size_ok(p, size);
 	default:
 		return false;
 	}

@@ -437,6 +437,10 @@ static void test_config(void **state)
 	memcpy(s->reply.payload.config.region, want, 8);
 	memcpy(set.region, "abcd", 4);
 	fake_expect(&e.f, VH_USER_SET_CONFIG, 0, &set, 12 + 4, 0);
+	/* libvhost-user refuses a read it cannot serve with an empty reply: an error, not a break. */
+	s = fake_expect(&e.f, VH_USER_GET_CONFIG, 0, &get, 12 + 8, 0);
+	s->kind = R_MSG;
+	vh_msg_init(&s->reply, VH_USER_GET_CONFIG, VH_USER_FLAG_REPLY, 0);
 	/* A reply with fewer bytes than asked for. */
 	s = fake_expect(&e.f, VH_USER_GET_CONFIG, 0, &get, 12 + 8, 0);
 	s->kind = R_MSG;
@@ -450,6 +454,7 @@ static void test_config(void **state)
 	assert_int_equal(vh_dev_get_config(e.dev, 4, buf, 8), 0);
 	assert_memory_equal(buf, want, 8);
 	assert_int_equal(vh_dev_set_config(e.dev, 0, "abcd", 4), 0);
+	assert_int_equal(vh_dev_get_config(e.dev, 4, buf, 8), -EIO);
 	assert_int_equal(vh_dev_get_config(e.dev, 4, buf, 8), -EPROTO);
 	env_finish(&e);
 }

@@ -691,6 +691,16 @@ static void test_reply_ack(void **state)
 
 		assert_int_equal(reply_sized(false, &sent, nine, sizeof(nine), 0), -EPROTO);
 	}
+	/* GET_CONFIG: the asked bytes, or nothing (a back-end's refusal, as libvhost-user does). */
+	{
+		struct vh_user_config c = { .offset = 0, .size = 8 };
+
+		vh_proto_hdr_init(&sent, VH_USER_GET_CONFIG, 0, 12 + 8);
+		assert_int_equal(reply_sized(false, &sent, &c, 12 + 8, 0), 0);
+		assert_int_equal(reply_sized(false, &sent, NULL, 0, 0), 0);
+		assert_int_equal(reply_sized(false, &sent, &c, 12 + 4, 0), -EPROTO);
+		assert_int_equal(reply_sized(false, &sent, &c, 4, 0), -EPROTO);
+	}
 	/* Back-end channel: IOTLB_MSG answered only when asked. */
 	vh_proto_hdr_init(&sent, VH_USER_BACKEND_IOTLB_MSG, 0, 32);
 	assert_int_equal(reply_sized(true, &sent, &u, 8, 0), -EPROTO);
