@@ -69,6 +69,7 @@ static int server_start(struct vhblk *d)
 	cfg.config_size = sizeof(d->config);
 	cfg.datapath = d->opt.poll ? VH_SERVER_DATAPATH_POLL : VH_SERVER_DATAPATH_EVENT;
 	cfg.poll_threads = d->opt.poll_threads;
+	cfg.event_poll_us = d->opt.poll_us;
 	cfg.log = d->log;
 	err = vh_server_create(&cfg, &d->srv);
 	if (err)

@@ -25,6 +25,7 @@ enum {
 	OPT_AIO_THREADS,
 	OPT_POLL,
 	OPT_POLL_THREADS,
+	OPT_POLL_US,
 	OPT_SERIAL,
 	OPT_DIRECT,
 	OPT_VERBOSE,
@@ -44,6 +45,7 @@ static const struct option vhblk_long_opts[] = {
 	{ "aio-threads", required_argument, NULL, OPT_AIO_THREADS },
 	{ "poll", no_argument, NULL, OPT_POLL },
 	{ "poll-threads", required_argument, NULL, OPT_POLL_THREADS },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "direct", no_argument, NULL, OPT_DIRECT },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -73,6 +75,8 @@ void vhblk_usage(const char *argv0)
 	       "  --direct                  open the file with O_DIRECT\n"
 	       "  --poll                    poll-mode datapath (a busy thread per queue)\n"
 	       "  --poll-threads N          poll threads (default: one per queue)\n"
+	       "  --poll-us N               event mode: keep polling a busy ring for N us of\n"
+	       "                            no work before sleeping (default 200, 0 = off)\n"
 	       "  --serial STR              GET_ID serial (default \"vh-blk\", 20 bytes max)\n"
 	       "  --print-capabilities      print the capabilities JSON and exit\n"
 	       "  --verbose                 debug log lines\n"
@@ -219,6 +223,9 @@ static int parse_one(int c, const char *arg, struct vhblk_options *o)
 	case OPT_POLL_THREADS:
 		err = parse_uint("poll-threads", arg, 1, VH_SERVER_MAX_QUEUES, &o->poll_threads);
 		break;
+	case OPT_POLL_US:
+		err = parse_uint("poll-us", arg, 0, 1000000, &o->poll_us);
+		break;
 	case OPT_SERIAL:
 		o->serial = arg;
 		break;
@@ -245,7 +252,8 @@ int vhblk_parse_options(int argc, char **argv, struct vhblk_options *o)
 	memset(o, 0, sizeof(*o));
 	o->listen_fd = -1;
 	o->num_queues = 1;
-	o->queue_size = VHBLK_DEFAULT_QUEUE_SIZE;
+	o->aio_threads = 4;
+	o->poll_us = 200;
 	o->logical_block_size = 512;
 #ifdef VHBLK_HAVE_URING
 	o->aio = VHBLK_AIO_IO_URING;

@@ -68,6 +68,7 @@ struct vh_queue {
 	void *opaque;
 	unsigned budget; /* pops left in this queue_kick (fairness); UINT_MAX outside it */
 	bool budget_hit; /* queue_kick stopped on the budget: run again soon */
+	unsigned popped; /* chains popped in this queue_kick (event-mode poll window) */
 	unsigned worker; /* poll mode: index of the worker thread */
 	void *infl;	 /* this queue's part of the inflight region, while vq/ tracks into it */
 };

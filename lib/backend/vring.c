@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -609,15 +610,15 @@ static void queue_broken(struct vh_queue *q)
 	}
 }
 
-void vh_queue_run(struct vh_queue *q)
+/* One queue_kick with the fairness budget; false when the ring broke. */
+static bool queue_run_once(struct vh_queue *q)
 {
 	struct vh_conn *c = q->conn;
 	int err;
 
-	if (!q->live || q->paused || q->broken)
-		return;
 	q->budget = VH_QUEUE_BUDGET;
 	q->budget_hit = false;
+	q->popped = 0;
 	err = c->s->cfg.ops->queue_kick(c->inst, q);
 	q->budget = UINT_MAX;
 	if (err < 0 || q->broken) {
@@ -628,6 +629,60 @@ void vh_queue_run(struct vh_queue *q)
 		queue_broken(q);
 	}
 	vh_queue_notify(q);
+	return !q->broken;
+}
+
+static uint64_t queue_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Event mode poll window: while the driver keeps adding buffers, stay on the ring with its
+ * notifications off instead of sleeping in epoll; give up after event_poll_us without work, or
+ * when the budget says other fds are waiting. Notifications go back on before we sleep, and the
+ * last queue_kick pops once more after re-arming (vq/ re-checks an empty ring), so no kick is lost.
+ */
+static void queue_poll_window(struct vh_queue *q)
+{
+	uint64_t window = (uint64_t)q->conn->s->cfg.event_poll_us * 1000u;
+	uint64_t now = queue_now_ns(), deadline = now + window;
+	/* A ring that never runs dry still yields to the other fds now and then. */
+	uint64_t hard = now + 16 * window;
+
+	vh_vq_set_notification(q->vq, false);
+	while (q->live && !q->paused && !q->budget_hit && now < deadline) {
+		if (now >= hard) {
+			q->budget_hit = true; /* vh_queue_run() wakes the ring again */
+			break;
+		}
+		if (!queue_run_once(q))
+			return;
+		now = queue_now_ns();
+		if (q->popped)
+			deadline = now + window;
+		else
+			vh_cpu_relax();
+	}
+	if (q->vq && !q->broken)
+		vh_vq_set_notification(q->vq, true);
+	if (q->live && !q->paused && !q->budget_hit)
+		queue_run_once(q);
+}
+
+void vh_queue_run(struct vh_queue *q)
+{
+	struct vh_conn *c = q->conn;
+
+	if (!q->live || q->paused || q->broken)
+		return;
+	if (!queue_run_once(q))
+		return;
+	if (!is_poll(c) && c->s->cfg.event_poll_us && q->popped && !q->budget_hit)
+		queue_poll_window(q);
 	/* A guest that keeps the ring full must not starve the other fds: come back later. */
 	if (q->budget_hit && !is_poll(c))
 		vh_queue_wake(q);
@@ -645,8 +700,10 @@ int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem)
 	}
 	q->budget--;
 	r = vh_vq_pop(q->vq, elem);
-	if (vh_likely(r == 1))
+	if (vh_likely(r == 1)) {
+		q->popped++;
 		return 1;
+	}
 	if (r == -EAGAIN) {
 		q->iotlb_wait = true;
 		send_iotlb_miss(q->conn);

@@ -23,6 +23,16 @@ static inline bool vh_add_overflows(uint64_t a, uint64_t b, uint64_t *sum)
 	return __builtin_add_overflow(a, b, sum);
 }
 
+/* A hint to the CPU inside a busy-wait loop. */
+static inline void vh_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 static inline bool vh_is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
