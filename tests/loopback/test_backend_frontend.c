@@ -79,7 +79,42 @@ static bool wait_fd(int fd, int ms)
 	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
 }
 
-static void run_device(struct session *ss, struct fe *f, unsigned nreq)
+/* IOTLB misses the back-end sent and the frontend answered (test_frontend_echo_iommu). */
+static unsigned iotlb_misses;
+
+/* vIOMMU of the test: IOVA = GPA, mapped read-write over the whole of guest memory. */
+static int identity_translate(void *opaque, uint64_t iova, int perm, uint64_t *uva, uint64_t *size)
+{
+	struct fe *f = opaque;
+
+	(void)perm;
+	iotlb_misses++;
+	if (iova >= FE_MEM_SIZE)
+		return -EFAULT;
+	*uva = (uint64_t)(uintptr_t)(f->mem + iova);
+	*size = FE_MEM_SIZE - iova;
+	return VH_DEV_ACCESS_RW;
+}
+
+/* Waits for the call eventfd, answering the back-end's IOTLB misses meanwhile. */
+static bool wait_call(struct vh_dev *dev, int ms)
+{
+	struct pollfd p[2] = { { .fd = vh_dev_vring_call_fd(dev, 0), .events = POLLIN },
+			       { .fd = vh_dev_event_fd(dev), .events = POLLIN } };
+	uint64_t v;
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		if (poll(p, 2, 10) < 0)
+			return false;
+		if (p[1].revents & POLLIN)
+			assert_true(vh_dev_dispatch(dev) >= 0);
+		if (p[0].revents & POLLIN)
+			return read(p[0].fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+	}
+	return false;
+}
+
+static void run_device_opt(struct session *ss, struct fe *f, unsigned nreq, bool iommu)
 {
 	struct vh_dev_config dc = {
 		.path = ss->url,
@@ -88,6 +123,8 @@ static void run_device(struct session *ss, struct fe *f, unsigned nreq)
 		.num_queues = 1,
 		.timeout_ms = 2000,
 		.name = "fe",
+		.iotlb_translate = iommu ? identity_translate : NULL,
+		.opaque = f,
 	};
 	struct vh_dev_mem_region r = {
 		.gpa = 0, .size = FE_MEM_SIZE, .host = f->mem, .fd = f->memfd, .fd_offset = 0
@@ -97,8 +134,12 @@ static void run_device(struct session *ss, struct fe *f, unsigned nreq)
 	uint32_t base = 0;
 	uint64_t one = 1;
 
+	if (iommu)
+		dc.features |= 1ull << VIRTIO_F_IOMMU_PLATFORM;
 	assert_int_equal(vh_dev_create(&dc, &dev), 0);
 	assert_true(vh_dev_features(dev) & (1ull << VIRTIO_F_VERSION_1));
+	if (iommu)
+		assert_true(vh_dev_features(dev) & (1ull << VIRTIO_F_IOMMU_PLATFORM));
 	assert_int_equal(vh_dev_ack_features(dev, vh_dev_features(dev)), 0);
 	assert_int_equal(vh_dev_mem_begin(dev), 0);
 	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
@@ -129,7 +170,7 @@ static void run_device(struct session *ss, struct fe *f, unsigned nreq)
 		vh_vq_driver_set_notification(f->drv, true);
 		if (vh_vq_driver_kick_needed(f->drv))
 			assert_int_equal(write(vh_dev_vring_kick_fd(dev, 0), &one, 8), 8);
-		if (!wait_fd(vh_dev_vring_call_fd(dev, 0), 2000))
+		if (!(iommu ? wait_call(dev, 2000) : wait_fd(vh_dev_vring_call_fd(dev, 0), 2000)))
 			fail_msg(
 			    "no call for request %u: device popped %d, pending %d, used_event %u "
 			    "used idx %u",
@@ -144,6 +185,31 @@ static void run_device(struct session *ss, struct fe *f, unsigned nreq)
 	assert_int_equal(vh_dev_stop(dev, &base, 1), 0);
 	assert_int_equal(base, nreq);
 	vh_dev_destroy(&dev);
+}
+
+static void run_device(struct session *ss, struct fe *f, unsigned nreq)
+{
+	run_device_opt(ss, f, nreq, false);
+}
+
+/* VIRTIO_F_IOMMU_PLATFORM: every ring and buffer address is an IOVA the back-end must ask for. */
+static void test_frontend_echo_iommu(void **state)
+{
+	struct session ss = { 0 };
+	struct fe f = { 0 };
+
+	(void)state;
+	session_start(&ss);
+	f.event_idx = true;
+	fe_memory(&f);
+	fe_driver(&f);
+	iotlb_misses = 0;
+	run_device_opt(&ss, &f, 10, true);
+	assert_true(iotlb_misses > 0);
+	assert_int_equal(ss.dev.starts, 1);
+	session_stop(&ss);
+	f.sock = -1;
+	fe_teardown(&f);
 }
 
 static void test_frontend_echo(void **state)
@@ -249,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frontend_echo),
+		cmocka_unit_test(test_frontend_echo_iommu),
 		cmocka_unit_test(test_frontend_reconnect_inflight),
 	};
 
