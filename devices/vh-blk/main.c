@@ -15,31 +15,15 @@
 #include <unistd.h>
 
 #include "vh_blk.h"
-
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
-
-static void log_stderr(void *opaque, enum vh_log_level level, const char *msg)
-{
-	const struct vh_log_sink *sink = opaque;
-
-	if (level > sink->max_level)
-		return;
-	fprintf(stderr, "%s: %s\n", level_names[level], msg);
-}
+#include "../common/daemon.h"
 
 void vhblk_log(const struct vhblk *d, enum vh_log_level level, const char *fmt, ...)
 {
-	char buf[512];
-	int n;
 	va_list ap;
 
-	if (level > d->log.max_level)
-		return;
-	n = snprintf(buf, sizeof(buf), "%s: ", VHBLK_NAME);
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	vhd_vlog(&d->log, VHBLK_NAME, level, fmt, ap);
 	va_end(ap);
-	d->log.fn(d->log.opaque, level, buf);
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)
@@ -132,7 +116,7 @@ int main(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	d.log.max_level = d.opt.verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
-	d.log.fn = log_stderr;
+	d.log.fn = vhd_log_stderr;
 	d.log.opaque = &d.log;
 
 	/* Blocked before any thread starts, so every thread inherits it and only the signalfd

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vh_blk.h"
+#include "../common/daemon.h"
 
 enum {
 	OPT_SOCKET_PATH = 256,
@@ -138,18 +139,7 @@ int vhblk_parse_size(const char *s, uint64_t *out)
 
 static int parse_uint(const char *name, const char *s, unsigned min, unsigned max, unsigned *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || !*s || v < min || v > max) {
-		fprintf(stderr, VHBLK_NAME ": --%s: '%s' is not a number in %u..%u\n", name, s, min,
-			max);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
+	return vhd_parse_uint(VHBLK_NAME, name, s, min, max, out);
 }
 
 static int parse_aio(const char *s, enum vhblk_aio *out)

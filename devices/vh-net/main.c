@@ -17,31 +17,15 @@
 #include <vhost/proto.h>
 
 #include "vhnet.h"
-
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
-
-static void log_stderr(void *opaque, enum vh_log_level level, const char *msg)
-{
-	const struct vh_log_sink *sink = opaque;
-
-	if (level > sink->max_level)
-		return;
-	fprintf(stderr, "%s: %s\n", level_names[level], msg);
-}
+#include "../common/daemon.h"
 
 void vhnet_log(const struct vhnet *d, enum vh_log_level level, const char *fmt, ...)
 {
-	char buf[512];
-	int n;
 	va_list ap;
 
-	if (level > d->log.max_level)
-		return;
-	n = snprintf(buf, sizeof(buf), "%s: ", VHNET_NAME);
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	vhd_vlog(&d->log, VHNET_NAME, level, fmt, ap);
 	va_end(ap);
-	d->log.fn(d->log.opaque, level, buf);
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)
@@ -156,7 +140,7 @@ int main(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	d.log.max_level = d.opt.verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
-	d.log.fn = log_stderr;
+	d.log.fn = vhd_log_stderr;
 	d.log.opaque = &d.log;
 
 	/* Only the signalfd sees SIGTERM / SIGINT: the handler-free way to vh_server_stop(). */

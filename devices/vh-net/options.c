@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vhnet.h"
+#include "../common/daemon.h"
 
 #define VHNET_DEFAULT_QUEUE_SIZE 1024u
 
@@ -83,18 +84,7 @@ static void print_capabilities(void)
 
 static int parse_uint(const char *name, const char *s, unsigned min, unsigned max, unsigned *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || !*s || v < min || v > max) {
-		fprintf(stderr, VHNET_NAME ": --%s: '%s' is not a number in %u..%u\n", name, s, min,
-			max);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
+	return vhd_parse_uint(VHNET_NAME, name, s, min, max, out);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])

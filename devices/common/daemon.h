@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the device daemons (vh-blk, vh-net) share of the vhost-user "Backend program conventions":
+ * log lines on stderr and option parsing. Not part of the library: the daemons use the public
+ * headers only, and this is compiled into each program.
+ */
+#ifndef VH_DEVICES_DAEMON_H
+#define VH_DEVICES_DAEMON_H
+
+#include <stdarg.h>
+
+#include <vhost/common.h>
+
+/* A vh_log_sink fn: "<level>: <msg>" on stderr; @opaque is the struct vh_log_sink itself. */
+void vhd_log_stderr(void *opaque, enum vh_log_level level, const char *msg);
+
+/* Formats "<prog>: <fmt...>" and hands it to @sink when @level passes its max_level. */
+void vhd_vlog(const struct vh_log_sink *sink, const char *prog, enum vh_log_level level,
+	      const char *fmt, va_list ap);
+
+/* --@name @s: an unsigned in @min..@max (0x and 0 prefixes allowed); -EINVAL with a message. */
+int vhd_parse_uint(const char *prog, const char *name, const char *s, unsigned min, unsigned max,
+		   unsigned *out);
+
+#endif
