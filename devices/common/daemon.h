@@ -16,7 +16,7 @@ void vhd_log_stderr(void *opaque, enum vh_log_level level, const char *msg);
 
 /* Formats "<prog>: <fmt...>" and hands it to @sink when @level passes its max_level. */
 void vhd_vlog(const struct vh_log_sink *sink, const char *prog, enum vh_log_level level,
-	      const char *fmt, va_list ap);
+	      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* --@name @s: an unsigned in @min..@max (0x and 0 prefixes allowed); -EINVAL with a message. */
 int vhd_parse_uint(const char *prog, const char *name, const char *s, unsigned min, unsigned max,
