@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
 
 #include "daemon.h"
 
@@ -46,4 +49,25 @@ int vhd_parse_uint(const char *prog, const char *name, const char *s, unsigned m
 	}
 	*out = (unsigned)v;
 	return 0;
+}
+
+void vhd_log_init(struct vh_log_sink *sink, bool verbose)
+{
+	sink->max_level = verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
+	sink->fn = vhd_log_stderr;
+	sink->opaque = sink;
+}
+
+int vhd_signalfd(void)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
 }

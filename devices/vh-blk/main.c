@@ -107,7 +107,6 @@ static int run(struct vhblk *d, int sfd)
 int main(int argc, char **argv)
 {
 	struct vhblk d;
-	sigset_t mask;
 	int sfd, err;
 
 	memset(&d, 0, sizeof(d));
@@ -115,20 +114,10 @@ int main(int argc, char **argv)
 	err = vhblk_parse_options(argc, argv, &d.opt);
 	if (err)
 		return err > 0 ? 0 : 2;
-	d.log.max_level = d.opt.verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
-	d.log.fn = vhd_log_stderr;
-	d.log.opaque = &d.log;
-
-	/* Blocked before any thread starts, so every thread inherits it and only the signalfd
-	 * sees SIGTERM / SIGINT: the handler-free way to call vh_server_stop(). */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	vhd_log_init(&d.log, d.opt.verbose);
+	sfd = vhd_signalfd();
 	if (sfd < 0) {
-		vhblk_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(errno));
+		vhblk_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(-sfd));
 		return 1;
 	}
 	err = run(&d, sfd);

@@ -132,26 +132,16 @@ static void log_stats(const struct vhnet *d)
 int main(int argc, char **argv)
 {
 	struct vhnet d;
-	sigset_t mask;
 	int sfd, err;
 
 	memset(&d, 0, sizeof(d));
 	err = vhnet_parse_options(argc, argv, &d.opt);
 	if (err)
 		return err > 0 ? 0 : 2;
-	d.log.max_level = d.opt.verbose ? VH_LOG_DEBUG : VH_LOG_INFO;
-	d.log.fn = vhd_log_stderr;
-	d.log.opaque = &d.log;
-
-	/* Only the signalfd sees SIGTERM / SIGINT: the handler-free way to vh_server_stop(). */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	vhd_log_init(&d.log, d.opt.verbose);
+	sfd = vhd_signalfd();
 	if (sfd < 0) {
-		vhnet_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(errno));
+		vhnet_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(-sfd));
 		return 1;
 	}
 	err = run(&d, sfd);
