@@ -253,6 +253,35 @@ VH_API int vh_dev_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases);
 VH_API int vh_dev_vring_mask(struct vh_dev *dev, unsigned index, bool masked);
 
 /**
+ * vh_dev_vring_err_fd() - the eventfd the backend signals when ring @index fails
+ * (SET_VRING_ERR, sent at each start; the library's own eventfd unless the caller set one).
+ * Watch it in the event loop; vh_dev_vring_error() reads and clears it.
+ * @dev: the device. @index: ring index.
+ * Return: the fd (owned by @dev unless the caller set it); -EINVAL bad or unset ring.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_vring_err_fd(const struct vh_dev *dev, unsigned index);
+
+/**
+ * vh_dev_vring_set_err_fd() - use the caller's eventfd @fd for ring @index's errors (the VMM's
+ * own, e.g. wired to a virtio "device needs reset"); -1 goes back to a library eventfd. Sent
+ * at once (SET_VRING_ERR) if the ring is running, else at the next start.
+ * @dev: the device. @index: ring index (set up). @fd: eventfd (stays the caller's) or -1.
+ * Return: 0; -EINVAL bad or unset ring; -errno from eventfd or the backend (old fd kept).
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_vring_set_err_fd(struct vh_dev *dev, unsigned index, int fd);
+
+/**
+ * vh_dev_vring_error() - whether the backend reported ring @index failed since the last call
+ * (its err eventfd was signalled); clears it without blocking.
+ * @dev: the device. @index: ring index.
+ * Return: 1 reported, 0 not; -EINVAL bad ring; -errno reading the eventfd.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_vring_error(struct vh_dev *dev, unsigned index);
+
+/**
  * vh_dev_vring_pending() - whether a call arrived while ring @index was masked; clears it.
  * @dev: the device. @index: ring index.
  * Return: 1 pending, 0 not; -EINVAL bad index; -errno reading the eventfd. Thread: the thread that owns @dev (one at a time).

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -65,7 +66,7 @@ static struct vh_dev *vh_dev_alloc(const struct vh_dev_config *cfg)
 	dev->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : VH_DEV_DEFAULT_TIMEOUT_MS;
 	for (unsigned i = 0; i < VH_DEV_MAX_QUEUES; i++) {
 		dev->rings[i].kick_fd = dev->rings[i].call_fd = -1;
-		dev->rings[i].masked_fd = -1;
+		dev->rings[i].err_fd = dev->rings[i].masked_fd = -1;
 	}
 	if (!dev->name) {
 		free(dev);
@@ -84,6 +85,8 @@ static void vh_dev_free(struct vh_dev *dev)
 			close(r->kick_fd);
 		if (r->own_call)
 			close(r->call_fd);
+		if (r->own_err)
+			close(r->err_fd);
 		if (r->masked_fd >= 0)
 			close(r->masked_fd);
 	}
@@ -282,6 +285,8 @@ int vh_dev_vring_setup(struct vh_dev *dev, const struct vh_dev_vring *vr)
 	err = vh_ring_fd(vr->kick_fd, &r->kick_fd, &r->own_kick);
 	if (!err)
 		err = vh_ring_fd(vr->call_fd, &r->call_fd, &r->own_call);
+	if (!err && r->err_fd < 0)
+		err = vh_ring_fd(-1, &r->err_fd, &r->own_err);
 	if (err < 0) {
 		vh_dev_err(dev, "vring setup", err, "ring %u: eventfd", vr->index);
 		return err;
@@ -348,6 +353,19 @@ static int vh_dev_ring_call_fd(const struct vh_dev_ring *r)
 	return r->masked ? r->masked_fd : r->call_fd;
 }
 
+/*
+ * SET_VRING_ERR (vhost-user.rst; VHOST_SET_VRING_ERR): the backend signals the eventfd when the
+ * ring fails (a guest that broke it). A backend that refuses it (REPLY_ACK non-zero) still runs
+ * the ring; only its error reports are lost, and the refusal was logged.
+ */
+static int vh_dev_ring_send_err(struct vh_dev *dev, unsigned i)
+{
+	struct vhost_vring_file f = { .index = i, .fd = dev->rings[i].err_fd };
+	int err = dev->ops->set_vring_err(dev, &f);
+
+	return err == -EIO || err == -EOPNOTSUPP ? 0 : err;
+}
+
 /* The seed's vhost_virtqueue_start: num, base, addresses, call, then the kick that starts it. */
 static int vh_dev_ring_start(struct vh_dev *dev, unsigned i)
 {
@@ -365,6 +383,8 @@ static int vh_dev_ring_start(struct vh_dev *dev, unsigned i)
 	f.fd = vh_dev_ring_call_fd(r);
 	if (!err)
 		err = dev->ops->set_vring_call(dev, &f);
+	if (!err)
+		err = vh_dev_ring_send_err(dev, i);
 	f.fd = r->kick_fd;
 	if (!err)
 		err = dev->ops->set_vring_kick(dev, &f);
@@ -560,6 +580,69 @@ int vh_dev_vring_mask(struct vh_dev *dev, unsigned index, bool masked)
 	if (!masked && vh_dev_take_masked(r) > 0 && write(r->call_fd, &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;
+}
+
+static int vh_dev_ring_index(const struct vh_dev *dev, unsigned index)
+{
+	return index < VH_DEV_MAX_QUEUES && dev->rings[index].configured ? 0 : -EINVAL;
+}
+
+int vh_dev_vring_err_fd(const struct vh_dev *dev, unsigned index)
+{
+	int err = vh_dev_ring_index(dev, index);
+
+	return err < 0 ? err : dev->rings[index].err_fd;
+}
+
+int vh_dev_vring_set_err_fd(struct vh_dev *dev, unsigned index, int fd)
+{
+	struct vh_dev_ring *r;
+	int old_fd, err = vh_dev_ring_index(dev, index);
+	bool old_own;
+
+	if (err < 0)
+		return err;
+	r = &dev->rings[index];
+	old_fd = r->err_fd;
+	old_own = r->own_err;
+	if (fd >= 0 && fd == old_fd)
+		return 0;
+	if (fd >= 0) {
+		r->err_fd = fd;
+		r->own_err = false;
+	} else if (!old_own) {
+		r->err_fd = -1;
+		err = vh_ring_fd(-1, &r->err_fd, &r->own_err);
+	}
+	if (!err && r->running)
+		err = vh_dev_ring_send_err(dev, index);
+	if (err < 0) {
+		if (r->own_err && r->err_fd != old_fd)
+			close(r->err_fd);
+		r->err_fd = old_fd;
+		r->own_err = old_own;
+		return err;
+	}
+	if (old_own && r->err_fd != old_fd)
+		close(old_fd);
+	return 0;
+}
+
+int vh_dev_vring_error(struct vh_dev *dev, unsigned index)
+{
+	struct pollfd p = { .events = POLLIN };
+	uint64_t v;
+	int err = vh_dev_ring_index(dev, index);
+
+	if (err < 0)
+		return err;
+	/* The caller's fd may be blocking: look before reading. */
+	p.fd = dev->rings[index].err_fd;
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+		return 0;
+	if (read(p.fd, &v, sizeof(v)) == sizeof(v))
+		return v ? 1 : 0;
+	return errno == EAGAIN ? 0 : -errno;
 }
 
 int vh_dev_vring_pending(struct vh_dev *dev, unsigned index)

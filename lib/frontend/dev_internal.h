@@ -42,6 +42,8 @@ struct vh_dev_ring {
 	struct vh_dev_vring vr; /* as the caller set it up; vr.base is the next start's base */
 	int kick_fd, call_fd;	/* effective fds (the caller's or ours) */
 	bool own_kick, own_call;
+	int err_fd; /* SET_VRING_ERR eventfd (the caller's or ours), -1 until setup */
+	bool own_err;
 	int masked_fd; /* private call fd while masked, -1 until first masked */
 };
 

@@ -188,7 +188,7 @@ static ENV_UNUSED void script_ring_addr(struct env *e, uint32_t nr, unsigned idx
 	fake_expect(&e->f, VH_USER_SET_VRING_ADDR, nr, &a, sizeof(a), 0);
 }
 
-/* NUM, BASE, ADDR, CALL, KICK (the seed's vhost_virtqueue_start, call before the kick). */
+/* NUM, BASE, ADDR, CALL, ERR, KICK (the seed's vhost_virtqueue_start, call before the kick). */
 static ENV_UNUSED void script_ring_start(struct env *e, uint32_t nr, unsigned idx, uint32_t base,
 					 bool log)
 {
@@ -198,6 +198,7 @@ static ENV_UNUSED void script_ring_start(struct env *e, uint32_t nr, unsigned id
 	fake_expect_state(&e->f, VH_USER_SET_VRING_BASE, nr, idx, base);
 	script_ring_addr(e, nr, idx, log);
 	fake_expect(&e->f, VH_USER_SET_VRING_CALL, nr, &u, 8, 1);
+	fake_expect(&e->f, VH_USER_SET_VRING_ERR, nr, &u, 8, 1);
 	fake_expect(&e->f, VH_USER_SET_VRING_KICK, nr, &u, 8, 1);
 }
 

@@ -477,6 +477,7 @@ static void test_packed_ring(void **state)
 	fake_expect_state(&e.f, VH_USER_SET_VRING_BASE, 0, 0, (1u << 15) | 3);
 	fake_expect(&e.f, VH_USER_SET_VRING_ADDR, 0, &a, sizeof(a), 0);
 	fake_expect(&e.f, VH_USER_SET_VRING_CALL, 0, &u, 8, 1);
+	fake_expect(&e.f, VH_USER_SET_VRING_ERR, 0, &u, 8, 1);
 	fake_expect(&e.f, VH_USER_SET_VRING_KICK, 0, &u, 8, 1);
 	script_ring_stop(&e, 0, 0, 5, false);
 	assert_int_equal(fake_start(&e.f), 0);

@@ -406,6 +406,7 @@ static void test_iommu_ring_addrs(void **state)
 	fake_expect_state(&e.f, VH_USER_SET_VRING_BASE, 0, 0, 0);
 	fake_expect(&e.f, VH_USER_SET_VRING_ADDR, 0, &a, sizeof(a), 0);
 	fake_expect(&e.f, VH_USER_SET_VRING_CALL, 0, &u, 8, 1);
+	fake_expect(&e.f, VH_USER_SET_VRING_ERR, 0, &u, 8, 1);
 	fake_expect(&e.f, VH_USER_SET_VRING_KICK, 0, &u, 8, 1);
 	fake_expect(&e.f, VH_USER_IOTLB_MSG, 0, &up, sizeof(up), 0);
 	script_ring_stop(&e, 0, 0, 0, false);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -254,10 +256,55 @@ static void test_against_server(void **state)
 	close(d.memfd);
 }
 
+/*
+ * SET_VRING_ERR: the guest breaks the ring (a descriptor outside guest memory); the backend
+ * signals the ring's error eventfd, which the VMM set while the ring ran.
+ */
+static void test_vring_err(void **state)
+{
+	struct srv v = { 0 };
+	struct drv d = { 0 };
+	struct vh_vq_buf bufs[2] = { { OUT_GPA, MSG_LEN }, { IN_GPA, MSG_LEN } };
+	struct vh_vq_driver_req req = { .bufs = bufs, .out_num = 1, .in_num = 1, .token = &d };
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t one = 1, bad = htole64(0x7ff000000000ull);
+
+	(void)state;
+	snprintf(v.path, sizeof(v.path), "/tmp/vhfe-err-%d.sock", (int)getpid());
+	srv_start(&v);
+	drv_setup(&d, v.path);
+	assert_true(vh_dev_vring_err_fd(d.dev, 0) >= 0);
+	assert_int_equal(vh_dev_vring_err_fd(d.dev, 1), -EINVAL);
+	drv_request(&d, 1);
+	assert_int_equal(vh_dev_vring_error(d.dev, 0), 0);
+	/* The VMM's own eventfd, handed over while the ring runs. */
+	assert_int_equal(vh_dev_vring_set_err_fd(d.dev, 0, efd), 0);
+	assert_int_equal(vh_dev_vring_err_fd(d.dev, 0), efd);
+
+	assert_int_equal(vh_vq_driver_add(d.vq, &req), 0);
+	for (unsigned i = 0; i < QSIZE; i++)
+		memcpy(d.mem + RING_GPA + 16 * i, &bad, sizeof(bad)); /* desc[i].addr */
+	vh_vq_driver_publish(d.vq);
+	assert_int_equal(write(vh_dev_vring_kick_fd(d.dev, 0), &one, 8), 8);
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(vh_dev_vring_error(d.dev, 0), 1);
+	assert_int_equal(vh_dev_vring_error(d.dev, 0), 0);
+	assert_true(v.log.count > 0); /* the backend logged the broken ring */
+
+	vh_dev_destroy(&d.dev);
+	srv_stop(&v);
+	close(efd);
+	vh_vq_driver_destroy(&d.vq);
+	munmap(d.mem, MEM_SIZE);
+	close(d.memfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_server),
+		cmocka_unit_test(test_vring_err),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

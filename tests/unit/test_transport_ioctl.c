@@ -140,18 +140,18 @@ static void test_kernel_region_limit(void **state)
 	env_destroy(e);
 }
 
-/* Start: NUM, BASE, ADDR (this process's addresses), CALL, KICK, each for ring 0. */
+/* Start: NUM, BASE, ADDR (this process's addresses), CALL, ERR, KICK, each for ring 0. */
 static void expect_ring_start(struct env *e, unsigned before)
 {
-	static const unsigned long start[] = { VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE,
+	static const unsigned long start[] = { VHOST_SET_VRING_NUM,  VHOST_SET_VRING_BASE,
 					       VHOST_SET_VRING_ADDR, VHOST_SET_VRING_CALL,
-					       VHOST_SET_VRING_KICK };
+					       VHOST_SET_VRING_ERR,  VHOST_SET_VRING_KICK };
 	struct vhost_vring_state s;
 	struct vhost_vring_addr a;
 	struct vhost_vring_file fl;
 	int i = fk_find(&e->f, before, VHOST_SET_VRING_NUM);
 
-	fk_expect_ioctls(&e->f, before, start, 5);
+	fk_expect_ioctls(&e->f, before, start, 6);
 	memcpy(&s, e->f.calls[i].buf, sizeof(s));
 	assert_int_equal(s.index, 0);
 	assert_int_equal(s.num, 256);
@@ -167,6 +167,9 @@ static void expect_ring_start(struct env *e, unsigned before)
 	memcpy(&fl, e->f.calls[i + 3].buf, sizeof(fl));
 	assert_int_equal(fl.fd, vh_dev_vring_call_fd(e->dev, 0));
 	memcpy(&fl, e->f.calls[i + 4].buf, sizeof(fl));
+	assert_int_equal(fl.fd, vh_dev_vring_err_fd(e->dev, 0));
+	assert_true(fl.fd >= 0);
+	memcpy(&fl, e->f.calls[i + 5].buf, sizeof(fl));
 	assert_int_equal(fl.fd, vh_dev_vring_kick_fd(e->dev, 0));
 }
 
