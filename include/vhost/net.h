@@ -4,20 +4,27 @@
  * backend: the kernel's vhost-net (with a tap as its backend), a vhost-user net backend, or a
  * vDPA net device.
  *
- * The process "plays the guest": vh_net_create() puts one receive queue (ring 0) and one transmit
- * queue (ring 1), a transmit buffer per TX descriptor and a receive buffer per RX descriptor into
- * one memfd ("guest memory" at guest address 0), hands it to the backend through struct vh_dev,
- * negotiates the features, keeps the receive ring filled and, for /dev/vhost-net, attaches the
- * caller's tap to both rings (VHOST_NET_SET_BACKEND).
+ * The process "plays the guest": vh_net_create() puts, per queue pair, one receive queue (ring
+ * 2N) and one transmit queue (ring 2N + 1), a transmit buffer per TX descriptor and a receive
+ * buffer per RX descriptor into one memfd ("guest memory" at guest address 0), hands it to the
+ * backend through struct vh_dev, negotiates the features, keeps the receive rings filled and, for
+ * /dev/vhost-net, attaches the caller's tap to both rings (VHOST_NET_SET_BACKEND).
  *
  * Every frame carries a struct virtio_net_hdr_mrg_rxbuf (12 bytes: VIRTIO_F_VERSION_1 is required,
- * virtio 1.2 §5.1.6). Frames are copied: vh_net_send() into a transmit buffer, vh_net_recv() out
- * of the receive buffer(s), gathering the buffers of a mergeable frame (VIRTIO_NET_F_MRG_RXBUF).
+ * virtio 1.2 §5.1.6). Frames are copied into the transmit buffers and out of the receive
+ * buffer(s), gathering the buffers of a mergeable frame (VIRTIO_NET_F_MRG_RXBUF); the buffers are
+ * the driver's and are recycled, nothing is allocated per frame.
  *
- * Threads: a vh_net is not locked. One thread at a time may call vh_net_send/vh_net_tx_reap
- * (transmit side) and one thread at a time vh_net_recv (receive side); vh_net_wait touches both
- * sides and the device (IOTLB misses) and must not run concurrently with either.
- * vh_net_create/destroy and the vh_dev calls on vh_net_dev() need both sides idle.
+ * Two APIs over the same rings: vh_net_send()/vh_net_recv() move one frame on queue pair 0;
+ * vh_net_tx_burst()/vh_net_rx_burst() move up to a burst of frames on any pair with one kick
+ * decision and one used-ring pass per burst (as rte_eth_tx_burst/rte_eth_rx_burst), and carry
+ * the offload requests and results of the virtio-net header (struct vh_net_pkt).
+ *
+ * Threads: a vh_net is not locked. Per queue pair, one thread at a time may call the transmit
+ * side (vh_net_send, vh_net_tx_burst, vh_net_tx_reap) and one thread at a time the receive side
+ * (vh_net_recv, vh_net_rx_burst); different pairs may run in different threads. vh_net_wait
+ * touches both sides of pair 0 and the device (IOTLB misses) and must not run concurrently with
+ * either. vh_net_create/destroy and the vh_dev calls on vh_net_dev() need every side idle.
  */
 #ifndef VHOST_NET_H
 #define VHOST_NET_H
@@ -33,9 +40,12 @@
 struct vh_net;
 struct vh_dev;
 
-/* Ring numbers (virtio 1.2 §5.1.2: receiveq1 = 0, transmitq1 = 1). */
+/* Ring numbers (virtio 1.2 §5.1.2: receiveq1 = 0, transmitq1 = 1; pair N: 2N and 2N + 1). */
 #define VH_NET_RX 0u
 #define VH_NET_TX 1u
+
+/* Queue pairs a vh_net drives at most (struct vh_net_config.queue_pairs). */
+#define VH_NET_MAX_PAIRS 16u
 
 /* Header length on every ring: VIRTIO_F_VERSION_1 always carries num_buffers (§5.1.6). */
 #define VH_NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_mrg_rxbuf))
@@ -50,6 +60,11 @@ struct vh_dev;
  * own vh_dev_dispatch() on vh_dev_event_fd()) with the identity map IOVA = guest address.
  */
 #define VH_NET_IOMMU (1u << 3)
+/*
+ * Transmit headers as given, without the checks of virtio 1.2 §5.1.6.2.1 (offload requests the
+ * negotiated features allow): for testing how a device treats a driver that breaks them.
+ */
+#define VH_NET_TX_UNCHECKED (1u << 4)
 
 /**
  * struct vh_net_config - how to open the device (copied at create).
@@ -64,12 +79,21 @@ struct vh_dev;
  * @tx_buf_size: bytes of one transmit buffer; the largest frame vh_net_send() accepts is this
  *               minus VH_NET_HDR_LEN (0: 2048).
  * @flags: VH_NET_*.
- * @features: virtio-net device bits (< 24 and VIRTIO_NET_F_* above) the caller is willing to use
- *            (0: VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_NET_F_STATUS). MRG_RXBUF follows
- *            @flags.
+ * @features: virtio-net device bits the caller is willing to use (0: VIRTIO_NET_F_MAC |
+ *            VIRTIO_NET_F_MTU | VIRTIO_NET_F_STATUS): those, and the offloads VIRTIO_NET_F_CSUM,
+ *            HOST_TSO4/6, HOST_ECN, HOST_UFO (the device checksums / segments what the driver
+ *            sends) and GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO (the device may hand over
+ *            frames with partial checksums / larger than the MTU). Offloads whose prerequisite
+ *            (virtio 1.2 §5.1.3.1: HOST_* needs CSUM, GUEST_* needs GUEST_CSUM) is not
+ *            negotiated are dropped. MRG_RXBUF follows @flags; MQ follows @queue_pairs.
  * @timeout_ms: backend reply timeout (0: 5000).
  * @name: for log lines (NULL: "vh_net").
  * @log: log sink.
+ * @queue_pairs: queue pairs to drive (0: 1; at most VH_NET_MAX_PAIRS). More than one needs a
+ *               backend with that many rings (vhost-user GET_QUEUE_NUM, vDPA), -ENOTSUP
+ *               otherwise; VIRTIO_NET_F_MQ is acknowledged when offered. The control queue is
+ *               the frontend's in the vhost model (the backend never sees it), so every pair is
+ *               used at once.
  */
 struct vh_net_config {
 	const char *path;
@@ -82,6 +106,7 @@ struct vh_net_config {
 	int timeout_ms;
 	const char *name;
 	struct vh_log_sink log;
+	unsigned queue_pairs;
 };
 
 /** struct vh_net_info - what was negotiated (fields of bits not negotiated are 0). */
@@ -99,6 +124,27 @@ struct vh_net_info {
 	uint32_t rx_buf_size;
 	uint32_t tx_buf_size;
 	uint64_t mem_size; /* guest memory bytes, from guest physical address 0 */
+	unsigned queue_pairs;
+};
+
+/**
+ * struct vh_net_pkt - one frame of a burst (vh_net_tx_burst(), vh_net_rx_burst()).
+ * @data: transmit: the Ethernet frame; receive: where its copy goes.
+ * @len: transmit: frame bytes (1 .. tx_buf_size - VH_NET_HDR_LEN); receive: set to the frame's
+ *       bytes (more than @cap: the copy was truncated).
+ * @cap: receive: bytes at @data. Unused on transmit.
+ * @nbufs: receive: receive buffers the frame took (1 without MRG_RXBUF).
+ * @hdr: transmit: the offload request, virtio 1.2 §5.1.6.2 (all zero: none;
+ *       VIRTIO_NET_HDR_F_NEEDS_CSUM with csum_start/csum_offset needs VIRTIO_NET_F_CSUM, a
+ *       gso_type needs the matching HOST_* feature, NEEDS_CSUM and a gso_size); receive: the
+ *       device's header (NEEDS_CSUM / DATA_VALID, gso_type and gso_size with GUEST_* offloads).
+ */
+struct vh_net_pkt {
+	void *data;
+	uint32_t len;
+	uint32_t cap;
+	uint16_t nbufs;
+	struct virtio_net_hdr hdr;
 };
 
 /* Buffers of one received frame whose guest addresses vh_net_recv() reports (dirty-log checks). */
@@ -218,6 +264,48 @@ VH_API unsigned vh_net_tx_inflight(const struct vh_net *net);
 VH_API int vh_net_recv(struct vh_net *net, void *buf, size_t len, struct vh_net_rx_info *info);
 
 /**
+ * vh_net_tx_burst() - copy up to @n frames into transmit buffers of queue pair @qp, then make
+ * them available with one index update and at most one kick (none when the device suppresses
+ * notifications, virtio 1.2 §2.7.10).
+ * @net: the driver. @qp: queue pair (0 .. queue_pairs - 1).
+ * @pkts: the frames with their offload requests (@pkts[i].hdr). @n: how many.
+ *
+ * Completed transmissions are reaped first (one pass over the used ring). Sending stops at the
+ * first frame that does not fit (every buffer in flight) or is invalid.
+ * Return: frames queued (0 .. @n; fewer: the ring is full or @pkts[return] is invalid); when
+ * @pkts[0] itself is invalid: -EMSGSIZE bad length, -EINVAL an offload request the negotiated
+ * features do not allow (§5.1.6.2.1) or a bad @qp; -EPROTO the device corrupted the ring.
+ * Thread: the transmit side of @qp.
+ */
+VH_API int vh_net_tx_burst(struct vh_net *net, unsigned qp, const struct vh_net_pkt *pkts,
+			   unsigned n);
+
+/**
+ * vh_net_rx_burst() - take up to @n received frames of queue pair @qp, copy them out, give their
+ * buffers back with one index update and at most one kick.
+ * @net: the driver. @qp: queue pair.
+ * @pkts: @data/@cap say where each frame goes; @len, @nbufs and @hdr are filled in. @n: how many.
+ *
+ * The checks of vh_net_recv() apply (-EPROTO, sticky).
+ * Return: frames received (0 .. @n); -EINVAL bad @qp; -EPROTO. Thread: the receive side of @qp.
+ */
+VH_API int vh_net_rx_burst(struct vh_net *net, unsigned qp, struct vh_net_pkt *pkts, unsigned n);
+
+/**
+ * vh_net_tx_reap_qp() - vh_net_tx_reap() for queue pair @qp.
+ * @net: the driver. @qp: queue pair.
+ * Return: number reaped; -EINVAL bad @qp; -EPROTO. Thread: the transmit side of @qp.
+ */
+VH_API int vh_net_tx_reap_qp(struct vh_net *net, unsigned qp);
+
+/**
+ * vh_net_tx_inflight_qp() - frames sent on queue pair @qp and not yet completed.
+ * @net: the driver. @qp: queue pair.
+ * Return: the count (0 for a bad @qp). Thread: the transmit side of @qp.
+ */
+VH_API unsigned vh_net_tx_inflight_qp(const struct vh_net *net, unsigned qp);
+
+/**
  * vh_net_wait() - block until what @what asks for is ready or @timeout_ms passes, answering the
  * backend's IOTLB misses and other messages (vh_dev_dispatch()) meanwhile.
  * @net: the driver.
@@ -228,9 +316,10 @@ VH_API int vh_net_recv(struct vh_net *net, void *buf, size_t len, struct vh_net_
 VH_API int vh_net_wait(struct vh_net *net, unsigned what, int timeout_ms);
 
 /**
- * vh_net_call_fd() - eventfd the device signals for @queue (VH_NET_RX / VH_NET_TX), for the
- * caller's event loop (read 8 bytes, then vh_net_recv() / vh_net_tx_reap()).
- * @net: the driver. @queue: VH_NET_RX or VH_NET_TX.
+ * vh_net_call_fd() - eventfd the device signals for ring @queue (VH_NET_RX / VH_NET_TX, or
+ * 2N / 2N + 1 for pair N), for the caller's event loop (read 8 bytes, then vh_net_recv() /
+ * vh_net_rx_burst() / vh_net_tx_reap()).
+ * @net: the driver. @queue: the ring.
  * Return: the fd (owned by @net), -1 if none or a bad @queue. Thread: any.
  */
 VH_API int vh_net_call_fd(const struct vh_net *net, unsigned queue);
@@ -245,7 +334,7 @@ VH_API uint64_t vh_net_gpa(const struct vh_net *net, const void *host);
 /**
  * vh_net_queue_gpa() - guest addresses of @queue's descriptor, driver and device areas (the
  * device area is what the backend writes: the split used ring).
- * @net: the driver. @queue: VH_NET_RX or VH_NET_TX.
+ * @net: the driver. @queue: the ring (VH_NET_RX, VH_NET_TX, 2N / 2N + 1 for pair N).
  * @desc: receives the descriptor area GPA. @driver: the driver area. @device: the device area.
  * Return: 0, -EINVAL bad queue. Thread: any.
  */

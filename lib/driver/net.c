@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vh_net: a userspace virtio-net driver (virtio 1.2 §5.1) on a struct vh_dev: one receive and one
- * transmit queue over guest memory in a memfd, frames copied in and out with their
- * virtio_net_hdr_mrg_rxbuf, the receive ring always full, mergeable receive buffers.
+ * vh_net: a userspace virtio-net driver (virtio 1.2 §5.1) on a struct vh_dev: receive and
+ * transmit queue pairs over guest memory in a memfd, feature negotiation (offloads, MQ), config
+ * space, the receive rings always full. The datapath is net_io.c.
  */
 #include <endian.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -32,9 +30,20 @@
 #define NET_MAX_BUF	  (1u << 20)
 /* VHOST_USER_F_PROTOCOL_FEATURES: a vhost-user frontend must see it accepted. */
 #define NET_F_PROTOCOL_FEATURES 30
-/* Device bits this driver can use (virtio 1.2 §5.1.3); MRG_RXBUF is chosen by the flags. */
-#define NET_DEVICE_FEATURES \
+/* Device bits negotiated unless the caller names its own (virtio 1.2 §5.1.3). */
+#define NET_DEFAULT_FEATURES \
 	((1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MTU) | (1ull << VIRTIO_NET_F_STATUS))
+/* Offloads: what the device does for frames we send, and what it may hand us. */
+#define NET_HOST_OFFLOADS                                                      \
+	((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) | \
+	 (1ull << VIRTIO_NET_F_HOST_ECN) | (1ull << VIRTIO_NET_F_HOST_UFO))
+#define NET_GUEST_OFFLOADS                                                       \
+	((1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6) | \
+	 (1ull << VIRTIO_NET_F_GUEST_ECN) | (1ull << VIRTIO_NET_F_GUEST_UFO))
+/* Device bits the caller may ask for; MRG_RXBUF follows the flags, MQ the queue pairs. */
+#define NET_DEVICE_FEATURES                                                                       \
+	(NET_DEFAULT_FEATURES | (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | \
+	 NET_HOST_OFFLOADS | NET_GUEST_OFFLOADS)
 
 static const char *const net_feature_names[] = {
 	[VIRTIO_NET_F_CSUM] = "VIRTIO_NET_F_CSUM",
@@ -73,7 +82,7 @@ static bool has(uint64_t features, unsigned bit)
 	return features & (1ull << bit);
 }
 
-static int net_fail(struct vh_net *n, const char *req, const char *what)
+int net_fail(struct vh_net *n, const char *req, const char *what)
 {
 	if (!n->broken)
 		vh_logf(&n->cfg.log, VH_LOG_ERR, n->name, "%s: %s: %s", req, what,
@@ -107,8 +116,10 @@ static int check_config(const struct vh_net_config *cfg, struct vh_net_config *c
 	c->queue_size = c->queue_size ? c->queue_size : NET_DEFAULT_QSIZE;
 	c->rx_buf_size = c->rx_buf_size ? c->rx_buf_size : NET_DEFAULT_BUF;
 	c->tx_buf_size = c->tx_buf_size ? c->tx_buf_size : NET_DEFAULT_BUF;
-	c->features = c->features ? c->features & NET_DEVICE_FEATURES : NET_DEVICE_FEATURES;
-	if (!vh_is_pow2(c->queue_size) || c->queue_size > VH_VQ_MAX_NUM)
+	c->features = c->features ? c->features & NET_DEVICE_FEATURES : NET_DEFAULT_FEATURES;
+	c->queue_pairs = c->queue_pairs ? c->queue_pairs : 1;
+	if (!vh_is_pow2(c->queue_size) || c->queue_size > VH_VQ_MAX_NUM ||
+	    c->queue_pairs > VH_NET_MAX_PAIRS)
 		return -EINVAL;
 	/* A buffer must hold the header and at least one byte; 8-byte alignment keeps headers
 	 * naturally aligned. */
@@ -119,71 +130,111 @@ static int check_config(const struct vh_net_config *cfg, struct vh_net_config *c
 	return 0;
 }
 
-static void *buf_host(struct vh_net *n, unsigned q, unsigned i)
-{
-	return n->mem + n->q[q].buf_off + (uint64_t)i * n->q[q].buf_size;
-}
-
-static void kick(struct vh_net *n, unsigned q)
+void net_kick(struct vh_net *n, struct net_ring *r)
 {
 	uint64_t one = 1;
 
-	if (n->q[q].kick_fd < 0)
+	if (r->kick_fd < 0)
 		return;
 	/* An eventfd write only fails when the counter would overflow: the device is kicked. */
-	if (write(n->q[q].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		vh_logf(&n->cfg.log, VH_LOG_WARN, n->name, "kick: ring %u: %s", q, strerror(errno));
+	if (write(r->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vh_logf(&n->cfg.log, VH_LOG_WARN, n->name, "kick: %s", strerror(errno));
 	n->st.kicks++;
 }
 
 /* Give receive buffer @i back to the device (visible at the next publish). */
-static int rx_add(struct vh_net *n, unsigned i)
+int net_rx_add(struct net_ring *r, unsigned i)
 {
 	struct vh_vq_buf b = {
-		.gpa =
-		    n->mem_gpa + n->q[VH_NET_RX].buf_off + (uint64_t)i * n->q[VH_NET_RX].buf_size,
-		.len = n->q[VH_NET_RX].buf_size,
+		.gpa = r->buf_gpa + (uint64_t)i * r->buf_size,
+		.len = r->buf_size,
 	};
-	struct vh_vq_driver_req r = {
+	struct vh_vq_driver_req req = {
 		.bufs = &b,
 		.in_num = 1,
 		.token = (void *)(uintptr_t)(i + 1),
 	};
 
-	return vh_vq_driver_add(n->q[VH_NET_RX].vq, &r);
+	return vh_vq_driver_add(r->vq, &req);
 }
 
-static void publish(struct vh_net *n, unsigned q)
+static int ring_init(struct vh_net *n, unsigned p, unsigned q, uint64_t features)
 {
-	if (vh_vq_driver_kick_needed(n->q[q].vq))
-		kick(n, q);
-}
-
-static int ring_init(struct vh_net *n, unsigned q, uint64_t features)
-{
+	uint64_t base = (uint64_t)p * n->layout.size;
+	struct net_ring *r = &n->pairs[p].q[q];
+	char name[32];
 	struct vh_vq_driver_config dc = {
 		.num = n->cfg.queue_size,
 		.packed = has(features, VIRTIO_F_RING_PACKED),
 		.event_idx = has(features, VIRTIO_RING_F_EVENT_IDX),
-		.name = q == VH_NET_RX ? "vh_net rx" : "vh_net tx",
+		.name = name,
 		.log = n->cfg.log,
 		.host = n->mem,
 		.gpa = n->mem_gpa,
-		.size = n->layout.size,
-		.ring_gpa = n->mem_gpa + n->layout.ring_off[q],
+		.size = n->info.mem_size,
+		.ring_gpa = n->mem_gpa + base + n->layout.ring_off[q],
 	};
 
-	n->q[q].buf_off = n->layout.buf_off[q];
-	n->q[q].buf_size = q == VH_NET_RX ? n->cfg.rx_buf_size : n->cfg.tx_buf_size;
-	n->q[q].kick_fd = -1;
-	n->q[q].call_fd = -1;
-	return vh_vq_driver_create(&dc, &n->q[q].vq);
+	snprintf(name, sizeof(name), "vh_net %s%u", q == VH_NET_RX ? "rx" : "tx", p);
+	r->buf = n->mem + base + n->layout.buf_off[q];
+	r->buf_gpa = n->mem_gpa + base + n->layout.buf_off[q];
+	r->buf_size = q == VH_NET_RX ? n->cfg.rx_buf_size : n->cfg.tx_buf_size;
+	r->kick_fd = -1;
+	r->call_fd = -1;
+	return vh_vq_driver_create(&dc, &r->vq);
 }
 
-/* Rings, transmit free list, and a full receive ring. */
+/* What a transmitted header may ask for (virtio 1.2 §5.1.6.2.1). */
+static uint16_t tx_offloads(uint64_t f)
+{
+	uint16_t ok = 0;
+
+	if (has(f, VIRTIO_NET_F_CSUM))
+		ok |= NET_TXO_CSUM;
+	if (has(f, VIRTIO_NET_F_HOST_TSO4))
+		ok |= NET_TXO_TSO4;
+	if (has(f, VIRTIO_NET_F_HOST_TSO6))
+		ok |= NET_TXO_TSO6;
+	if (has(f, VIRTIO_NET_F_HOST_UFO))
+		ok |= NET_TXO_UFO;
+	if (has(f, VIRTIO_NET_F_HOST_ECN))
+		ok |= NET_TXO_ECN;
+	return ok;
+}
+
+static int pair_init(struct vh_net *n, unsigned p, uint64_t features)
+{
+	struct net_pair *pr = &n->pairs[p];
+	unsigned num = n->cfg.queue_size, i, q;
+	int err;
+
+	pr->tx_free = calloc(num, sizeof(*pr->tx_free));
+	pr->rx_pend = calloc(num, sizeof(*pr->rx_pend));
+	pr->rx_pend_len = calloc(num, sizeof(*pr->rx_pend_len));
+	if (!pr->tx_free || !pr->rx_pend || !pr->rx_pend_len)
+		return -ENOMEM;
+	for (q = 0; q < 2; q++) {
+		err = ring_init(n, p, q, features);
+		if (err < 0)
+			return err;
+	}
+	/* Lowest buffer numbers on top: a light load touches few cache lines. */
+	for (i = 0; i < num; i++)
+		pr->tx_free[i] = (uint16_t)(num - 1 - i);
+	pr->tx_nfree = num;
+	for (i = 0; i < num; i++) {
+		err = net_rx_add(&pr->q[VH_NET_RX], i);
+		if (err < 0)
+			return err;
+	}
+	vh_vq_driver_publish(pr->q[VH_NET_RX].vq);
+	return 0;
+}
+
+/* Rings, transmit free lists, and full receive rings, for every pair. */
 static int rings_init(struct vh_net *n, uint64_t features)
 {
-	unsigned num = n->cfg.queue_size, i;
+	unsigned p;
 	int err;
 
 	n->info.features = features;
@@ -191,28 +242,19 @@ static int rings_init(struct vh_net *n, uint64_t features)
 	n->info.event_idx = has(features, VIRTIO_RING_F_EVENT_IDX);
 	n->info.packed = has(features, VIRTIO_F_RING_PACKED);
 	n->info.iommu = has(features, VIRTIO_F_ACCESS_PLATFORM);
-	n->info.queue_size = num;
+	n->info.queue_size = n->cfg.queue_size;
 	n->info.rx_buf_size = n->cfg.rx_buf_size;
 	n->info.tx_buf_size = n->cfg.tx_buf_size;
-	n->tx_free = calloc(num, sizeof(*n->tx_free));
-	n->rx_pend = calloc(num, sizeof(*n->rx_pend));
-	n->rx_pend_len = calloc(num, sizeof(*n->rx_pend_len));
-	if (!n->tx_free || !n->rx_pend || !n->rx_pend_len)
+	n->info.queue_pairs = n->cfg.queue_pairs;
+	n->tx_hdr_ok = tx_offloads(features);
+	n->pairs = calloc(n->cfg.queue_pairs, sizeof(*n->pairs));
+	if (!n->pairs)
 		return -ENOMEM;
-	for (i = 0; i < 2; i++) {
-		err = ring_init(n, i, features);
+	for (p = 0; p < n->cfg.queue_pairs; p++) {
+		err = pair_init(n, p, features);
 		if (err < 0)
 			return err;
 	}
-	for (i = 0; i < num; i++)
-		n->tx_free[i] = (uint16_t)(num - 1 - i);
-	n->tx_nfree = num;
-	for (i = 0; i < num; i++) {
-		err = rx_add(n, i);
-		if (err < 0)
-			return err;
-	}
-	vh_vq_driver_publish(n->q[VH_NET_RX].vq);
 	return 0;
 }
 
@@ -248,8 +290,8 @@ int net_local_create(const struct vh_net_config *cfg, uint64_t features,
 	n->cfg.path = NULL;
 	err = net_layout(n->cfg.queue_size, has(features, VIRTIO_F_RING_PACKED), n->cfg.rx_buf_size,
 			 n->cfg.tx_buf_size, &n->layout);
-	if (err >= 0 &&
-	    (mem->size < n->layout.size || ((uintptr_t)mem->host & 63) || (mem->gpa & 63)))
+	if (err >= 0 && (mem->size / n->cfg.queue_pairs < n->layout.size ||
+			 ((uintptr_t)mem->host & 63) || (mem->gpa & 63)))
 		err = -EINVAL;
 	if (err < 0) {
 		free(n);
@@ -257,7 +299,7 @@ int net_local_create(const struct vh_net_config *cfg, uint64_t features,
 	}
 	n->mem = mem->host;
 	n->mem_gpa = mem->gpa;
-	n->info.mem_size = n->layout.size;
+	n->info.mem_size = n->layout.size * n->cfg.queue_pairs;
 	err = rings_init(n, features);
 	if (err < 0) {
 		vh_net_destroy(&n);
@@ -287,11 +329,12 @@ static int open_dev(struct vh_net *n)
 	uint64_t want = n->cfg.features | (1ull << VIRTIO_F_VERSION_1) |
 			(1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_F_RING_PACKED) |
 			(1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << NET_F_PROTOCOL_FEATURES) |
-			(1ull << VHOST_F_LOG_ALL) | (1ull << VIRTIO_F_ACCESS_PLATFORM);
+			(1ull << VHOST_F_LOG_ALL) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+			(n->cfg.queue_pairs > 1 ? 1ull << VIRTIO_NET_F_MQ : 0);
 	struct vh_dev_config dc = {
 		.path = n->cfg.path,
 		.features = want,
-		.num_queues = 2,
+		.num_queues = 2 * n->cfg.queue_pairs,
 		.timeout_ms = n->cfg.timeout_ms,
 		.name = n->name,
 		.log = n->cfg.log,
@@ -324,8 +367,19 @@ static int negotiate(struct vh_net *n, uint64_t *acked)
 		err = need_feature(n, f, VIRTIO_F_RING_PACKED, "VIRTIO_F_RING_PACKED");
 	if (err >= 0 && (fl & VH_NET_IOMMU))
 		err = need_feature(n, f, VIRTIO_F_ACCESS_PLATFORM, "VIRTIO_F_ACCESS_PLATFORM");
+	if (err >= 0 && vh_dev_max_queues(n->dev) < 2 * n->cfg.queue_pairs) {
+		vh_logf(&n->cfg.log, VH_LOG_ERR, n->name,
+			"GET_QUEUE_NUM: %u queue pairs wanted, the device has %u rings: %s",
+			n->cfg.queue_pairs, vh_dev_max_queues(n->dev), strerror(ENOTSUP));
+		err = -ENOTSUP;
+	}
 	if (err < 0)
 		return err;
+	/* virtio 1.2 §5.1.3.1: HOST_* offloads need CSUM, GUEST_* ones GUEST_CSUM. */
+	if (!has(f, VIRTIO_NET_F_CSUM))
+		f &= ~NET_HOST_OFFLOADS;
+	if (!has(f, VIRTIO_NET_F_GUEST_CSUM))
+		f &= ~NET_GUEST_OFFLOADS;
 	if (!(fl & VH_NET_PACKED))
 		f &= ~(1ull << VIRTIO_F_RING_PACKED);
 	if (!(fl & VH_NET_IOMMU))
@@ -373,18 +427,19 @@ static int map_memory(struct vh_net *n)
 	n->mem_fd = memfd_create("vh_net", MFD_CLOEXEC);
 	if (n->mem_fd < 0)
 		return -errno;
-	if (ftruncate(n->mem_fd, (off_t)n->layout.size) < 0)
+	if (ftruncate(n->mem_fd, (off_t)(n->layout.size * n->cfg.queue_pairs)) < 0)
 		return -errno;
-	n->mem = mmap(NULL, n->layout.size, PROT_READ | PROT_WRITE, MAP_SHARED, n->mem_fd, 0);
+	n->mem = mmap(NULL, n->layout.size * n->cfg.queue_pairs, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      n->mem_fd, 0);
 	if (n->mem == MAP_FAILED) {
 		n->mem = NULL;
 		return -errno;
 	}
 	n->own_mem = true;
-	n->info.mem_size = n->layout.size;
+	n->info.mem_size = n->layout.size * n->cfg.queue_pairs;
 	r = (struct vh_dev_mem_region){
 		.gpa = 0,
-		.size = n->layout.size,
+		.size = n->info.mem_size,
 		.host = n->mem,
 		.fd = n->mem_fd,
 		.page_size = NET_PAGE,
@@ -399,11 +454,12 @@ static int map_memory(struct vh_net *n)
 
 static int setup_vring(struct vh_net *n, unsigned q)
 {
+	struct net_ring *r = &n->pairs[q / 2].q[q % 2];
 	struct vh_vq_ring_addrs a;
 	struct vh_dev_vring vr;
 	int err;
 
-	vh_vq_driver_ring_addrs(n->q[q].vq, &a);
+	vh_vq_driver_ring_addrs(r->vq, &a);
 	vr = (struct vh_dev_vring){
 		.index = q,
 		.num = (uint16_t)n->cfg.queue_size,
@@ -418,8 +474,8 @@ static int setup_vring(struct vh_net *n, unsigned q)
 	err = vh_dev_vring_setup(n->dev, &vr);
 	if (err < 0)
 		return err;
-	n->q[q].kick_fd = vh_dev_vring_kick_fd(n->dev, q);
-	n->q[q].call_fd = vh_dev_vring_call_fd(n->dev, q);
+	r->kick_fd = vh_dev_vring_kick_fd(n->dev, q);
+	r->call_fd = vh_dev_vring_call_fd(n->dev, q);
 	return 0;
 }
 
@@ -464,7 +520,7 @@ static int attach_tap(struct vh_net *n)
 		n->backend_set = true;
 	}
 	/* Buffers were published before the tap was attached: tell the kernel to look. */
-	kick(n, VH_NET_RX);
+	net_kick(n, &n->pairs[0].q[VH_NET_RX]);
 	return 0;
 }
 
@@ -504,7 +560,7 @@ static int setup(struct vh_net *n)
 		err = map_memory(n);
 	if (err >= 0)
 		err = rings_init(n, f);
-	for (q = 0; err >= 0 && q < 2; q++)
+	for (q = 0; err >= 0 && q < 2 * n->cfg.queue_pairs; q++)
 		err = setup_vring(n, q);
 	if (err >= 0)
 		err = vh_dev_start(n->dev);
@@ -537,7 +593,7 @@ int vh_net_create(const struct vh_net_config *cfg, struct vh_net **out)
 void vh_net_destroy(struct vh_net **np)
 {
 	struct vh_net *n = np ? *np : NULL;
-	unsigned q;
+	unsigned p, q;
 
 	if (!n)
 		return;
@@ -547,15 +603,18 @@ void vh_net_destroy(struct vh_net **np)
 	else if (n->dev)
 		vh_dev_stop(n->dev, NULL, 0);
 	vh_dev_destroy(&n->dev);
-	for (q = 0; q < 2; q++)
-		vh_vq_driver_destroy(&n->q[q].vq);
+	for (p = 0; n->pairs && p < n->cfg.queue_pairs; p++) {
+		for (q = 0; q < 2; q++)
+			vh_vq_driver_destroy(&n->pairs[p].q[q].vq);
+		free(n->pairs[p].tx_free);
+		free(n->pairs[p].rx_pend);
+		free(n->pairs[p].rx_pend_len);
+	}
+	free(n->pairs);
 	if (n->own_mem && n->mem)
-		munmap(n->mem, n->layout.size);
+		munmap(n->mem, n->info.mem_size);
 	if (n->mem_fd >= 0)
 		close(n->mem_fd);
-	free(n->tx_free);
-	free(n->rx_pend);
-	free(n->rx_pend_len);
 	free(n);
 	*np = NULL;
 }
@@ -577,7 +636,7 @@ struct vh_dev *vh_net_dev(struct vh_net *n)
 
 int vh_net_call_fd(const struct vh_net *n, unsigned queue)
 {
-	return queue < 2 ? n->q[queue].call_fd : -1;
+	return queue < 2 * n->cfg.queue_pairs ? n->pairs[queue / 2].q[queue % 2].call_fd : -1;
 }
 
 uint64_t vh_net_gpa(const struct vh_net *n, const void *host)
@@ -594,317 +653,11 @@ int vh_net_queue_gpa(const struct vh_net *n, unsigned queue, uint64_t *desc, uin
 {
 	struct vh_vq_ring_addrs a;
 
-	if (queue >= 2 || !n->q[queue].vq)
+	if (queue >= 2 * n->cfg.queue_pairs || !n->pairs[queue / 2].q[queue % 2].vq)
 		return -EINVAL;
-	vh_vq_driver_ring_addrs(n->q[queue].vq, &a);
+	vh_vq_driver_ring_addrs(n->pairs[queue / 2].q[queue % 2].vq, &a);
 	*desc = a.desc_gpa;
 	*driver = a.driver_gpa;
 	*device = a.device_gpa;
 	return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Transmit                                                                                    */
-/* ------------------------------------------------------------------------------------------ */
-
-int vh_net_tx_reap(struct vh_net *n)
-{
-	unsigned num = n->cfg.queue_size;
-	int reaped = 0, r;
-	uint32_t len;
-	void *tok;
-
-	if (n->broken)
-		return -EPROTO;
-	for (;;) {
-		r = vh_vq_driver_get_used(n->q[VH_NET_TX].vq, &tok, &len);
-		if (r < 0)
-			return net_fail(n, "tx", "transmit ring broken");
-		if (r == 0)
-			break;
-		/* The ring only hands back tokens we added; the free stack cannot overflow. */
-		if (n->tx_nfree >= num)
-			return net_fail(n, "tx", "more completions than transmissions");
-		n->tx_free[n->tx_nfree++] = (uint16_t)((uintptr_t)tok - 1);
-		reaped++;
-	}
-	n->st.tx_completed += (uint64_t)reaped;
-	return reaped;
-}
-
-unsigned vh_net_tx_inflight(const struct vh_net *n)
-{
-	return n->cfg.queue_size - n->tx_nfree;
-}
-
-int vh_net_send(struct vh_net *n, const void *frame, size_t len, const struct virtio_net_hdr *hdr)
-{
-	struct virtio_net_hdr_mrg_rxbuf *h;
-	struct vh_vq_driver_req req;
-	struct vh_vq_buf b;
-	unsigned slot;
-	int err;
-
-	if (n->broken)
-		return -EPROTO;
-	if (len == 0 || len > n->cfg.tx_buf_size - VH_NET_HDR_LEN)
-		return -EMSGSIZE;
-	if (n->tx_nfree == 0) {
-		err = vh_net_tx_reap(n);
-		if (err < 0)
-			return err;
-		if (n->tx_nfree == 0)
-			return -EAGAIN;
-	}
-	slot = n->tx_free[--n->tx_nfree];
-	h = buf_host(n, VH_NET_TX, slot);
-	memset(h, 0, sizeof(*h));
-	if (hdr)
-		h->hdr = *hdr;
-	/* virtio 1.2 §5.1.6.2: the driver MUST set num_buffers to zero on transmit. */
-	h->num_buffers = 0;
-	memcpy((uint8_t *)h + VH_NET_HDR_LEN, frame, len);
-	/* One descriptor: header and frame together (VERSION_1 implies ANY_LAYOUT, §5.1.6.6). */
-	b = (struct vh_vq_buf){ .gpa = vh_net_gpa(n, h), .len = (uint32_t)(VH_NET_HDR_LEN + len) };
-	req = (struct vh_vq_driver_req){ .bufs = &b,
-					 .out_num = 1,
-					 .token = (void *)(uintptr_t)(slot + 1) };
-	err = vh_vq_driver_add(n->q[VH_NET_TX].vq, &req);
-	if (err < 0) {
-		n->tx_free[n->tx_nfree++] = (uint16_t)slot;
-		return err;
-	}
-	publish(n, VH_NET_TX);
-	n->st.tx_frames++;
-	n->st.tx_bytes += len;
-	return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Receive                                                                                     */
-/* ------------------------------------------------------------------------------------------ */
-
-/* Take one used receive buffer into the pending frame; 1 taken, 0 none, -EPROTO. */
-static int rx_take(struct vh_net *n)
-{
-	uint32_t len;
-	void *tok;
-	unsigned i;
-	int r = vh_vq_driver_get_used(n->q[VH_NET_RX].vq, &tok, &len);
-
-	if (r < 0)
-		return net_fail(n, "rx", "receive ring broken");
-	if (r == 0)
-		return 0;
-	i = (unsigned)((uintptr_t)tok - 1);
-	if (len > n->q[VH_NET_RX].buf_size)
-		return net_fail(n, "rx", "used length larger than the buffer");
-	n->rx_pend[n->rx_pend_n] = (uint16_t)i;
-	n->rx_pend_len[n->rx_pend_n] = len;
-	n->rx_pend_n++;
-	return 1;
-}
-
-/* After the first buffer of a frame: how many buffers it spans (virtio 1.2 §5.1.6.4). */
-static int rx_count(struct vh_net *n)
-{
-	const struct virtio_net_hdr_mrg_rxbuf *h = buf_host(n, VH_NET_RX, n->rx_pend[0]);
-	unsigned want = 1;
-
-	if (n->rx_pend_len[0] < VH_NET_HDR_LEN)
-		return net_fail(n, "rx", "used length shorter than the virtio-net header");
-	/*
-	 * Without MRG_RXBUF the frame is one buffer whatever num_buffers says: Linux's vhost-net
-	 * leaves the field unwritten then (the tap fills only a 10-byte virtio_net_hdr).
-	 */
-	if (n->info.mrg_rxbuf)
-		want = le16toh(h->num_buffers);
-	if (want == 0 || want > n->cfg.queue_size)
-		return net_fail(n, "rx", "bad num_buffers in the virtio-net header");
-	n->rx_pend_want = want;
-	return 0;
-}
-
-/* Copy the complete pending frame out and describe it. */
-static void rx_copy(struct vh_net *n, uint8_t *buf, size_t len, struct vh_net_rx_info *info)
-{
-	const uint8_t *src;
-	size_t done = 0, total = 0;
-	uint32_t blen, skip;
-	unsigned k;
-
-	if (info) {
-		memset(info, 0, sizeof(*info));
-		memcpy(&info->hdr, buf_host(n, VH_NET_RX, n->rx_pend[0]), sizeof(info->hdr));
-		if (!n->info.mrg_rxbuf)
-			info->hdr.num_buffers = htole16(1);
-		info->nbufs = n->rx_pend_n;
-	}
-	for (k = 0; k < n->rx_pend_n; k++) {
-		src = buf_host(n, VH_NET_RX, n->rx_pend[k]);
-		skip = k == 0 ? VH_NET_HDR_LEN : 0;
-		blen = n->rx_pend_len[k] - skip;
-		if (done < len) {
-			size_t c = VH_MIN((size_t)blen, len - done);
-
-			memcpy(buf + done, src + skip, c);
-			done += c;
-		}
-		total += blen;
-		if (info && k < VH_NET_RX_INFO_BUFS) {
-			info->buf_gpa[k] = vh_net_gpa(n, src);
-			info->buf_len[k] = n->rx_pend_len[k];
-		}
-	}
-	if (info)
-		info->len = (uint32_t)total;
-	n->st.rx_frames++;
-	n->st.rx_bytes += total;
-	n->st.rx_merged += n->rx_pend_n > 1;
-	n->st.rx_truncated += total > len;
-}
-
-static int rx_refill(struct vh_net *n)
-{
-	unsigned k;
-	int err;
-
-	for (k = 0; k < n->rx_pend_n; k++) {
-		err = rx_add(n, n->rx_pend[k]);
-		if (err < 0)
-			return net_fail(n, "rx", "cannot give a receive buffer back");
-	}
-	n->rx_pend_n = 0;
-	n->rx_pend_want = 0;
-	publish(n, VH_NET_RX);
-	return 0;
-}
-
-int vh_net_recv(struct vh_net *n, void *buf, size_t len, struct vh_net_rx_info *info)
-{
-	int r;
-
-	if (n->broken)
-		return -EPROTO;
-	if (n->rx_pend_n == 0) {
-		r = rx_take(n);
-		if (r <= 0)
-			return r;
-		r = rx_count(n);
-		if (r < 0)
-			return r;
-	}
-	/* The device publishes all buffers of a frame together; tolerate seeing them in pieces. */
-	while (n->rx_pend_n < n->rx_pend_want) {
-		r = rx_take(n);
-		if (r <= 0)
-			return r;
-	}
-	rx_copy(n, buf, len, info);
-	r = rx_refill(n);
-	return r < 0 ? r : 1;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Waiting                                                                                     */
-/* ------------------------------------------------------------------------------------------ */
-
-static int ready(struct vh_net *n, unsigned what)
-{
-	int r;
-
-	if (n->broken)
-		return -EPROTO;
-	if (what & VH_NET_WAIT_TX) {
-		r = vh_net_tx_reap(n);
-		if (r < 0)
-			return r;
-		if (vh_net_tx_inflight(n) == 0)
-			return 1;
-		/* Ask for a call on the next completion; 1: some arrived meanwhile, look again. */
-		if (vh_vq_driver_set_notification(n->q[VH_NET_TX].vq, true) == 1) {
-			r = vh_net_tx_reap(n);
-			if (r < 0)
-				return r;
-			if (vh_net_tx_inflight(n) == 0)
-				return 1;
-		}
-	}
-	if (what & VH_NET_WAIT_RX) {
-		/*
-		 * Part of a mergeable frame already taken: more used buffers are its rest. Ready is
-		 * approximate then (the rest may still be incomplete); vh_net_recv() returns 0.
-		 */
-		if (vh_vq_driver_set_notification(n->q[VH_NET_RX].vq, true) == 1)
-			return 1;
-	}
-	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One poll() over the call eventfds and the device's event fd. */
-static int wait_once(struct vh_net *n, unsigned what, int timeout_ms)
-{
-	struct pollfd p[3];
-	unsigned np = 0, k;
-	uint64_t v;
-	int ev = n->dev ? vh_dev_event_fd(n->dev) : -1, r;
-
-	if ((what & VH_NET_WAIT_RX) && n->q[VH_NET_RX].call_fd >= 0)
-		p[np++] = (struct pollfd){ .fd = n->q[VH_NET_RX].call_fd, .events = POLLIN };
-	if ((what & VH_NET_WAIT_TX) && n->q[VH_NET_TX].call_fd >= 0)
-		p[np++] = (struct pollfd){ .fd = n->q[VH_NET_TX].call_fd, .events = POLLIN };
-	if (ev >= 0)
-		p[np++] = (struct pollfd){ .fd = ev, .events = POLLIN };
-	if (np == 0)
-		return 0;
-	r = poll(p, np, timeout_ms);
-	if (r < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (k = 0; k < np; k++) {
-		if (!(p[k].revents & (POLLIN | POLLERR | POLLHUP)))
-			continue;
-		if (p[k].fd == ev) {
-			r = vh_dev_dispatch(n->dev);
-			if (r < 0)
-				return r;
-		} else if (read(p[k].fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-			return -errno;
-		}
-	}
-	return 0;
-}
-
-int vh_net_wait(struct vh_net *n, unsigned what, int timeout_ms)
-{
-	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	int r, left;
-
-	for (;;) {
-		r = ready(n, what);
-		if (r != 0)
-			return r;
-		if (timeout_ms == 0)
-			return 0;
-		left = -1;
-		if (timeout_ms > 0) {
-			int64_t d = deadline - now_ms();
-
-			if (d <= 0)
-				return 0;
-			left = (int)d;
-		}
-		if (n->q[VH_NET_RX].call_fd < 0 && n->q[VH_NET_TX].call_fd < 0 && !n->dev)
-			return 0; /* nothing to sleep on (in-process device) */
-		r = wait_once(n, what, left);
-		if (r < 0)
-			return r;
-	}
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Private to driver/: struct vh_net, and a way to build one over caller memory without a vh_dev
- * (no kicks, no call fds) so the unit tests can serve its rings with an in-process device.
+ * (no kicks, no call fds) so the unit tests and the single-core bench can serve its rings with an
+ * in-process device.
  */
 #ifndef VH_NET_INTERNAL_H
 #define VH_NET_INTERNAL_H
@@ -13,7 +14,7 @@
 #include <vhost/vq.h>
 
 /*
- * Guest memory (offsets from its start):
+ * Guest memory of one queue pair (offsets from the pair's start; pair p starts at p * size):
  *   [rx ring][tx ring] (64-aligned) | tx buffers: num * tx_buf_size | rx buffers: num * rx_buf_size
  */
 struct net_layout {
@@ -24,10 +25,23 @@ struct net_layout {
 
 struct net_ring {
 	struct vh_vq_driver *vq;
-	int kick_fd; /* -1: never kick (in-process device) */
-	int call_fd; /* -1: none */
-	uint64_t buf_off;
+	int kick_fd;  /* -1: never kick (in-process device) */
+	int call_fd;  /* -1: none */
+	uint8_t *buf; /* host address of buffer 0 */
+	uint64_t buf_gpa;
 	uint32_t buf_size;
+};
+
+/* One receive queue and one transmit queue (virtio 1.2 §5.1.2: rings 2N and 2N + 1). */
+struct net_pair {
+	struct net_ring q[2]; /* VH_NET_RX, VH_NET_TX */
+	uint16_t *tx_free;    /* stack of free transmit buffer numbers */
+	unsigned tx_nfree;
+	/* Buffers of a mergeable frame seen so far (the device may publish them one by one). */
+	uint16_t *rx_pend;
+	uint32_t *rx_pend_len;
+	unsigned rx_pend_n;
+	unsigned rx_pend_want;
 };
 
 struct vh_net {
@@ -40,18 +54,19 @@ struct vh_net {
 	uint64_t mem_gpa; /* guest address of mem[0] */
 	int mem_fd;
 	bool own_mem;
-	struct net_layout layout;
-	struct net_ring q[2]; /* VH_NET_RX, VH_NET_TX */
-	uint16_t *tx_free;    /* stack of free transmit buffer numbers */
-	unsigned tx_nfree;
-	/* Buffers of a mergeable frame seen so far (the device may publish them one by one). */
-	uint16_t *rx_pend;
-	uint32_t *rx_pend_len;
-	unsigned rx_pend_n;
-	unsigned rx_pend_want;
 	bool broken;
 	bool backend_set;
+	uint16_t tx_hdr_ok; /* VH_NET_TXO_*: offload requests the negotiated features allow */
+	struct net_layout layout;
+	struct net_pair *pairs; /* cfg.queue_pairs of them */
 };
+
+/* vh_net.tx_hdr_ok */
+#define NET_TXO_CSUM (1u << 0)
+#define NET_TXO_TSO4 (1u << 1)
+#define NET_TXO_TSO6 (1u << 2)
+#define NET_TXO_UFO  (1u << 3)
+#define NET_TXO_ECN  (1u << 4)
 
 /* Memory for net_local_create(): @size bytes at @host, seen by the device at @gpa. */
 struct net_local_mem {
@@ -63,10 +78,16 @@ struct net_local_mem {
 int net_layout(unsigned num, bool packed, uint32_t rx_buf, uint32_t tx_buf, struct net_layout *l);
 
 /*
- * A vh_net over @mem (at least net_layout().size bytes) with @features already negotiated (only
- * VIRTIO_NET_F_MRG_RXBUF, EVENT_IDX and RING_PACKED matter). The receive ring is filled.
+ * A vh_net over @mem (at least cfg->queue_pairs (0: 1) times net_layout().size bytes) with
+ * @features already negotiated (VIRTIO_NET_F_MRG_RXBUF, EVENT_IDX, RING_PACKED and the offload
+ * bits matter). The receive rings are filled.
  */
 int net_local_create(const struct vh_net_config *cfg, uint64_t features,
 		     const struct net_local_mem *mem, struct vh_net **out);
+
+/* net.c for net_io.c */
+int net_fail(struct vh_net *n, const char *req, const char *what);
+void net_kick(struct vh_net *n, struct net_ring *r);
+int net_rx_add(struct net_ring *r, unsigned i);
 
 #endif

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,7 +38,8 @@ struct env {
 	uint64_t size;
 	struct vh_net *net;
 	struct vh_memmap *mm;
-	struct vh_vq *vq[2];
+	struct vh_vq *vq[4]; /* rings of up to two queue pairs */
+	unsigned nrings;
 	struct iovec iov[16];
 	struct vh_test_log log;
 	bool packed;
@@ -52,6 +55,8 @@ static uint64_t features_of(bool packed, bool mrg, bool event_idx)
 		f |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
 	if (event_idx)
 		f |= 1ull << VIRTIO_RING_F_EVENT_IDX;
+	/* Checksum offload: tx_bytes_variant() sends a NEEDS_CSUM header. */
+	f |= 1ull << VIRTIO_NET_F_CSUM;
 	return f;
 }
 
@@ -72,33 +77,43 @@ static void dev_init(struct env *e, unsigned q, bool event_idx)
 	vh_vq_set_memmap(e->vq[q], e->mm);
 }
 
-static struct env *env_new_cfg(bool packed, bool mrg, bool event_idx, uint32_t rx_buf)
+static struct env *env_new_full(uint64_t features, uint32_t rx_buf, unsigned pairs)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct vh_net_config cfg = { .queue_size = NUM, .rx_buf_size = rx_buf, .tap_fd = -1 };
+	struct vh_net_config cfg = {
+		.queue_size = NUM, .rx_buf_size = rx_buf, .tap_fd = -1, .queue_pairs = pairs
+	};
+	bool packed = features & (1ull << VIRTIO_F_RING_PACKED);
+	bool event_idx = features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 	struct net_layout l;
 	struct net_local_mem m;
 	struct vh_mem_region r;
+	unsigned q;
 
 	assert_non_null(e);
 	e->packed = packed;
+	e->nrings = 2 * pairs;
 	cfg.log = vh_test_sink(&e->log);
 	assert_int_equal(net_layout(NUM, packed, rx_buf ? rx_buf : 2048, 2048, &l), 0);
-	e->size = l.size;
+	e->size = l.size * pairs;
 	e->mem = aligned_alloc(4096, e->size);
 	assert_non_null(e->mem);
 	memset(e->mem, 0xee, e->size);
 	m = (struct net_local_mem){ .host = e->mem, .gpa = GPA, .size = e->size };
-	assert_int_equal(net_local_create(&cfg, features_of(packed, mrg, event_idx), &m, &e->net),
-			 0);
+	assert_int_equal(net_local_create(&cfg, features, &m, &e->net), 0);
 	r = (struct vh_mem_region){
 		.gpa = GPA, .size = e->size, .uva = (uintptr_t)e->mem, .fd = -1, .host = e->mem
 	};
 	assert_int_equal(vh_memmap_create(NULL, &e->mm), 0);
 	assert_int_equal(vh_memmap_add(e->mm, &r), 0);
-	dev_init(e, VH_NET_RX, event_idx);
-	dev_init(e, VH_NET_TX, event_idx);
+	for (q = 0; q < e->nrings; q++)
+		dev_init(e, q, event_idx);
 	return e;
+}
+
+static struct env *env_new_cfg(bool packed, bool mrg, bool event_idx, uint32_t rx_buf)
+{
+	return env_new_full(features_of(packed, mrg, event_idx), rx_buf, 1);
 }
 
 static struct env *env_new(bool packed, bool mrg)
@@ -110,8 +125,8 @@ static void env_free(struct env *e)
 {
 	vh_net_destroy(&e->net);
 	assert_null(e->net);
-	vh_vq_destroy(&e->vq[0]);
-	vh_vq_destroy(&e->vq[1]);
+	for (unsigned q = 0; q < VH_ARRAY_SIZE(e->vq); q++)
+		vh_vq_destroy(&e->vq[q]);
 	vh_memmap_destroy(&e->mm);
 	free(e->mem);
 	free(e);
@@ -242,8 +257,8 @@ static void test_tx_sizes(void **state)
  * Device: pop receive buffers and write a header (num_buffers = @nb_field) and @frame across them;
  * push all, flush after the first @push_max (the rest stay unflushed for the caller).
  */
-static unsigned dev_rx(struct env *e, const uint8_t *frame, size_t len, uint16_t nb_field,
-		       unsigned push_max)
+static unsigned dev_rx_ring(struct env *e, unsigned q, const uint8_t *frame, size_t len,
+			    uint16_t nb_field, unsigned push_max)
 {
 	struct vh_vq_elem els[NUM];
 	uint32_t written[NUM];
@@ -259,7 +274,7 @@ static unsigned dev_rx(struct env *e, const uint8_t *frame, size_t len, uint16_t
 		memset(el, 0, sizeof(*el));
 		el->iov = iov;
 		el->max_iov = 4;
-		assert_int_equal(vh_vq_pop(e->vq[VH_NET_RX], el), 1);
+		assert_int_equal(vh_vq_pop(e->vq[q], el), 1);
 		assert_int_equal(el->out_num, 0);
 		assert_int_equal(el->in_num, 1);
 		room = el->in_len - skip;
@@ -276,14 +291,20 @@ static unsigned dev_rx(struct env *e, const uint8_t *frame, size_t len, uint16_t
 		n++;
 	}
 	for (k = 0; k < n && k < push_max; k++)
-		assert_int_equal(vh_vq_push(e->vq[VH_NET_RX], &els[k], written[k]), 0);
-	vh_vq_flush(e->vq[VH_NET_RX]);
+		assert_int_equal(vh_vq_push(e->vq[q], &els[k], written[k]), 0);
+	vh_vq_flush(e->vq[q]);
 	for (k = push_max; k < n; k++)
-		assert_int_equal(vh_vq_push(e->vq[VH_NET_RX], &els[k], written[k]), 0);
+		assert_int_equal(vh_vq_push(e->vq[q], &els[k], written[k]), 0);
 	/* The rest are pushed but not flushed: the caller flushes when it wants them seen. */
 	for (k = 0; k < n; k++)
 		free(els[k].iov);
 	return n;
+}
+
+static unsigned dev_rx(struct env *e, const uint8_t *frame, size_t len, uint16_t nb_field,
+		       unsigned push_max)
+{
+	return dev_rx_ring(e, VH_NET_RX, frame, len, nb_field, push_max);
 }
 
 static void rx_single_variant(bool packed, bool event_idx)
@@ -543,6 +564,271 @@ static void test_config_errors(void **state)
 	assert_int_equal(lg.count, 2);
 }
 
+/* ---- bursts ---- */
+
+/* A kick eventfd on ring @q of pair 0 (net_local_create() has none): kicks become countable. */
+static int kick_fd_on(struct env *e, unsigned q)
+{
+	int fd = eventfd(0, EFD_NONBLOCK);
+
+	assert_true(fd >= 0);
+	e->net->pairs[0].q[q].kick_fd = fd;
+	return fd;
+}
+
+static uint64_t kicks_seen(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static void tx_burst_variant(bool packed)
+{
+	struct env *e = env_new_cfg(packed, true, false, 0);
+	static uint8_t frames[NUM + 3][256];
+	struct vh_net_pkt p[NUM + 3];
+	struct vh_net_stats st;
+	struct vh_vq_elem el;
+	int kfd = kick_fd_on(e, VH_NET_TX);
+	unsigned i;
+
+	memset(p, 0, sizeof(p));
+	for (i = 0; i < NUM + 3; i++) {
+		fill(frames[i], sizeof(frames[i]), i);
+		p[i] = (struct vh_net_pkt){ .data = frames[i], .len = 60 + i };
+	}
+	/* Five frames: one kick, five descriptors in order. */
+	assert_int_equal(vh_net_tx_burst(e->net, 0, p, 5), 5);
+	assert_int_equal(kicks_seen(kfd), 1);
+	if (!packed) {
+		struct vring_avail *avail;
+		struct vring_desc *desc;
+		uint64_t dg, ag, ug;
+
+		assert_int_equal(vh_net_queue_gpa(e->net, VH_NET_TX, &dg, &ag, &ug), 0);
+		avail = (void *)(e->mem + (ag - GPA));
+		desc = (void *)(e->mem + (dg - GPA));
+		assert_int_equal(le16toh(avail->idx), 5);
+		for (i = 0; i < 5; i++) {
+			uint16_t head = le16toh(avail->ring[i]);
+
+			assert_int_equal(le32toh(desc[head].len), 12 + 60 + i);
+			assert_int_equal(le16toh(desc[head].flags), 0);
+		}
+	}
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+		assert_int_equal(el.out_num, 1);
+		assert_int_equal(el.out_len, 12 + 60 + i);
+		assert_memory_equal(el.iov[0].iov_base, (uint8_t[12]){ 0 }, 12);
+		assert_memory_equal((uint8_t *)el.iov[0].iov_base + 12, frames[i], 60 + i);
+		dev_push(e, VH_NET_TX, &el, 0);
+	}
+	assert_int_equal(dev_pop(e, VH_NET_TX, &el), 0);
+	/* The device asks for no kicks (§2.7.10): a burst adds buffers silently. */
+	assert_int_equal(vh_vq_set_notification(e->vq[VH_NET_TX], false), 0);
+	/* More than the ring holds: the completed five are reaped, NUM go, the rest wait. */
+	assert_int_equal(vh_net_tx_burst(e->net, 0, p, NUM + 3), NUM);
+	assert_int_equal(kicks_seen(kfd), 0);
+	assert_int_equal(vh_net_tx_inflight(e->net), NUM);
+	assert_int_equal(vh_net_tx_burst(e->net, 0, p + NUM, 3), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(dev_pop(e, VH_NET_TX, &el), 1);
+		assert_memory_equal((uint8_t *)el.iov[0].iov_base + 12, frames[i], 60 + i);
+		dev_push(e, VH_NET_TX, &el, 0);
+	}
+	assert_int_equal(vh_net_tx_burst(e->net, 0, p + NUM, 3), 2);
+	vh_net_get_stats(e->net, &st);
+	assert_int_equal(st.tx_frames, 5 + NUM + 2);
+	assert_int_equal(st.tx_completed, 7);
+	assert_int_equal(vh_net_tx_burst(e->net, 1, p, 1), -EINVAL);
+	close(kfd);
+	env_free(e);
+}
+
+static void test_tx_burst(void **state)
+{
+	(void)state;
+	tx_burst_variant(false);
+	tx_burst_variant(true);
+}
+
+/* virtio 1.2 §5.1.6.2.1: what a header may ask for depends on the negotiated offloads. */
+static void test_tx_offload_checks(void **state)
+{
+	uint64_t base = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	struct env *plain = env_new_full(base, 0, 1);
+	struct env *tso =
+	    env_new_full(base | 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_HOST_TSO4, 0, 1);
+	struct virtio_net_hdr csum = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				       .csum_start = htole16(34),
+				       .csum_offset = htole16(16) };
+	struct virtio_net_hdr gso = csum, h;
+	static uint8_t frame[1500];
+	struct vh_net_pkt p[2] = { { .data = frame, .len = 100 }, { .data = frame, .len = 100 } };
+	struct vh_vq_elem el;
+
+	(void)state;
+	gso.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	gso.gso_size = htole16(1448);
+	gso.hdr_len = htole16(54);
+	/* Nothing negotiated: no checksum request, no segmentation. */
+	p[0].hdr = csum;
+	assert_int_equal(vh_net_tx_burst(plain->net, 0, p, 1), -EINVAL);
+	p[0].hdr = gso;
+	assert_int_equal(vh_net_tx_burst(plain->net, 0, p, 1), -EINVAL);
+	/* A valid frame followed by an invalid one: one goes, the count says where it stopped. */
+	p[0].hdr = (struct virtio_net_hdr){ 0 };
+	p[1].hdr = csum;
+	assert_int_equal(vh_net_tx_burst(plain->net, 0, p, 2), 1);
+	assert_int_equal(vh_net_tx_inflight(plain->net), 1);
+
+	/* CSUM + HOST_TSO4: both go, the header reaches the device byte for byte. */
+	p[0].hdr = csum;
+	p[1].hdr = gso;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 2), 2);
+	assert_int_equal(dev_pop(tso, VH_NET_TX, &el), 1);
+	memcpy(&h, el.iov[0].iov_base, sizeof(h));
+	assert_memory_equal(&h, &csum, sizeof(h));
+	assert_int_equal(dev_pop(tso, VH_NET_TX, &el), 1);
+	memcpy(&h, el.iov[0].iov_base, sizeof(h));
+	assert_memory_equal(&h, &gso, sizeof(h));
+	/* num_buffers is always 0 on transmit (§5.1.6.2). */
+	assert_memory_equal((uint8_t *)el.iov[0].iov_base + 10, (uint8_t[2]){ 0 }, 2);
+	/* Still refused with TSO4: TCPV6 and UFO, ECN, DATA_VALID, GSO without NEEDS_CSUM or
+	 * gso_size, a checksum offset beyond the frame. */
+	h = gso;
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h = csum;
+	h.flags |= VIRTIO_NET_HDR_F_DATA_VALID;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h = gso;
+	h.flags = 0;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h = gso;
+	h.gso_size = 0;
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	h = csum;
+	h.csum_offset = htole16(100 - 34 - 1);
+	p[0].hdr = h;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EINVAL);
+	p[0].hdr = csum;
+	p[0].len = 0;
+	assert_int_equal(vh_net_tx_burst(tso->net, 0, p, 1), -EMSGSIZE);
+	assert_int_equal(vh_net_tx_inflight(tso->net), 2);
+	env_free(plain);
+	env_free(tso);
+}
+
+/* Three frames, one of them across two buffers: one burst takes all, refills, one kick. */
+static void rx_burst_variant(bool packed)
+{
+	struct env *e = env_new_full(features_of(packed, true, false), 256, 1);
+	uint8_t f[3][400], out[3][512];
+	struct vh_net_pkt p[8];
+	struct vh_vq_elem el;
+	int kfd = kick_fd_on(e, VH_NET_RX);
+	size_t len[3] = { 60, 400, 100 };
+	unsigned i, popped;
+
+	memset(p, 0, sizeof(p));
+	for (i = 0; i < 3; i++) {
+		fill(f[i], len[i], 40 + i);
+		p[i].data = out[i];
+		p[i].cap = sizeof(out[i]);
+	}
+	assert_int_equal(vh_net_rx_burst(e->net, 0, p, 8), 0);
+	assert_int_equal(dev_rx(e, f[0], len[0], 1, 1), 1);
+	assert_int_equal(dev_rx(e, f[1], len[1], 2, 2), 2);
+	assert_int_equal(dev_rx(e, f[2], len[2], 1, 1), 1);
+	assert_int_equal(vh_net_rx_burst(e->net, 0, p, 8), 3);
+	assert_int_equal(kicks_seen(kfd), 1);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(p[i].len, len[i]);
+		assert_memory_equal(out[i], f[i], len[i]);
+		assert_int_equal(p[i].hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+	}
+	assert_int_equal(p[0].nbufs, 1);
+	assert_int_equal(p[1].nbufs, 2);
+	assert_int_equal(p[2].nbufs, 1);
+	if (!packed) {
+		struct vring_avail *avail;
+		uint64_t dg, ag, ug;
+
+		assert_int_equal(vh_net_queue_gpa(e->net, VH_NET_RX, &dg, &ag, &ug), 0);
+		avail = (void *)(e->mem + (ag - GPA));
+		/* NUM at create, then the four buffers given back. */
+		assert_int_equal(le16toh(avail->idx), NUM + 4);
+	}
+	/* The ring is full again: the device finds NUM buffers and no more. */
+	for (popped = 0; dev_pop(e, VH_NET_RX, &el) == 1; popped++)
+		;
+	assert_int_equal(popped, NUM);
+	close(kfd);
+	env_free(e);
+}
+
+static void test_rx_burst(void **state)
+{
+	(void)state;
+	rx_burst_variant(false);
+	rx_burst_variant(true);
+}
+
+/* Two queue pairs: pair 1 is rings 2 and 3 and shares nothing with pair 0. */
+static void test_mq(void **state)
+{
+	struct env *e = env_new_full(features_of(false, true, false), 0, 2);
+	uint8_t f[100], out[2048];
+	struct vh_net_pkt p = { .data = f, .len = sizeof(f) };
+	struct vh_net_pkt r = { .data = out, .cap = sizeof(out) };
+	struct vh_net_info info;
+	struct vh_vq_elem el;
+	uint64_t d0, a0, u0, d1, a1, u1;
+
+	(void)state;
+	vh_net_get_info(e->net, &info);
+	assert_int_equal(info.queue_pairs, 2);
+	assert_int_equal(vh_net_queue_gpa(e->net, 3, &d1, &a1, &u1), 0);
+	assert_int_equal(vh_net_queue_gpa(e->net, 1, &d0, &a0, &u0), 0);
+	assert_true(d1 != d0);
+	assert_int_equal(vh_net_queue_gpa(e->net, 4, &d1, &a1, &u1), -EINVAL);
+	fill(f, sizeof(f), 77);
+	assert_int_equal(vh_net_tx_burst(e->net, 1, &p, 1), 1);
+	assert_int_equal(dev_pop(e, 1, &el), 0);
+	assert_int_equal(dev_pop(e, 3, &el), 1);
+	assert_memory_equal((uint8_t *)el.iov[0].iov_base + 12, f, sizeof(f));
+	/* The buffer is pair 1's: inside guest memory, past pair 0's. */
+	assert_true(vh_net_gpa(e->net, el.iov[0].iov_base) >= GPA + e->size / 2);
+	dev_push(e, 3, &el, 0);
+	assert_int_equal(vh_net_tx_inflight_qp(e->net, 1), 1);
+	assert_int_equal(vh_net_tx_reap_qp(e->net, 1), 1);
+	assert_int_equal(vh_net_tx_inflight_qp(e->net, 1), 0);
+	assert_int_equal(vh_net_tx_reap_qp(e->net, 2), -EINVAL);
+
+	assert_int_equal(dev_rx_ring(e, 2, f, sizeof(f), 1, 1), 1);
+	assert_int_equal(vh_net_rx_burst(e->net, 0, &r, 1), 0);
+	assert_int_equal(vh_net_rx_burst(e->net, 1, &r, 1), 1);
+	assert_int_equal(r.len, sizeof(f));
+	assert_memory_equal(out, f, sizeof(f));
+	assert_int_equal(vh_net_rx_burst(e->net, 2, &r, 1), -EINVAL);
+	env_free(e);
+}
+
 static void test_feature_names(void **state)
 {
 	(void)state;
@@ -569,6 +855,10 @@ int main(void)
 		cmocka_unit_test(test_tx_bogus_completion),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_feature_names),
+		cmocka_unit_test(test_tx_burst),
+		cmocka_unit_test(test_tx_offload_checks),
+		cmocka_unit_test(test_rx_burst),
+		cmocka_unit_test(test_mq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
