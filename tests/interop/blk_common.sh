@@ -53,6 +53,10 @@ blk_run_variant()
 	split) ;;
 	mq2) queues=2 smp=2 dev=vhost-user-blk-pci,chardev=blk0,num-queues=2 ;;
 	packed) dev="$dev,packed=on" packed=$BLK_BACKEND_PACKED ;;
+	mq2packed)
+		queues=2 smp=2 packed=$BLK_BACKEND_PACKED
+		dev=vhost-user-blk-pci,chardev=blk0,num-queues=2,packed=on
+		;;
 	*) vh_fail "unknown variant $v (one of: $BLK_VARIANTS)" ;;
 	esac
 	vh_log "variant $v: $queues queue(s), $smp vCPU(s), device $dev"

@@ -5,7 +5,8 @@
 #   split, mq2, packed   as for every blk back-end (blk_common.sh), vh-blk defaults (io_uring)
 #   poll                 mq2 with --poll (a worker thread per queue busy-polls the rings)
 #   threads4k            split with --aio threads and 4096-byte logical blocks
-# VARIANTS: split mq2 packed poll threads4k
+#   qemu10               QEMU 10.0 from bookworm-backports (guest/qemu.sh), 2 packed queues
+# VARIANTS: split mq2 packed poll threads4k qemu10
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$VH_INTEROP/blk_common.sh"
@@ -20,6 +21,12 @@ poll)
 threads4k)
 	BLK_BACKEND_NAME=vhblk-threads4k VHBLK_EXTRA_ARGS=(--aio threads --logical-block-size 4096)
 	set -- split
+	;;
+qemu10)
+	. "$VH_GUEST_DIR/qemu.sh"
+	vh_qemu_backports || vh_fail "no QEMU 10.0 from bookworm-backports"
+	BLK_BACKEND_NAME=vhblk-qemu$VH_QEMU_VERSION
+	set -- mq2packed
 	;;
 esac
 # vh-blk offers VIRTIO_F_RING_PACKED (the library's rings): packed=on must negotiate it.

@@ -16,6 +16,8 @@
 # lib/modules/<v>/ with a modules.dep). Returns non-zero with a message if there is no kernel.
 
 VH_KERNEL_SH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=apt.sh
+. "$VH_KERNEL_SH_DIR/apt.sh"
 
 # _vh_kernel_pick ROOT: newest version under ROOT with both an image and a module tree.
 _vh_kernel_pick()
@@ -43,36 +45,24 @@ _vh_kernel_pick()
 # SUITE, using a private apt state under the cache so the host's apt configuration is untouched.
 _vh_kernel_apt()
 {
-	local suite=$1 cache aptdir root meta dep opts
+	local suite=$1 cache root dep
 	cache=${LIBVHOST_KERNEL_CACHE:-$VH_KERNEL_SH_DIR/../.cache/kernel}/$suite
 	root=$cache/root
 	if [ -e "$cache/done" ]; then
 		_vh_kernel_pick "$root"
 		return
 	fi
-	mkdir -p "$cache" || return 1
-	aptdir=$cache/apt
-	mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial" "$aptdir/parts" "$cache/debs"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
-	     "http://deb.debian.org/debian $suite main" >"$aptdir/sources.list"
-	opts=(-q -o "Dir::Etc::SourceList=$aptdir/sources.list"
-	      -o "Dir::Etc::SourceParts=$aptdir/parts" -o "Dir::State::Lists=$aptdir/lists"
-	      -o "Dir::Cache=$aptdir" -o "Debug::NoLocking=1" -o "APT::Get::List-Cleanup=0")
 	echo "kernel: fetching linux-image-amd64 from $suite into $cache" >&2
-	apt-get "${opts[@]}" update >&2 || return 1
-	meta=linux-image-amd64
-	dep=$(apt-cache "${opts[@]}" show "$meta/$suite" 2>/dev/null |
+	vh_apt_init "$suite" "$cache" || return 1
+	dep=$(apt-cache "${VH_APT_OPTS[@]}" show "linux-image-amd64/$suite" 2>/dev/null |
 		sed -n 's/^Depends: //p' | head -n 1 | tr ',' '\n' |
 		sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1)
 	if [ -z "$dep" ]; then
-		echo "kernel: no linux-image-<version> dependency of $meta in $suite" >&2
+		echo "kernel: no linux-image-<version> dependency of linux-image-amd64 in $suite" >&2
 		return 1
 	fi
-	(cd "$cache/debs" && apt-get "${opts[@]}" download "$dep/$suite") >&2 || return 1
 	rm -rf "$root"
-	mkdir -p "$root"
-	dpkg-deb -x "$cache/debs/${dep}"_*.deb "$root" || return 1
-	rm -f "$cache/debs/${dep}"_*.deb
+	vh_apt_fetch "$cache" "$dep" || return 1
 	_vh_kernel_pick "$root" || return 1
 	# The package ships no modules.dep (its postinst runs depmod): make it in the unpacked tree.
 	depmod -b "$root" "$VH_KERNEL_VERSION" || return 1
