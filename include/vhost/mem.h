@@ -311,6 +311,14 @@ VH_API int vh_memtable_add_region(struct vh_memtable *t, const struct vh_memtabl
 VH_API int vh_memtable_commit(struct vh_memtable *t, struct vh_memtable_diff *out);
 
 /**
+ * vh_memtable_revert() - undo the last commit (the backend refused the new table): the table
+ * before it is current again, and vh_memtable_added()/removed() list the change back to it.
+ * @t: the table.
+ * Return: 0; -EINVAL nothing to undo (no commit, or already reverted). Thread: table owner.
+ */
+VH_API int vh_memtable_revert(struct vh_memtable *t);
+
+/**
  * vh_memtable_count() - regions in the committed table.
  * @t: the table.
  * Return: the count. Errors: none. Thread: the thread that owns @t (one at a time).

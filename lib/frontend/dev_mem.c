@@ -125,7 +125,15 @@ int vh_dev_mem_send(struct vh_dev *dev, bool fresh)
 		err = vh_dev_log_prepare_mem(dev);
 	if (!err)
 		err = dev->ops->set_mem_table(dev, dev->mem, fresh);
-	dev->mem_sent = err == 0;
+	/*
+	 * A refusal leaves the backend with the table it had (the transport undid a partial
+	 * sequence, or broke the device when it could not): sent stays sent. A broken device gets
+	 * the whole table again from vh_dev_reconnect().
+	 */
+	if (!err)
+		dev->mem_sent = true;
+	else if (fresh || dev->broken)
+		dev->mem_sent = false;
 	if (!err && logging)
 		vh_dev_log_finish_mem(dev);
 	return err;
@@ -134,6 +142,7 @@ int vh_dev_mem_send(struct vh_dev *dev, bool fresh)
 int vh_dev_mem_commit(struct vh_dev *dev)
 {
 	struct vh_memtable_diff diff;
+	bool old_nofd = dev->mem_nofd;
 	int err;
 
 	if (!dev->mem_open)
@@ -152,5 +161,11 @@ int vh_dev_mem_commit(struct vh_dev *dev)
 	}
 	if (dev->mem_sent && !diff.changed)
 		return 0;
-	return vh_dev_mem_send(dev, !dev->mem_sent);
+	err = vh_dev_mem_send(dev, !dev->mem_sent);
+	if (err < 0) {
+		/* Refused or lost: the caller's table is the old one, as the backend's is. */
+		vh_memtable_revert(dev->mem);
+		dev->mem_nofd = old_nofd;
+	}
+	return err;
 }

@@ -313,20 +313,52 @@ static int vu_mem_reg(struct vh_dev *dev, uint32_t request, const struct vh_memt
 	return vh_user_exchange(dev, &m, NULL);
 }
 
+/* Region @i of what vu_mem_incremental() adds: the whole table (fresh) or the difference. */
+static const struct vh_memtable_region *vu_mem_added(const struct vh_memtable *t, bool fresh,
+						     unsigned i)
+{
+	return fresh ? vh_memtable_region(t, i) : vh_memtable_added(t, i);
+}
+
+/*
+ * The backend applied @nrem removals and @nadd additions of a sequence, then refused the next
+ * one: take them back, newest first, so its table is the one it had before the commit (which
+ * the caller reverts to). If that fails too, nobody knows what the backend holds: the device is
+ * broken, and vh_dev_reconnect() sends the whole table to a fresh connection.
+ */
+static void vu_mem_undo(struct vh_dev *dev, const struct vh_memtable *t, bool fresh, unsigned nrem,
+			unsigned nadd)
+{
+	int err = 0;
+
+	while (!err && nadd)
+		err = vu_mem_reg(dev, VH_USER_REM_MEM_REG, vu_mem_added(t, fresh, --nadd));
+	while (!err && nrem)
+		err = vu_mem_reg(dev, VH_USER_ADD_MEM_REG, vh_memtable_removed(t, --nrem));
+	if (err < 0) {
+		vh_dev_err(dev, "VHOST_USER_ADD_MEM_REG", -EPROTO,
+			   "cannot restore the backend's memory table");
+		vh_dev_set_broken(dev, -EPROTO);
+	}
+}
+
 /* CONFIGURE_MEM_SLOTS: remove what went away first, so the slots are free for what comes. */
 static int vu_mem_incremental(struct vh_dev *dev, const struct vh_memtable *t, bool fresh)
 {
 	const struct vh_memtable_region *r;
+	unsigned nrem = 0, nadd = 0;
 	int err = 0;
 
-	for (unsigned i = 0; !fresh && !err && (r = vh_memtable_removed(t, i)); i++)
+	while (!fresh && !err && (r = vh_memtable_removed(t, nrem))) {
 		err = vu_mem_reg(dev, VH_USER_REM_MEM_REG, r);
-	for (unsigned i = 0; !err; i++) {
-		r = fresh ? vh_memtable_region(t, i) : vh_memtable_added(t, i);
-		if (!r)
-			break;
-		err = vu_mem_reg(dev, VH_USER_ADD_MEM_REG, r);
+		nrem += err == 0;
 	}
+	while (!err && (r = vu_mem_added(t, fresh, nadd))) {
+		err = vu_mem_reg(dev, VH_USER_ADD_MEM_REG, r);
+		nadd += err == 0;
+	}
+	if (err < 0 && !dev->broken)
+		vu_mem_undo(dev, t, fresh, nrem, nadd);
 	return err;
 }
 

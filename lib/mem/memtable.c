@@ -27,6 +27,8 @@ struct vh_memtable {
 	uint32_t flags;
 	struct vh_log_sink log;
 	struct vh_memtable_vec cur, tmp, added, removed;
+	struct vh_memtable_vec prev; /* the table before the last commit (vh_memtable_revert()) */
+	bool can_revert;
 	int tmp_err; /* first error of the open batch */
 };
 
@@ -77,6 +79,7 @@ void vh_memtable_destroy(struct vh_memtable **pt)
 	free(t->tmp.r);
 	free(t->added.r);
 	free(t->removed.r);
+	free(t->prev.r);
 	free(t->name);
 	free(t);
 	*pt = NULL;
@@ -232,15 +235,34 @@ int vh_memtable_commit(struct vh_memtable *t, struct vh_memtable_diff *out)
 	err = diff(t, &t->cur, &t->tmp);
 	if (err < 0)
 		return err;
-	swap = t->cur;
+	/* prev <- cur <- tmp; the old prev's buffer holds the next batch. */
+	swap = t->prev;
+	t->prev = t->cur;
 	t->cur = t->tmp;
 	t->tmp = swap;
 	t->tmp.n = 0;
+	t->can_revert = true;
 	if (out) {
 		out->n_added = t->added.n;
 		out->n_removed = t->removed.n;
 		out->changed = t->added.n || t->removed.n;
 	}
+	return 0;
+}
+
+int vh_memtable_revert(struct vh_memtable *t)
+{
+	struct vh_memtable_vec swap;
+
+	if (!t->can_revert)
+		return -EINVAL;
+	swap = t->cur;
+	t->cur = t->prev;
+	t->prev = swap;
+	swap = t->added;
+	t->added = t->removed;
+	t->removed = swap;
+	t->can_revert = false;
 	return 0;
 }
 

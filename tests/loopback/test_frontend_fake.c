@@ -428,6 +428,102 @@ static void test_mem_slots(void **state)
 	env_finish(&e);
 }
 
+/* The backend's REPLY_ACK refusal (u64 1) of the step. */
+static void nak(struct fake_step *s, uint32_t req)
+{
+	s->kind = R_MSG;
+	vh_msg_init(&s->reply, req, VH_USER_FLAG_REPLY, sizeof(uint64_t));
+	s->reply.payload.u64 = 1;
+}
+
+/*
+ * A table update the backend refuses half-way (NAK on the second ADD_MEM_REG): what it applied
+ * is taken back, newest first, and the frontend keeps the old table, so the next commits diff
+ * against what the backend really holds. Then the backend drops the connection in the middle of
+ * a sequence: the frontend keeps the old table and the reconnect sends exactly that one.
+ */
+static void test_mem_rollback(void **state)
+{
+	uint64_t pf = PF(REPLY_ACK) | PF(CONFIGURE_MEM_SLOTS);
+	const uint64_t two[][2] = { { 0, 0x4000 }, { 0x8000, 0x4000 } };
+	const uint64_t three[][2] = { { 0, 0x4000 }, { 0xc000, 0x1000 }, { 0xe000, 0x1000 } };
+	const uint64_t moved[][2] = { { 0, 0x4000 }, { 0xc000, 0x2000 } };
+	const uint64_t last[][2] = { { 0, 0x4000 }, { 0xf000, 0x1000 } };
+	struct env e;
+
+	env_init(&e, "rollback");
+	script_handshake_full(&e, F_V1 | F_PF, pf, pf, 0, 4);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0, 0x4000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0x8000, 0x4000);
+	/* two -> three: REM 0x8000, ADD 0xc000, ADD 0xe000 refused; undo ADD 0xc000, REM 0x8000. */
+	expect_mem_reg(&e, VH_USER_REM_MEM_REG, 0x8000, 0x4000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xc000, 0x1000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xe000, 0x1000);
+	nak(&e.f.steps[e.f.n - 1], VH_USER_ADD_MEM_REG);
+	expect_mem_reg(&e, VH_USER_REM_MEM_REG, 0xc000, 0x1000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0x8000, 0x4000);
+	/* two -> moved, diffed against two (the backend's table), not against three. */
+	expect_mem_reg(&e, VH_USER_REM_MEM_REG, 0x8000, 0x4000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xc000, 0x2000);
+	/* moved -> three: the backend hangs up at the second ADD_MEM_REG. */
+	expect_mem_reg(&e, VH_USER_REM_MEM_REG, 0xc000, 0x2000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xc000, 0x1000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xe000, 0x1000);
+	e.f.steps[e.f.n - 1].kind = R_REACCEPT;
+	/* The new connection gets the table the frontend kept: moved. */
+	script_handshake_full(&e, F_V1 | F_PF, pf, pf, 0, 4);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0, 0x4000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xc000, 0x2000);
+	/* An undo that fails too leaves the device broken (the backend's table is unknown). */
+	expect_mem_reg(&e, VH_USER_REM_MEM_REG, 0xc000, 0x2000);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xf000, 0x1000);
+	nak(&e.f.steps[e.f.n - 1], VH_USER_ADD_MEM_REG);
+	expect_mem_reg(&e, VH_USER_ADD_MEM_REG, 0xc000, 0x2000);
+	nak(&e.f.steps[e.f.n - 1], VH_USER_ADD_MEM_REG);
+	assert_int_equal(fake_start(&e.f), 0);
+
+	assert_int_equal(env_create(&e, 0), 0);
+	mem_regions(&e, two, 2);
+	assert_int_equal(vh_dev_mem_commit(e.dev), 0);
+	mem_regions(&e, three, 3);
+	assert_int_equal(vh_dev_mem_commit(e.dev), -EIO);
+	assert_string_equal(e.f.fail, "");
+	mem_regions(&e, two, 2);
+	assert_int_equal(vh_dev_mem_commit(e.dev), 0); /* unchanged: nothing sent */
+	mem_regions(&e, moved, 2);
+	assert_int_equal(vh_dev_mem_commit(e.dev), 0);
+	mem_regions(&e, three, 3);
+	assert_int_equal(vh_dev_mem_commit(e.dev), -ECONNRESET);
+	assert_int_equal(vh_dev_reconnect(e.dev), 0);
+	assert_string_equal(e.f.fail, "");
+
+	mem_regions(&e, last, 2);
+	assert_int_equal(vh_dev_mem_commit(e.dev), -EIO);
+	mem_regions(&e, moved, 2);
+	assert_int_equal(vh_dev_mem_commit(e.dev), -EPROTO);
+	env_finish(&e);
+}
+
+/* A whole SET_MEM_TABLE refused: the backend kept its table, so does the frontend. */
+static void test_mem_table_refused(void **state)
+{
+	const uint64_t small[][2] = { { 0, 0x4000 } };
+	struct env e;
+
+	env_init(&e, "memnak");
+	script_handshake_full(&e, F_V1 | F_PF, PF(REPLY_ACK), PF(REPLY_ACK), 0, 0);
+	script_mem(&e, NR);
+	fake_expect(&e.f, VH_USER_SET_MEM_TABLE, NR, NULL, 8 + 32, 1);
+	nak(&e.f.steps[e.f.n - 1], VH_USER_SET_MEM_TABLE);
+	assert_int_equal(fake_start(&e.f), 0);
+	assert_int_equal(env_create(&e, 0), 0);
+	env_mem(&e);
+	mem_regions(&e, small, 1);
+	assert_int_equal(vh_dev_mem_commit(e.dev), -EIO);
+	env_mem(&e); /* the table the backend has: nothing sent */
+	env_finish(&e);
+}
+
 /* Regions without an fd cannot be shown to a vhost-user backend. */
 static void test_mem_needs_fd(void **state)
 {
@@ -611,6 +707,8 @@ int main(void)
 		cmocka_unit_test(test_close_midway),
 		cmocka_unit_test(test_mask_pending),
 		cmocka_unit_test(test_mem_slots),
+		cmocka_unit_test(test_mem_rollback),
+		cmocka_unit_test(test_mem_table_refused),
 		cmocka_unit_test(test_mem_needs_fd),
 		cmocka_unit_test(test_server_mode),
 		cmocka_unit_test(test_server_timeout),

@@ -275,6 +275,38 @@ static void test_diff(void **state)
 	vh_memtable_destroy(&t);
 }
 
+/* The backend refused the new table: revert makes the old one current, the diff goes back. */
+static void test_revert(void **state)
+{
+	struct vh_memtable *t = make(0, 0);
+	struct vh_memtable_diff d;
+
+	assert_int_equal(vh_memtable_revert(t), -EINVAL); /* nothing committed yet */
+	vh_memtable_begin(t);
+	add_ok(t, reg(0x0, 0x1000, HOST, 5, 0));
+	add_ok(t, reg(0x10000, 0x1000, HOST + 0x10000, 6, 0));
+	assert_int_equal(vh_memtable_commit(t, &d), 0);
+	vh_memtable_begin(t);
+	add_ok(t, reg(0x0, 0x1000, HOST, 5, 0));
+	add_ok(t, reg(0x30000, 0x1000, HOST + 0x30000, 9, 0));
+	assert_int_equal(vh_memtable_commit(t, &d), 0);
+	assert_int_equal(vh_memtable_revert(t), 0);
+	assert_int_equal(vh_memtable_count(t), 2);
+	assert_region(vh_memtable_region(t, 1), 0x10000, 0x1000, HOST + 0x10000, 6, 0);
+	assert_region(vh_memtable_added(t, 0), 0x10000, 0x1000, HOST + 0x10000, 6, 0);
+	assert_region(vh_memtable_removed(t, 0), 0x30000, 0x1000, HOST + 0x30000, 9, 0);
+	assert_null(vh_memtable_added(t, 1));
+	assert_int_equal(vh_memtable_end(t), 0x11000);
+	assert_int_equal(vh_memtable_revert(t), -EINVAL); /* one level only */
+	/* The next batch is diffed against the reverted table. */
+	vh_memtable_begin(t);
+	add_ok(t, reg(0x0, 0x1000, HOST, 5, 0));
+	add_ok(t, reg(0x10000, 0x1000, HOST + 0x10000, 6, 0));
+	assert_int_equal(vh_memtable_commit(t, &d), 0);
+	assert_false(d.changed);
+	vh_memtable_destroy(&t);
+}
+
 static void add_three(struct vh_memtable *t)
 {
 	vh_memtable_begin(t);
@@ -319,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_overlap_refused),
 		cmocka_unit_test(test_filtering),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_revert),
 		cmocka_unit_test(test_slot_limit),
 	};
 
