@@ -377,6 +377,35 @@ VH_API const char *vh_proto_feature_name(unsigned bit);
  */
 VH_API const char *vh_proto_virtio_feature_name(unsigned bit);
 
+/**
+ * vh_proto_device_feature_name() - name of a virtio feature bit of a given device type.
+ * @device_id: virtio device type (VIRTIO_ID_NET, VIRTIO_ID_BLOCK, ... of <linux/virtio_ids.h>);
+ *             0 or a type without a table: device-independent names only.
+ * @bit: bit number (0..63) of the GET/SET_FEATURES u64.
+ *
+ * Device-specific bits (0-23, and net's bits above 40; bit 27 of net is vhost-net's
+ * VHOST_NET_F_VIRTIO_NET_HDR) are named from the type's table (net, blk, console, scsi, gpu,
+ * vsock, fs); the rest as vh_proto_virtio_feature_name() does.
+ *
+ * Return: "VIRTIO_NET_F_MRG_RXBUF" style static string, or NULL when the bit has no name for
+ * that type. Thread: any.
+ */
+VH_API const char *vh_proto_device_feature_name(uint32_t device_id, unsigned bit);
+
+/**
+ * vh_proto_device_name() - short name of a virtio device type ("net", "blk", "scsi", "fs", ...).
+ * @device_id: virtio device type (<linux/virtio_ids.h>).
+ * Return: a static string, or NULL for 0 and unknown types. Thread: any.
+ */
+VH_API const char *vh_proto_device_name(uint32_t device_id);
+
+/**
+ * vh_proto_device_id() - the device type a vh_proto_device_name() string names.
+ * @name: "net", "blk", ... (NULL allowed).
+ * Return: the virtio device id, 0 when the name is unknown. Thread: any.
+ */
+VH_API uint32_t vh_proto_device_id(const char *name);
+
 /* ---- validators --------------------------------------------------------------------------- */
 
 /**

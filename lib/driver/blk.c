@@ -13,9 +13,11 @@
 
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 
 #include <vhost/frontend.h>
+#include <vhost/proto.h>
 
 #include "driver/blk_priv.h"
 #include "util/util.h"
@@ -36,27 +38,12 @@
 	 (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_MQ) |      \
 	 (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
 
-static const char *const blk_feature_names[24] = {
-	[VIRTIO_BLK_F_BARRIER] = "VIRTIO_BLK_F_BARRIER",
-	[VIRTIO_BLK_F_SIZE_MAX] = "VIRTIO_BLK_F_SIZE_MAX",
-	[VIRTIO_BLK_F_SEG_MAX] = "VIRTIO_BLK_F_SEG_MAX",
-	[VIRTIO_BLK_F_GEOMETRY] = "VIRTIO_BLK_F_GEOMETRY",
-	[VIRTIO_BLK_F_RO] = "VIRTIO_BLK_F_RO",
-	[VIRTIO_BLK_F_BLK_SIZE] = "VIRTIO_BLK_F_BLK_SIZE",
-	[VIRTIO_BLK_F_SCSI] = "VIRTIO_BLK_F_SCSI",
-	[VIRTIO_BLK_F_FLUSH] = "VIRTIO_BLK_F_FLUSH",
-	[VIRTIO_BLK_F_TOPOLOGY] = "VIRTIO_BLK_F_TOPOLOGY",
-	[VIRTIO_BLK_F_CONFIG_WCE] = "VIRTIO_BLK_F_CONFIG_WCE",
-	[VIRTIO_BLK_F_MQ] = "VIRTIO_BLK_F_MQ",
-	[VIRTIO_BLK_F_DISCARD] = "VIRTIO_BLK_F_DISCARD",
-	[VIRTIO_BLK_F_WRITE_ZEROES] = "VIRTIO_BLK_F_WRITE_ZEROES",
-	[VIRTIO_BLK_F_SECURE_ERASE] = "VIRTIO_BLK_F_SECURE_ERASE",
-	[17] = "VIRTIO_BLK_F_ZONED",
-};
-
 const char *vh_blk_feature_name(unsigned bit)
 {
-	return bit < VH_ARRAY_SIZE(blk_feature_names) ? blk_feature_names[bit] : NULL;
+	const char *n = bit < 24 ? vh_proto_device_feature_name(VIRTIO_ID_BLOCK, bit) : NULL;
+
+	/* The table lives in lib/proto/names.c; generic bits are not "device feature bits". */
+	return n == vh_proto_virtio_feature_name(bit) ? NULL : n;
 }
 
 const char *vh_blk_op_name(enum vh_blk_op op)

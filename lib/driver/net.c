@@ -16,9 +16,11 @@
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 
 #include <vhost/frontend.h>
+#include <vhost/proto.h>
 #include <vhost/kernel.h>
 
 #include "driver/net_internal.h"
@@ -45,36 +47,12 @@
 	(NET_DEFAULT_FEATURES | (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) | \
 	 NET_HOST_OFFLOADS | NET_GUEST_OFFLOADS)
 
-static const char *const net_feature_names[] = {
-	[VIRTIO_NET_F_CSUM] = "VIRTIO_NET_F_CSUM",
-	[VIRTIO_NET_F_GUEST_CSUM] = "VIRTIO_NET_F_GUEST_CSUM",
-	[VIRTIO_NET_F_CTRL_GUEST_OFFLOADS] = "VIRTIO_NET_F_CTRL_GUEST_OFFLOADS",
-	[VIRTIO_NET_F_MTU] = "VIRTIO_NET_F_MTU",
-	[VIRTIO_NET_F_MAC] = "VIRTIO_NET_F_MAC",
-	[VIRTIO_NET_F_GUEST_TSO4] = "VIRTIO_NET_F_GUEST_TSO4",
-	[VIRTIO_NET_F_GUEST_TSO6] = "VIRTIO_NET_F_GUEST_TSO6",
-	[VIRTIO_NET_F_GUEST_ECN] = "VIRTIO_NET_F_GUEST_ECN",
-	[VIRTIO_NET_F_GUEST_UFO] = "VIRTIO_NET_F_GUEST_UFO",
-	[VIRTIO_NET_F_HOST_TSO4] = "VIRTIO_NET_F_HOST_TSO4",
-	[VIRTIO_NET_F_HOST_TSO6] = "VIRTIO_NET_F_HOST_TSO6",
-	[VIRTIO_NET_F_HOST_ECN] = "VIRTIO_NET_F_HOST_ECN",
-	[VIRTIO_NET_F_HOST_UFO] = "VIRTIO_NET_F_HOST_UFO",
-	[VIRTIO_NET_F_MRG_RXBUF] = "VIRTIO_NET_F_MRG_RXBUF",
-	[VIRTIO_NET_F_STATUS] = "VIRTIO_NET_F_STATUS",
-	[VIRTIO_NET_F_CTRL_VQ] = "VIRTIO_NET_F_CTRL_VQ",
-	[VIRTIO_NET_F_CTRL_RX] = "VIRTIO_NET_F_CTRL_RX",
-	[VIRTIO_NET_F_CTRL_VLAN] = "VIRTIO_NET_F_CTRL_VLAN",
-	[VIRTIO_NET_F_CTRL_RX_EXTRA] = "VIRTIO_NET_F_CTRL_RX_EXTRA",
-	[VIRTIO_NET_F_GUEST_ANNOUNCE] = "VIRTIO_NET_F_GUEST_ANNOUNCE",
-	[VIRTIO_NET_F_MQ] = "VIRTIO_NET_F_MQ",
-	[VIRTIO_NET_F_CTRL_MAC_ADDR] = "VIRTIO_NET_F_CTRL_MAC_ADDR",
-};
-
 const char *vh_net_feature_name(unsigned bit)
 {
-	if (bit == VHOST_NET_F_VIRTIO_NET_HDR)
-		return "VHOST_NET_F_VIRTIO_NET_HDR";
-	return bit < VH_ARRAY_SIZE(net_feature_names) ? net_feature_names[bit] : NULL;
+	const char *n = bit < 64 ? vh_proto_device_feature_name(VIRTIO_ID_NET, bit) : NULL;
+
+	/* The table lives in lib/proto/names.c; generic bits are not "device feature bits". */
+	return n == vh_proto_virtio_feature_name(bit) ? NULL : n;
 }
 
 static bool has(uint64_t features, unsigned bit)

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <linux/virtio_ids.h>
+
 #include <vhost/proto.h>
 
 #include "unit_helpers.h"
@@ -229,6 +231,67 @@ static void test_virtio_feature_names(void **state)
 	assert_null(vh_proto_virtio_feature_name(63));
 	assert_null(vh_proto_virtio_feature_name(64));
 	assert_null(vh_proto_virtio_feature_name(UINT32_MAX));
+}
+
+static void test_device_feature_names(void **state)
+{
+	(void)state;
+	/* The bug vhctl probe had: net bits 3 and 5 read as virtio-blk ones. */
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 3), "VIRTIO_NET_F_MTU");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 5), "VIRTIO_NET_F_MAC");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 15),
+			    "VIRTIO_NET_F_MRG_RXBUF");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 22), "VIRTIO_NET_F_MQ");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 63),
+			    "VIRTIO_NET_F_SPEED_DUPLEX");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 27),
+			    "VHOST_NET_F_VIRTIO_NET_HDR");
+	assert_null(vh_proto_device_feature_name(VIRTIO_ID_NET, 4));
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_BLOCK, 5), "VIRTIO_BLK_F_RO");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_BLOCK, 9), "VIRTIO_BLK_F_FLUSH");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_BLOCK, 17),
+			    "VIRTIO_BLK_F_ZONED");
+	assert_null(vh_proto_device_feature_name(VIRTIO_ID_BLOCK, 3));
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_SCSI, 1),
+			    "VIRTIO_SCSI_F_HOTPLUG");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_VSOCK, 1),
+			    "VIRTIO_VSOCK_F_SEQPACKET");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_FS, 0),
+			    "VIRTIO_FS_F_NOTIFICATION");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_CONSOLE, 1),
+			    "VIRTIO_CONSOLE_F_MULTIPORT");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_GPU, 0), "VIRTIO_GPU_F_VIRGL");
+	/* Generic bits are the same for every type, including unknown ones. */
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_NET, 32), "VIRTIO_F_VERSION_1");
+	assert_string_equal(vh_proto_device_feature_name(VIRTIO_ID_INPUT, 29),
+			    "VIRTIO_RING_F_EVENT_IDX");
+	assert_string_equal(vh_proto_device_feature_name(0, 30), "VHOST_USER_F_PROTOCOL_FEATURES");
+	assert_null(vh_proto_device_feature_name(VIRTIO_ID_INPUT, 0));
+	assert_null(vh_proto_device_feature_name(0, 5));
+	assert_null(vh_proto_device_feature_name(UINT32_MAX, 5));
+	assert_null(vh_proto_device_feature_name(VIRTIO_ID_NET, 64));
+	assert_null(vh_proto_device_feature_name(VIRTIO_ID_BLOCK, UINT32_MAX));
+}
+
+static void test_device_names(void **state)
+{
+	(void)state;
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_NET), "net");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_BLOCK), "blk");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_SCSI), "scsi");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_VSOCK), "vsock");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_FS), "fs");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_INPUT), "input");
+	assert_string_equal(vh_proto_device_name(VIRTIO_ID_GPIO), "gpio");
+	assert_null(vh_proto_device_name(0));
+	assert_null(vh_proto_device_name(14));
+	assert_null(vh_proto_device_name(UINT32_MAX));
+	assert_int_equal(vh_proto_device_id("net"), VIRTIO_ID_NET);
+	assert_int_equal(vh_proto_device_id("blk"), VIRTIO_ID_BLOCK);
+	assert_int_equal(vh_proto_device_id("vsock"), VIRTIO_ID_VSOCK);
+	assert_int_equal(vh_proto_device_id("block"), 0);
+	assert_int_equal(vh_proto_device_id(""), 0);
+	assert_int_equal(vh_proto_device_id(NULL), 0);
 }
 
 /* ---- wire layout ------------------------------------------------------------------------ */
@@ -790,6 +853,8 @@ int main(void)
 		cmocka_unit_test(test_backend_request_numbers),
 		cmocka_unit_test(test_protocol_feature_bits),
 		cmocka_unit_test(test_virtio_feature_names),
+		cmocka_unit_test(test_device_feature_names),
+		cmocka_unit_test(test_device_names),
 		cmocka_unit_test(test_struct_sizes),
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_frontend_fixed_sizes),
