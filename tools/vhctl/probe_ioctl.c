@@ -1,42 +1,23 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * vhctl probe, kernel devices: what the vhost-kernel (/dev/vhost-net, -vsock, -scsi) and
- * vhost-vdpa (/dev/vhost-vdpa-N) transports learnt at open: the device, its backend features,
- * the vdpa queries and the config space (virtio-blk fields for a vdpa block device, raw bytes
- * for others; vhost-kernel devices have none).
+ * vhost-vdpa (/dev/vhost-vdpa-N) transports learnt at open: its backend features, the vdpa
+ * queries, and the config space as raw bytes for types probe.c does not decode (vhost-kernel
+ * devices have none).
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <linux/vhost_types.h>
-#include <linux/virtio_blk.h>
-#include <linux/virtio_ids.h>
 
 #include <vhost/frontend.h>
 #include <vhost/kernel.h>
+#include <vhost/proto.h>
 
 #include "vhctl.h"
 
 #define PROBE_RAW_MAX 256 /* config bytes the frontend reads in one request */
-
-static const char *device_name(uint32_t id)
-{
-	switch (id) {
-	case VIRTIO_ID_NET:
-		return "net";
-	case VIRTIO_ID_BLOCK:
-		return "block";
-	case VIRTIO_ID_SCSI:
-		return "scsi";
-	case VIRTIO_ID_VSOCK:
-		return "vsock";
-	case VIRTIO_ID_FS:
-		return "fs";
-	default:
-		return "unknown";
-	}
-}
 
 static const char *backend_name(unsigned bit)
 {
@@ -62,15 +43,14 @@ static const char *backend_name(unsigned bit)
 	}
 }
 
-static void print_backend_bits(bool json, uint64_t v)
+static void print_backend_bits(struct vhctl_json *j, uint64_t v)
 {
-	bool first = true;
-
-	if (json)
-		printf("  \"backend_features\": \"0x%016llx\",\n  \"backend_features_names\": [",
-		       (unsigned long long)v);
-	else
+	if (j) {
+		vhctl_json_hex(j, "backend_features", v);
+		vhctl_json_begin_array(j, "backend_features_names");
+	} else {
 		printf("backend features: 0x%016llx\n", (unsigned long long)v);
+	}
 	for (unsigned bit = 0; bit < 64; bit++) {
 		const char *n = backend_name(bit);
 		char buf[16];
@@ -81,69 +61,54 @@ static void print_backend_bits(bool json, uint64_t v)
 			snprintf(buf, sizeof(buf), "bit %u", bit);
 			n = buf;
 		}
-		if (json)
-			printf("%s\"%s\"", first ? "" : ", ", n);
+		if (j)
+			vhctl_json_str(j, NULL, n);
 		else
 			printf("  %2u %s\n", bit, n);
-		first = false;
 	}
-	if (json)
-		printf("],\n");
+	if (j)
+		vhctl_json_end_array(j);
 }
 
-/* vdpa block: the same prefixes the vhost-user probe tries (older devices have less). */
-static void read_blk_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii,
-			    struct virtio_blk_config *cfg, uint32_t *len)
-{
-	static const uint32_t lens[] = {
-		offsetof(struct virtio_blk_config, max_secure_erase_sectors),
-		offsetof(struct virtio_blk_config, max_discard_sectors),
-		offsetof(struct virtio_blk_config, blk_size) + 4,
-	};
-
-	for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		if (ii->config_size && lens[i] > ii->config_size)
-			continue;
-		memset(cfg, 0, sizeof(*cfg));
-		if (vh_dev_get_config(dev, 0, cfg, lens[i]) >= 0) {
-			*len = lens[i];
-			return;
-		}
-	}
-}
-
-static void print_raw_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii, bool json)
+void vhctl_probe_raw_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii,
+			    struct vhctl_json *j)
 {
 	uint8_t buf[PROBE_RAW_MAX];
 	uint32_t n = ii->config_size < PROBE_RAW_MAX ? ii->config_size : PROBE_RAW_MAX;
+	const char *type = vh_proto_device_name(ii->device_id);
 
 	if (!n || vh_dev_get_config(dev, 0, buf, n) < 0)
 		n = 0;
-	if (json) {
-		printf("  \"config_hex\": \"");
+	if (j) {
+		char hex[2 * PROBE_RAW_MAX + 1];
+
 		for (uint32_t i = 0; i < n; i++)
-			printf("%02x", buf[i]);
-		printf("\",\n");
+			snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+		hex[2 * n] = '\0';
+		vhctl_json_u64(j, "config_bytes", n);
+		vhctl_json_str(j, "config_hex", hex);
 		return;
 	}
 	if (!n) {
 		printf("config: %s\n", ii->vdpa ? "not readable" : "none (vhost-kernel device)");
 		return;
 	}
-	printf("config (%s, %u bytes):", device_name(ii->device_id), n);
+	printf("config (%s, %u bytes, not decoded):", type ? type : "unknown type", n);
 	for (uint32_t i = 0; i < n; i++)
 		printf("%s%02x", i % 16 ? " " : "\n  ", buf[i]);
 	printf("\n");
 }
 
-static void print_vdpa(const struct vh_dev_ioctl_info *ii, bool json)
+static void print_vdpa(const struct vh_dev_ioctl_info *ii, struct vhctl_json *j)
 {
-	if (json) {
-		printf("  \"config_size\": %u,\n  \"vqs_count\": %u,\n  \"vring_num_max\": %u,\n"
-		       "  \"group_num\": %u,\n  \"as_num\": %u,\n  \"iova_first\": \"0x%llx\",\n"
-		       "  \"iova_last\": \"0x%llx\",\n",
-		       ii->config_size, ii->vqs_count, ii->vring_num_max, ii->group_num, ii->as_num,
-		       (unsigned long long)ii->iova_first, (unsigned long long)ii->iova_last);
+	if (j) {
+		vhctl_json_u64(j, "config_size", ii->config_size);
+		vhctl_json_u64(j, "vqs_count", ii->vqs_count);
+		vhctl_json_u64(j, "vring_num_max", ii->vring_num_max);
+		vhctl_json_u64(j, "group_num", ii->group_num);
+		vhctl_json_u64(j, "as_num", ii->as_num);
+		vhctl_json_hex(j, "iova_first", ii->iova_first);
+		vhctl_json_hex(j, "iova_last", ii->iova_last);
 		return;
 	}
 	printf("vdpa: config %u bytes, %u virtqueues, ring size <= %u, %u groups, %u address "
@@ -152,33 +117,20 @@ static void print_vdpa(const struct vh_dev_ioctl_info *ii, bool json)
 	       (unsigned long long)ii->iova_first, (unsigned long long)ii->iova_last);
 }
 
-bool vhctl_probe_ioctl(struct vh_dev *dev, bool json, struct virtio_blk_config *cfg,
-		       uint32_t *cfg_len)
+void vhctl_probe_ioctl(const struct vh_dev_ioctl_info *ii, struct vhctl_json *j)
 {
-	struct vh_dev_ioctl_info ii;
-
-	if (vh_dev_ioctl_info(dev, &ii) < 0)
-		return false;
-	if (json)
-		printf("  \"transport\": \"%s\",\n  \"device_id\": %u,\n  \"device\": \"%s\",\n",
-		       ii.vdpa ? "vhost-vdpa" : "vhost-kernel", ii.device_id,
-		       device_name(ii.device_id));
+	if (j)
+		vhctl_json_str(j, "transport", ii->vdpa ? "vhost-vdpa" : "vhost-kernel");
 	else
-		printf("transport: %s\ndevice: %s (virtio id %u)\n",
-		       ii.vdpa ? "vhost-vdpa" : "vhost-kernel", device_name(ii.device_id),
-		       ii.device_id);
-	print_backend_bits(json, ii.backend_features);
-	if (json)
-		printf("  \"backend_features_acked\": \"0x%016llx\",\n  \"max_mem_regions\": %u,\n",
-		       (unsigned long long)ii.backend_features_acked, ii.max_mem_regions);
-	else
+		printf("transport: %s\n", ii->vdpa ? "vhost-vdpa" : "vhost-kernel");
+	print_backend_bits(j, ii->backend_features);
+	if (j) {
+		vhctl_json_hex(j, "backend_features_acked", ii->backend_features_acked);
+		vhctl_json_u64(j, "max_mem_regions", ii->max_mem_regions);
+	} else {
 		printf("backend features acked: 0x%016llx\nmax mem regions: %u\n",
-		       (unsigned long long)ii.backend_features_acked, ii.max_mem_regions);
-	if (ii.vdpa)
-		print_vdpa(&ii, json);
-	if (ii.vdpa && ii.device_id == VIRTIO_ID_BLOCK)
-		read_blk_config(dev, &ii, cfg, cfg_len);
-	if (!*cfg_len) /* the blk report prints a block config; the rest as bytes */
-		print_raw_config(dev, &ii, json);
-	return true;
+		       (unsigned long long)ii->backend_features_acked, ii->max_mem_regions);
+	}
+	if (ii->vdpa)
+		print_vdpa(ii, j);
 }

@@ -96,6 +96,11 @@ void vhctl_backend_path(const char *arg, char *out, size_t len)
 		snprintf(out, len, "unix:%s", arg);
 }
 
+bool vhctl_progress_wanted(bool quiet)
+{
+	return !quiet && isatty(STDERR_FILENO);
+}
+
 static void log_fn(void *opaque, enum vh_log_level level, const char *msg)
 {
 	(void)opaque;

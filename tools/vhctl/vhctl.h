@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <vhost/blk.h>
 
@@ -21,15 +22,45 @@ void vhctl_backend_path(const char *arg, char *out, size_t len);
 /* The log sink every vhctl object uses (errors and warnings on stderr, prefixed "vhctl: "). */
 struct vh_log_sink vhctl_log_sink(bool verbose);
 
+/* json.c: a streaming JSON writer for --json (one document per run, on stdout). */
+#define VHCTL_JSON_DEPTH 16
+struct vhctl_json {
+	FILE *f;
+	unsigned depth;
+	unsigned count[VHCTL_JSON_DEPTH]; /* members written at each open level */
+};
+/* @key NULL inside arrays. begin/end: objects; begin_array/end_array: arrays. */
+void vhctl_json_begin(struct vhctl_json *j, const char *key);
+void vhctl_json_end(struct vhctl_json *j);
+void vhctl_json_begin_array(struct vhctl_json *j, const char *key);
+void vhctl_json_end_array(struct vhctl_json *j);
+void vhctl_json_str(struct vhctl_json *j, const char *key, const char *v); /* NULL: null */
+void vhctl_json_u64(struct vhctl_json *j, const char *key, uint64_t v);
+void vhctl_json_hex(struct vhctl_json *j, const char *key, uint64_t v); /* "0x%016llx" */
+void vhctl_json_double(struct vhctl_json *j, const char *key, double v);
+void vhctl_json_bool(struct vhctl_json *j, const char *key, bool v);
+void vhctl_json_string(FILE *f, const char *s); /* a quoted, escaped string */
+
+/*
+ * Progress lines of long runs go to stderr only when it is a terminal (a pipe or a log file
+ * stays quiet) and --quiet was not given.
+ */
+bool vhctl_progress_wanted(bool quiet);
+
+/*
+ * devtype.c: the virtio device type (VIRTIO_ID_*) a vhost-user backend's feature bits point
+ * to, or 0 when they fit several types or none; *@why says what decided (a static string).
+ */
+uint32_t vhctl_guess_device(uint64_t features, uint64_t protocol_features, const char **why);
+
 int vhctl_probe(int argc, char **argv);
 struct vh_dev;
-struct virtio_blk_config;
-/*
- * probe_ioctl.c: the vhost-kernel / vhost-vdpa part of the probe report; false (nothing
- * printed) for vhost-user. A vdpa block device's config is read into @cfg / @cfg_len.
- */
-bool vhctl_probe_ioctl(struct vh_dev *dev, bool json, struct virtio_blk_config *cfg,
-		       uint32_t *cfg_len);
+struct vh_dev_ioctl_info;
+/* probe_ioctl.c: the vhost-kernel / vhost-vdpa part of the probe report (@j NULL: text). */
+void vhctl_probe_ioctl(const struct vh_dev_ioctl_info *ii, struct vhctl_json *j);
+/* The config space as raw bytes, ii->config_size of them (none for vhost-kernel). */
+void vhctl_probe_raw_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii,
+			    struct vhctl_json *j);
 int vhctl_blk_bench(int argc, char **argv);
 int vhctl_blk_rw(int argc, char **argv, bool write);
 int vhctl_blk_logtest(int argc, char **argv);

@@ -1,0 +1,117 @@
+#!/bin/bash
+# vhctl against vh-net --loopback and vh-blk, as a user runs it: names, config, JSON documents.
+#   probe   vhctl probe tells net from blk, names the bits per type, decodes both configs, and
+#           prints no error; --type forces a type; --json parses and holds the same
+# VARIANTS: probe
+set -euo pipefail
+. "$(dirname "$0")/../interop/lib.sh"
+
+VARIANT=${1:-probe}
+VHCTL=$LIBVHOST_BUILD/tools/vhctl/vhctl
+VHNET=$LIBVHOST_BUILD/devices/vh-net/vh-net
+VHBLK=$LIBVHOST_BUILD/devices/vh-blk/vh-blk
+vh_init "vhctl-$VARIANT"
+vh_need python3
+
+# run SECS ARGS...: vhctl bounded by a timeout, stdout to $VH_TMP/out, stderr to $VH_TMP/err.
+run()
+{
+	local secs=$1
+	shift
+	timeout --kill-after=5 "$secs" "$VHCTL" "$@" >"$VH_TMP/out" 2>"$VH_TMP/err"
+}
+
+# has PATTERN: the last stdout holds PATTERN (extended regex).
+has()
+{
+	grep -Eq -- "$1" "$VH_TMP/out" || { cat "$VH_TMP/out" >&2; vh_fail "output lacks '$1'"; }
+}
+
+# jcheck EXPR...: the last stdout is one JSON document d and each python EXPR holds.
+jcheck()
+{
+	python3 - "$VH_TMP/out" "$@" <<'PY' || { cat "$VH_TMP/out" >&2; vh_fail "JSON check failed"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+for e in sys.argv[2:]:
+    if not eval(e):
+        sys.exit("false: " + e)
+PY
+}
+
+no_stderr()
+{
+	[ ! -s "$VH_TMP/err" ] || { cat "$VH_TMP/err" >&2; vh_fail "$1 wrote to stderr"; }
+}
+
+start_net()
+{
+	NSOCK=$VH_TMP/net.sock
+	vh_spawn vhnet 100 "$VHNET" --socket-path "$NSOCK" --loopback "$@"
+	vh_wait_socket "$NSOCK" 10 "$VH_SPAWNED_PID"
+}
+
+start_blk()
+{
+	BSOCK=$VH_TMP/blk.sock
+	vh_spawn vhblk 100 "$VHBLK" --socket-path "$BSOCK" "$@"
+	vh_wait_socket "$BSOCK" 10 "$VH_SPAWNED_PID"
+}
+
+test_probe()
+{
+	start_net --queue-pairs 2 --mtu 9000 --mac 52:54:00:aa:bb:cc
+	start_blk --blk-file memory:64M --read-only
+	run 20 probe "$NSOCK" || vh_fail "probe on vh-net failed"
+	no_stderr "probe on vh-net"
+	has '^device: net \(virtio id 1, guessed'
+	has '^   3 VIRTIO_NET_F_MTU$'
+	has '^   5 VIRTIO_NET_F_MAC$'
+	has '^  15 VIRTIO_NET_F_MRG_RXBUF$'
+	has '^  22 VIRTIO_NET_F_MQ$'
+	has '^  32 VIRTIO_F_VERSION_1$'
+	has '^config \(virtio-net, 12 bytes\):$'
+	has '^  mac +52:54:00:aa:bb:cc$'
+	has '^  max_virtqueue_pairs +2$'
+	has '^  mtu +9000$'
+	has '^  link_up +1$'
+	! grep -Eq 'BLK|bit [0-9]|capacity' "$VH_TMP/out" || vh_fail "net probe shows blk names"
+	grep -qi 'error' "$VH_TMP/vhnet.log" && vh_fail "vh-net logged an error for the probe"
+
+	run 20 probe --json "$NSOCK" || vh_fail "probe --json on vh-net failed"
+	no_stderr "probe --json on vh-net"
+	jcheck 'd["device"] == "net"' 'd["device_id"] == 1' 'd["device_source"] == "features"' \
+		'"VIRTIO_NET_F_MTU" in d["features_names"]' '"VIRTIO_NET_F_MAC" in d["features_names"]' \
+		'not any("BLK" in n for n in d["features_names"])' \
+		'"VHOST_USER_PROTOCOL_F_CONFIG" in d["protocol_features_names"]' \
+		'd["queues"] == 4' 'd["config_bytes"] == 12' \
+		'd["config"] == {"mac": "52:54:00:aa:bb:cc", "status": 1, "link_up": 1, "max_virtqueue_pairs": 2, "mtu": 9000}'
+
+	run 20 probe "$BSOCK" || vh_fail "probe on vh-blk failed"
+	no_stderr "probe on vh-blk"
+	has '^device: blk \(virtio id 2, guessed'
+	has '^   5 VIRTIO_BLK_F_RO$'
+	has '^   9 VIRTIO_BLK_F_FLUSH$'
+	has '^  capacity_bytes +67108864$'
+	! grep -q 'NET' "$VH_TMP/out" || vh_fail "blk probe shows net names"
+	run 20 probe --json "$BSOCK" || vh_fail "probe --json on vh-blk failed"
+	jcheck 'd["device"] == "blk"' '"VIRTIO_BLK_F_RO" in d["features_names"]' \
+		'd["config"]["capacity_bytes"] == 64 << 20' 'd["config"]["blk_size"] == 512' \
+		'd["config_bytes"] == 60'
+
+	# --type forces a type: fs has no names for net's bits and no decoder for its config.
+	run 20 probe --type fs "$NSOCK" || vh_fail "probe --type fs failed"
+	no_stderr "probe --type fs"
+	has '^device: fs \(virtio id 26, from --type\)$'
+	has '^   5 bit 5$'
+	has '^config: not decoded for virtio-fs$'
+	run 20 probe --type net --json "$NSOCK" || vh_fail "probe --type net --json failed"
+	jcheck 'd["device_source"] == "option"' 'd["config"]["mtu"] == 9000'
+	local st=0
+	run 20 probe --type bogus "$NSOCK" || st=$?
+	[ "$st" = 2 ] || vh_fail "probe --type bogus exited $st, expected 2"
+	grep -q "unknown device type 'bogus'" "$VH_TMP/err" || vh_fail "no message for --type bogus"
+}
+
+"test_$VARIANT"
+vh_log "PASS"
