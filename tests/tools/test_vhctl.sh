@@ -2,7 +2,9 @@
 # vhctl against vh-net --loopback and vh-blk, as a user runs it: names, config, JSON documents.
 #   probe   vhctl probe tells net from blk, names the bits per type, decodes both configs, and
 #           prints no error; --type forces a type; --json parses and holds the same
-# VARIANTS: probe
+#   net     vhctl net probe / net bench against vh-net --loopback: the frames come back, pps and
+#           latency percentiles for 64 B and 1518 B frames, text and JSON
+# VARIANTS: probe net
 set -euo pipefail
 . "$(dirname "$0")/../interop/lib.sh"
 
@@ -111,6 +113,46 @@ test_probe()
 	run 20 probe --type bogus "$NSOCK" || st=$?
 	[ "$st" = 2 ] || vh_fail "probe --type bogus exited $st, expected 2"
 	grep -q "unknown device type 'bogus'" "$VH_TMP/err" || vh_fail "no message for --type bogus"
+}
+
+test_net()
+{
+	start_net --queue-pairs 2 --mac 52:54:00:aa:bb:cc
+	run 20 net probe "$NSOCK" || vh_fail "net probe failed"
+	no_stderr "net probe"
+	has '^negotiated: .*VIRTIO_NET_F_MAC .*VIRTIO_F_VERSION_1'
+	has '^mac: 52:54:00:aa:bb:cc$'
+	has '^queue pairs: 2 offered, 1 used$'
+	has '^echo: a 64-byte frame came back in [0-9.]+ us$'
+	run 20 net probe --json --packed "$NSOCK" || vh_fail "net probe --json --packed failed"
+	jcheck 'd["echo"] is True' 'd["ring"] == "packed"' 'd["mtu"] == 1500' \
+		'"VIRTIO_NET_F_MRG_RXBUF" in d["negotiated"]' 'd["queue_pairs_offered"] == 2'
+
+	# Text: one row per test, every frame back, the columns blk bench has.
+	run 60 net bench "$NSOCK" --runtime 1 || vh_fail "net bench failed"
+	no_stderr "net bench in a pipe (no progress line expected)"
+	has '^test +bytes +sent +received +lost +frames/s +Mbit/s +avg\(us\) +p50\(us\) +p99\(us\) +p99.9 +max\(us\)$'
+	local mode size
+	for size in 64 1518; do
+		for mode in ping flood; do
+			awk -v m=$mode -v s=$size '$1 == m && $2 == s && $3 > 0 && $3 == $4 && $5 == 0 &&
+				$6 > 0 { ok = 1 } END { exit !ok }' "$VH_TMP/out" ||
+				{ cat "$VH_TMP/out" >&2; vh_fail "no clean $mode row for $size B"; }
+		done
+	done
+	run 60 net bench "$NSOCK" --runtime 1 --sizes 64,1518 --mode flood --json ||
+		vh_fail "net bench --json failed"
+	no_stderr "net bench --json"
+	jcheck 'len(d["results"]) == 2' \
+		'[r["frame_bytes"] for r in d["results"]] == [64, 1518]' \
+		'all(r["mode"] == "flood" and r["received"] == r["sent"] > 0 and r["lost"] == 0 for r in d["results"])' \
+		'all(0 < r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["p99_9"] <= r["latency_us"]["max"] for r in d["results"])' \
+		'all(r["pps"] > 0 for r in d["results"])'
+	# A backend that does not echo: a clear error, exit 1.
+	start_blk --blk-file memory:16M
+	local st=0
+	run 20 net bench "$BSOCK" --runtime 1 || st=$?
+	[ "$st" = 1 ] || vh_fail "net bench on a blk backend exited $st"
 }
 
 "test_$VARIANT"

@@ -11,16 +11,10 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "hist.h"
 #include "vhctl.h"
 
-/* Log-linear histogram: exact below 32 ns, then 16 buckets per power of two (< 6.25% error). */
-#define HIST_BUCKETS 1024
-#define STALL_MS     30000
-
-struct hist {
-	uint64_t b[HIST_BUCKETS];
-	uint64_t count, sum, max;
-};
+#define STALL_MS 30000
 
 enum phase {
 	PH_FILL,
@@ -61,72 +55,6 @@ struct worker {
 	int err;
 	char msg[256];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static unsigned hist_index(uint64_t v)
-{
-	unsigned e;
-
-	if (v < 32)
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v);
-	return 32 + (e - 5) * 16 + (unsigned)((v >> (e - 4)) & 15);
-}
-
-static uint64_t hist_value(unsigned i)
-{
-	unsigned e, sub;
-
-	if (i < 32)
-		return i;
-	e = (i - 32) / 16 + 5;
-	sub = (i - 32) % 16;
-	/* Middle of the bucket. */
-	return ((16ull + sub) << (e - 4)) + (1ull << (e - 4)) / 2;
-}
-
-static void hist_add(struct hist *h, uint64_t v)
-{
-	h->b[hist_index(v)]++;
-	h->count++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-}
-
-static void hist_merge(struct hist *to, const struct hist *from)
-{
-	unsigned i;
-
-	for (i = 0; i < HIST_BUCKETS; i++)
-		to->b[i] += from->b[i];
-	to->count += from->count;
-	to->sum += from->sum;
-	if (from->max > to->max)
-		to->max = from->max;
-}
-
-static uint64_t hist_pct(const struct hist *h, double pct)
-{
-	uint64_t want = (uint64_t)((double)h->count * pct / 100.0 + 0.5), seen = 0;
-	unsigned i;
-
-	if (want == 0)
-		want = 1;
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->b[i];
-		if (seen >= want)
-			return hist_value(i) < h->max ? hist_value(i) : h->max;
-	}
-	return h->max;
-}
 
 /* ---- pattern: every 512-byte sector names itself and the seed ------------------------------ */
 
@@ -214,7 +142,7 @@ static void prep(struct worker *w, struct slot *s, struct vh_blk_io *io)
 		.len = o->bs,
 		.cookie = s,
 	};
-	s->t0 = now_ns();
+	s->t0 = vhctl_now_ns();
 }
 
 static int fail(struct worker *w, const char *what, int err)
@@ -278,7 +206,7 @@ static int wait_more(struct worker *w, uint64_t *last_progress)
 		if (r < 0)
 			return fail(w, "wait", r);
 	}
-	if (now_ns() - *last_progress > STALL_MS * 1000000ull)
+	if (vhctl_now_ns() - *last_progress > STALL_MS * 1000000ull)
 		return fail(w, "no completion for 30 s", -ETIMEDOUT);
 	return 0;
 }
@@ -287,7 +215,7 @@ static int wait_more(struct worker *w, uint64_t *last_progress)
 static int run_phase(struct worker *w, enum phase ph, uint64_t limit)
 {
 	unsigned depth = w->o->iodepth, n = 0, i;
-	uint64_t issued = 0, last = now_ns();
+	uint64_t issued = 0, last = vhctl_now_ns();
 	bool more = true;
 
 	w->phase = ph;
@@ -307,7 +235,7 @@ static int run_phase(struct worker *w, enum phase ph, uint64_t limit)
 				return -1;
 			continue;
 		}
-		t = last = now_ns();
+		t = last = vhctl_now_ns();
 		more = limit ? issued < limit
 			     : !atomic_load_explicit(&w->sh->stop, memory_order_relaxed);
 		for (n = 0, i = 0; i < (unsigned)r; i++) {
@@ -407,7 +335,7 @@ static void sleep_ms(unsigned ms)
 static double timed_phase(struct worker *ws, const struct bench_opts *o, struct shared *sh)
 {
 	bool tty = isatty(STDERR_FILENO);
-	uint64_t start = now_ns(), prev_ops = 0, prev_bytes = 0, prev_t = start;
+	uint64_t start = vhctl_now_ns(), prev_ops = 0, prev_bytes = 0, prev_t = start;
 	unsigned sec = 0, i;
 
 	while (atomic_load(&sh->filled) < o->queues)
@@ -415,14 +343,14 @@ static double timed_phase(struct worker *ws, const struct bench_opts *o, struct 
 	if (o->verify && !o->no_fill && !any_error(ws, o->queues))
 		fprintf(stderr, "vhctl: verify: area filled with the pattern (seed %" PRIu64 ")\n",
 			o->seed);
-	start = prev_t = now_ns();
+	start = prev_t = vhctl_now_ns();
 	atomic_store(&sh->go, true);
 	while (sec < o->runtime && !any_error(ws, o->queues)) {
 		uint64_t ops = 0, bytes = 0, t;
 
 		sleep_ms(1000);
 		sec++;
-		t = now_ns();
+		t = vhctl_now_ns();
 		for (i = 0; i < o->queues; i++) {
 			ops += atomic_load_explicit(&ws[i].live_ops, memory_order_relaxed);
 			bytes += atomic_load_explicit(&ws[i].live_bytes, memory_order_relaxed);
@@ -440,7 +368,7 @@ static double timed_phase(struct worker *ws, const struct bench_opts *o, struct 
 	atomic_store(&sh->stop, true);
 	if (!o->quiet && tty)
 		fputc('\n', stderr);
-	return (double)(now_ns() - start) / 1e9;
+	return (double)(vhctl_now_ns() - start) / 1e9;
 }
 
 static void print_row(const char *name, const struct hist *h, double secs, uint32_t bs)

@@ -41,10 +41,10 @@ static const struct {
 };
 
 /* Bits a device of the type nearly always offers, and another type rarely does. */
-static const uint64_t net_hallmarks =
-    BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_MTU) |
-    BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_STATUS) |
-    BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_MQ);
+static const uint64_t net_hallmarks = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+				      BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_MAC) |
+				      BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_STATUS) |
+				      BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_MQ);
 static const uint64_t blk_hallmarks =
     BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) |
     BIT(VIRTIO_BLK_F_FLUSH) | BIT(VIRTIO_BLK_F_TOPOLOGY) | BIT(VIRTIO_BLK_F_CONFIG_WCE) |
@@ -65,23 +65,25 @@ static bool fits(uint32_t id, uint64_t dev)
 
 static unsigned hallmarks(uint32_t id, uint64_t dev)
 {
-	uint64_t h = id == VIRTIO_ID_NET ? net_hallmarks : id == VIRTIO_ID_BLOCK ? blk_hallmarks : 0;
+	uint64_t h = id == VIRTIO_ID_NET     ? net_hallmarks
+		     : id == VIRTIO_ID_BLOCK ? blk_hallmarks
+					     : 0;
 
 	return (unsigned)__builtin_popcountll(dev & h);
 }
 
 uint32_t vhctl_guess_device(uint64_t features, uint64_t protocol_features, const char **why)
 {
-	static const uint32_t types[TYPE_CHECKS] = { VIRTIO_ID_NET,   VIRTIO_ID_BLOCK, VIRTIO_ID_SCSI,
-						     VIRTIO_ID_VSOCK, VIRTIO_ID_FS,    VIRTIO_ID_CONSOLE,
+	static const uint32_t types[TYPE_CHECKS] = { VIRTIO_ID_NET,  VIRTIO_ID_BLOCK,
+						     VIRTIO_ID_SCSI, VIRTIO_ID_VSOCK,
+						     VIRTIO_ID_FS,   VIRTIO_ID_CONSOLE,
 						     VIRTIO_ID_GPU };
 	uint64_t dev = features & DEV_BITS;
 	uint32_t best = 0;
 	unsigned nfit = 0, best_score = 0, i;
 	bool tie = false;
 
-	if (protocol_features &
-	    (BIT(VH_USER_PROTOCOL_F_RARP) | BIT(VH_USER_PROTOCOL_F_NET_MTU))) {
+	if (protocol_features & (BIT(VH_USER_PROTOCOL_F_RARP) | BIT(VH_USER_PROTOCOL_F_NET_MTU))) {
 		*why = "the vhost-user-net protocol features RARP / NET_MTU";
 		return VIRTIO_ID_NET;
 	}

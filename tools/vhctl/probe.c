@@ -54,51 +54,31 @@ static void log_fn(void *opaque, enum vh_log_level level, const char *msg)
 	fprintf(stderr, "vhctl: %s%s\n", level == VH_LOG_ERR ? "" : "warning: ", msg);
 }
 
-static const char *feature_name(const struct probe *p, unsigned bit, char *buf, size_t len)
+static const char *feature_name(unsigned bit, const void *ctx)
 {
-	const char *n = vh_proto_device_feature_name(p->device_id, bit);
+	const struct probe *p = ctx;
 
-	if (n)
-		return n;
-	snprintf(buf, len, "bit %u", bit);
-	return buf;
+	return vh_proto_device_feature_name(p->device_id, bit);
 }
 
-static const char *proto_name(unsigned bit, char *buf, size_t len)
+static const char *proto_name(unsigned bit, const void *ctx)
 {
 	const char *n = vh_proto_feature_name(bit);
 
-	if (n && !strstr(n, "UNKNOWN"))
-		return n;
-	snprintf(buf, len, "bit %u", bit);
-	return buf;
+	(void)ctx;
+	return n && !strstr(n, "UNKNOWN") ? n : NULL;
 }
 
 static void print_bits(struct probe *p, const char *key, uint64_t v, bool protocol)
 {
-	char buf[32], names[64];
+	char names[64];
 
-	if (p->j) {
-		vhctl_json_hex(p->j, key, v);
-		snprintf(names, sizeof(names), "%s_names", key);
-		vhctl_json_begin_array(p->j, names);
-	} else {
-		printf("%s: 0x%016llx\n", key, (unsigned long long)v);
-	}
-	for (unsigned bit = 0; bit < 64; bit++) {
-		const char *n;
-
-		if (!(v & (1ull << bit)))
-			continue;
-		n = protocol ? proto_name(bit, buf, sizeof(buf))
-			     : feature_name(p, bit, buf, sizeof(buf));
-		if (p->j)
-			vhctl_json_str(p->j, NULL, n);
-		else
-			printf("  %2u %s\n", bit, n);
-	}
 	if (p->j)
-		vhctl_json_end_array(p->j);
+		vhctl_json_hex(p->j, key, v);
+	else
+		printf("%s: 0x%016llx\n", key, (unsigned long long)v);
+	snprintf(names, sizeof(names), "%s_names", key);
+	vhctl_print_bits(p->j, names, v, protocol ? proto_name : feature_name, p, false);
 }
 
 static bool offered(const struct probe *p, unsigned bit)

@@ -19,8 +19,9 @@
 
 #define PROBE_RAW_MAX 256 /* config bytes the frontend reads in one request */
 
-static const char *backend_name(unsigned bit)
+static const char *backend_name(unsigned bit, const void *ctx)
 {
+	(void)ctx;
 	switch (bit) {
 	case VHOST_BACKEND_F_IOTLB_MSG_V2:
 		return "IOTLB_MSG_V2";
@@ -45,29 +46,11 @@ static const char *backend_name(unsigned bit)
 
 static void print_backend_bits(struct vhctl_json *j, uint64_t v)
 {
-	if (j) {
-		vhctl_json_hex(j, "backend_features", v);
-		vhctl_json_begin_array(j, "backend_features_names");
-	} else {
-		printf("backend features: 0x%016llx\n", (unsigned long long)v);
-	}
-	for (unsigned bit = 0; bit < 64; bit++) {
-		const char *n = backend_name(bit);
-		char buf[16];
-
-		if (!(v & (1ull << bit)))
-			continue;
-		if (!n) {
-			snprintf(buf, sizeof(buf), "bit %u", bit);
-			n = buf;
-		}
-		if (j)
-			vhctl_json_str(j, NULL, n);
-		else
-			printf("  %2u %s\n", bit, n);
-	}
 	if (j)
-		vhctl_json_end_array(j);
+		vhctl_json_hex(j, "backend_features", v);
+	else
+		printf("backend features: 0x%016llx\n", (unsigned long long)v);
+	vhctl_print_bits(j, "backend_features_names", v, backend_name, NULL, false);
 }
 
 void vhctl_probe_raw_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii,

@@ -96,6 +96,39 @@ void vhctl_backend_path(const char *arg, char *out, size_t len)
 		snprintf(out, len, "unix:%s", arg);
 }
 
+void vhctl_print_bits(struct vhctl_json *j, const char *key, uint64_t v,
+		      const char *(*name)(unsigned bit, const void *ctx), const void *ctx,
+		      bool one_line)
+{
+	char buf[16];
+
+	if (j)
+		vhctl_json_begin_array(j, key);
+	else if (one_line)
+		printf("%s:", key);
+	for (unsigned bit = 0; bit < 64; bit++) {
+		const char *n;
+
+		if (!(v & (1ull << bit)))
+			continue;
+		n = name(bit, ctx);
+		if (!n) {
+			snprintf(buf, sizeof(buf), "bit %u", bit);
+			n = buf;
+		}
+		if (j)
+			vhctl_json_str(j, NULL, n);
+		else if (one_line)
+			printf(" %s", n);
+		else
+			printf("  %2u %s\n", bit, n);
+	}
+	if (j)
+		vhctl_json_end_array(j);
+	else if (one_line)
+		printf("\n");
+}
+
 bool vhctl_progress_wanted(bool quiet)
 {
 	return !quiet && isatty(STDERR_FILENO);
@@ -156,6 +189,8 @@ int main(int argc, char **argv)
 		return usage(stdout, 0);
 	if (!strcmp(argv[1], "probe"))
 		return vhctl_probe(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "net"))
+		return vhctl_net(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "blk"))
 		return blk_main(argc - 1, argv + 1);
 	vhctl_err("unknown command '%s'", argv[1]);

@@ -42,6 +42,14 @@ void vhctl_json_bool(struct vhctl_json *j, const char *key, bool v);
 void vhctl_json_string(FILE *f, const char *s); /* a quoted, escaped string */
 
 /*
+ * Set bits of @v by name (@name returns NULL: "bit N"): a JSON array @key, or text lines
+ * "  NN NAME" (@one_line: "KEY: NAME NAME ...").
+ */
+void vhctl_print_bits(struct vhctl_json *j, const char *key, uint64_t v,
+		      const char *(*name)(unsigned bit, const void *ctx), const void *ctx,
+		      bool one_line);
+
+/*
  * Progress lines of long runs go to stderr only when it is a terminal (a pipe or a log file
  * stays quiet) and --quiet was not given.
  */
@@ -61,6 +69,8 @@ void vhctl_probe_ioctl(const struct vh_dev_ioctl_info *ii, struct vhctl_json *j)
 /* The config space as raw bytes, ii->config_size of them (none for vhost-kernel). */
 void vhctl_probe_raw_config(struct vh_dev *dev, const struct vh_dev_ioctl_info *ii,
 			    struct vhctl_json *j);
+/* argv[0] is "net": net probe, net bench (netbench.c). */
+int vhctl_net(int argc, char **argv);
 int vhctl_blk_bench(int argc, char **argv);
 int vhctl_blk_rw(int argc, char **argv, bool write);
 int vhctl_blk_logtest(int argc, char **argv);
