@@ -66,7 +66,13 @@ VH_API void vh_memmap_destroy(struct vh_memmap **m);
  *     rounded to the fd's page size (hugetlbfs: the huge page size); the fd is NOT closed (the
  *     caller owns it). When r->fd < 0, r->host must point at r->size mapped bytes.
  *
- * Return: 0; -EINVAL size 0, GPA or UVA overlap with a mapped region, fd smaller than the range;
+ * A region identical to one already mapped (same gpa, size, uva, mmap_offset and backing file,
+ * or host address) is not mapped again but counted: vhost-user.rst allows a front-end with
+ * several vhost devices on one connection (QEMU's vhost-user-net, one per queue pair) to send
+ * it once per device; vh_memmap_remove() unmaps it at the last matching removal.
+ *
+ * Return: 0; -EINVAL size 0, GPA or UVA overlap with a mapped region (a conflicting overlap,
+ * including the same addresses with another size, offset or file), fd smaller than the range;
  * -EOVERFLOW gpa/uva/mmap_offset + size wraps; -ENOSPC already VH_MEM_MAX_REGIONS regions;
  * -errno from fstat/mmap.
  * Thread: exclusive (no translation may run concurrently: quiesce the rings first).
@@ -74,7 +80,8 @@ VH_API void vh_memmap_destroy(struct vh_memmap **m);
 VH_API int vh_memmap_add(struct vh_memmap *m, const struct vh_mem_region *r);
 
 /**
- * vh_memmap_remove() - unmap the region that starts at @gpa and has @size bytes (REM_MEM_REG).
+ * vh_memmap_remove() - unmap the region that starts at @gpa and has @size bytes (REM_MEM_REG);
+ * a region added N times (see vh_memmap_add()) stays mapped until the Nth removal.
  * @m: the map. @gpa: region start. @size: region bytes.
  * Return: 0, or -ENOENT when no region matches exactly. Thread: exclusive.
  */

@@ -162,6 +162,8 @@ static int map_fd(struct vh_memmap *m, const struct vh_mem_region *r, struct vh_
 	s->map_base = p;
 	s->map_len = (size_t)len;
 	s->host = (uint8_t *)p + delta;
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 	return 0;
 }
 
@@ -289,12 +291,47 @@ static void reindex(struct vh_memmap *m)
 	__atomic_store_n(&m->hint->uva, 0, __ATOMIC_RELAXED);
 }
 
+/*
+ * The slot that maps exactly @r (same guest and front-end addresses, size, offset and backing
+ * file, or host address), or NULL. fstat only when the addresses already agree.
+ */
+static struct vh_memmap_slot *find_same(struct vh_memmap *m, const struct vh_mem_region *r)
+{
+	int i = search_gpa(m, r->gpa);
+	struct vh_memmap_slot *s;
+	struct stat st;
+
+	if (i < 0)
+		return NULL;
+	s = &m->slots[i];
+	if (s->gpa != r->gpa || s->size != r->size || s->uva != r->uva ||
+	    s->mmap_offset != r->mmap_offset)
+		return NULL;
+	if (r->fd < 0)
+		return !s->map_base && s->host == r->host ? s : NULL;
+	if (!s->map_base || fstat(r->fd, &st) < 0 || (uint64_t)st.st_dev != s->dev ||
+	    (uint64_t)st.st_ino != s->ino)
+		return NULL;
+	return s;
+}
+
 int vh_memmap_add(struct vh_memmap *m, const struct vh_mem_region *r)
 {
-	struct vh_memmap_slot s = { 0 };
+	struct vh_memmap_slot s = { 0 }, *same;
 	int pos, err;
-	const char *why = check_region(m, r, &err);
+	const char *why;
 
+	/*
+	 * vhost-user.rst: a front-end with several vhost devices on one connection (QEMU's
+	 * vhost-user-net, one per queue pair) sends each ADD_MEM_REG once per device. The same
+	 * region again is not an error: it is counted, and unmapped at its last REM_MEM_REG.
+	 */
+	same = r->size ? find_same(m, r) : NULL;
+	if (same) {
+		same->refs++;
+		return 0;
+	}
+	why = check_region(m, r, &err);
 	if (why) {
 		vh_logf(&m->log, VH_LOG_ERR, "memmap",
 			"add region gpa 0x%" PRIx64 " size 0x%" PRIx64 " uva 0x%" PRIx64 ": %s: %s",
@@ -313,6 +350,7 @@ int vh_memmap_add(struct vh_memmap *m, const struct vh_mem_region *r)
 	} else {
 		s.host = r->host;
 	}
+	s.refs = 1;
 	pos = search_gpa(m, r->gpa) + 1;
 	memmove(&m->slots[pos + 1], &m->slots[pos], (m->n - (unsigned)pos) * sizeof(s));
 	m->slots[pos] = s;
@@ -331,6 +369,8 @@ int vh_memmap_remove(struct vh_memmap *m, uint64_t gpa, uint64_t size)
 			gpa, size, strerror(ENOENT));
 		return -ENOENT;
 	}
+	if (--m->slots[i].refs)
+		return 0;
 	unmap_slot(&m->slots[i]);
 	memmove(&m->slots[i], &m->slots[i + 1], (m->n - (unsigned)i - 1) * sizeof(m->slots[0]));
 	m->n--;

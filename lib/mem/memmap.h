@@ -17,6 +17,9 @@ struct vh_memmap_slot {
 	void *map_base; /* our mmap (NULL when the caller mapped it) */
 	size_t map_len;
 	int fd;
+	unsigned refs; /* identical ADD_MEM_REGs received (vh_memmap_add()) */
+	uint64_t dev;  /* the backing file (fd >= 0): st_dev, st_ino */
+	uint64_t ino;
 };
 
 /* The slot containing @addr (by gpa, uva or host address), or NULL. Readers only. */

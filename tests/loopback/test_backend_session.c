@@ -215,6 +215,42 @@ static void test_mem_slots(void **state)
 	fe_teardown(&f);
 }
 
+/*
+ * QEMU 7.2's vhost-user-net with queues=2 and CONFIGURE_MEM_SLOTS: each queue pair is a vhost
+ * device of its own on the one connection, and each sends the guest RAM with ADD_MEM_REG. The
+ * exact sequence: pair 0 adds both regions and starts its ring, pair 1 adds the same two
+ * (vhost-user.rst: an identical region is not an error), later both remove one of them. A
+ * conflicting region is still refused.
+ */
+static void test_mem_slots_per_pair(void **state)
+{
+	struct fe f = { 0 };
+
+	(void)state;
+	fe_server(&f, VH_SERVER_DATAPATH_EVENT);
+	fe_connect(&f);
+	fe_memory(&f);
+	fe_negotiate(&f, 0);
+	/* pair 0 */
+	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x80000), 0);
+	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x80000, 0x80000), 0);
+	fe_ring(&f, 0, 0);
+	echo_once(&f, 0, "pair 0");
+	/* pair 1: the same regions, acked with 0 */
+	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x80000), 0);
+	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x80000, 0x80000), 0);
+	echo_once(&f, 1, "pair 1 added");
+	/* Overlapping but not identical: refused, the connection carries on. */
+	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x40000), 1);
+	echo_once(&f, 2, "after the conflict");
+	/* Both pairs remove the second region: still mapped after the first, gone after both. */
+	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 0);
+	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 0);
+	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 1);
+	echo_once(&f, 3, "one region");
+	fe_teardown(&f);
+}
+
 static void test_reset_and_config(void **state)
 {
 	struct fe f = { 0 };
@@ -283,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_socket_run_reconnect),
 		cmocka_unit_test(test_two_instances),
 		cmocka_unit_test(test_mem_slots),
+		cmocka_unit_test(test_mem_slots_per_pair),
 		cmocka_unit_test(test_reset_and_config),
 		cmocka_unit_test(test_packed_event_idx),
 	};

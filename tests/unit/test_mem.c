@@ -173,6 +173,58 @@ static void test_top_of_address_space(void **state)
 	assert_int_equal(vh_mem_translate(f->m, UINT64_MAX, 2, VH_MEM_READ, iov, 4), -EFAULT);
 }
 
+/*
+ * vhost-user.rst: QEMU's vhost-user-net drives each queue pair as a vhost device of its own on
+ * one connection and each sends ADD_MEM_REG for the same RAM. The identical region again is
+ * counted, not refused and not mapped twice; anything that differs still conflicts; it stays
+ * mapped until the last REM_MEM_REG.
+ */
+static void test_add_identical(void **state)
+{
+	struct fixture *f = *state;
+	struct vh_mem_region r = {
+		.gpa = 0x4000, .size = 0x4000, .uva = 0x7f0000100000, .mmap_offset = 0x8000
+	};
+	struct vh_mem_region got;
+	int fd2;
+
+	add_ab(f);
+	assert_int_equal(vh_memmap_get(f->m, 1, &got), 0);
+	/* Pair 1 sends B again, on a new fd for the same file (as SCM_RIGHTS delivers it). */
+	fd2 = dup(f->fd);
+	assert_true(fd2 >= 0);
+	r.fd = fd2;
+	assert_int_equal(vh_memmap_add(f->m, &r), 0);
+	close(fd2);
+	assert_int_equal(vh_memmap_count(f->m), 2);
+	assert_int_equal(vh_memmap_get(f->m, 1, &r), 0);
+	assert_ptr_equal(r.host, got.host); /* not mapped a second time */
+	/* Same addresses, another offset, size or file: a conflicting overlap. */
+	r = (struct vh_mem_region){ .gpa = 0x4000,
+				    .size = 0x4000,
+				    .uva = 0x7f0000100000,
+				    .mmap_offset = 0xc000,
+				    .fd = f->fd };
+	assert_int_equal(vh_memmap_add(f->m, &r), -EINVAL);
+	r.mmap_offset = 0x8000;
+	r.size = 0x2000;
+	assert_int_equal(vh_memmap_add(f->m, &r), -EINVAL);
+	r.size = 0x4000;
+	r.fd = memfd_create("other", MFD_CLOEXEC);
+	assert_true(r.fd >= 0);
+	assert_int_equal(ftruncate(r.fd, FD_SIZE), 0);
+	assert_int_equal(vh_memmap_add(f->m, &r), -EINVAL);
+	close(r.fd);
+	/* The first REM_MEM_REG keeps it (the other pair still uses it), the second unmaps it. */
+	assert_int_equal(vh_memmap_remove(f->m, 0x4000, 0x4000), 0);
+	assert_int_equal(vh_memmap_count(f->m), 2);
+	assert_non_null(vh_memmap_gpa_to_host(f->m, 0x4000, 0x10));
+	assert_int_equal(vh_memmap_remove(f->m, 0x4000, 0x4000), 0);
+	assert_int_equal(vh_memmap_count(f->m), 1);
+	assert_null(vh_memmap_gpa_to_host(f->m, 0x4000, 0x10));
+	assert_int_equal(vh_memmap_remove(f->m, 0x4000, 0x4000), -ENOENT);
+}
+
 static void test_add_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -352,6 +404,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_translate_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_straddle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_edges, setup, teardown),
