@@ -181,7 +181,13 @@ struct vh_server_config {
 
 	/* Datapath. */
 	enum vh_server_datapath datapath;
-	unsigned poll_threads; /* POLL: 0 = one per queue, else queue i runs on thread i % N */
+	unsigned poll_threads; /* POLL: 0 = one per queue group, else see poll_group */
+	/*
+	 * POLL: queues i .. i + poll_group - 1 (i a multiple of poll_group) share one worker, so
+	 * a device may move chains between them (a net device's receive / transmit pair): queue i
+	 * runs on thread (i / poll_group) % N. 0 or 1: every queue alone (thread i % N).
+	 */
+	unsigned poll_group;
 	/*
 	 * EVENT: after a kick that found work, keep polling the ring (driver notifications off)
 	 * for up to this many microseconds of no new work before sleeping again, as QEMU's

@@ -73,7 +73,9 @@ static void *worker_main(void *arg)
 
 int vh_poll_start(struct vh_server *s)
 {
-	unsigned n = s->cfg.poll_threads ? s->cfg.poll_threads : s->cfg.num_queues;
+	unsigned group = VH_MAX(s->cfg.poll_group, 1u);
+	unsigned n =
+	    s->cfg.poll_threads ? s->cfg.poll_threads : (s->cfg.num_queues + group - 1) / group;
 	int err;
 
 	if (n > s->cfg.num_queues)

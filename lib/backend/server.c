@@ -292,7 +292,7 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 		q->kick_fd = q->call_fd = q->err_fd = q->wake_fd = -1;
 		q->kick_w = (struct vh_watch){ .kind = VH_WATCH_KICK, .fd = -1, .ptr = q };
 		q->wake_w = (struct vh_watch){ .kind = VH_WATCH_WAKE, .fd = -1, .ptr = q };
-		q->worker = s->nworkers ? i % s->nworkers : 0;
+		q->worker = s->nworkers ? (i / VH_MAX(s->cfg.poll_group, 1u)) % s->nworkers : 0;
 		q->budget = UINT_MAX;
 	}
 	return c;
