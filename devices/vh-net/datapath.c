@@ -126,13 +126,13 @@ static unsigned rx_frame_iov(struct vhnet_pair *p, struct iovec *out, unsigned m
 }
 
 /*
- * Hand the guest a frame of @len bytes already in the held buffers' frame area: the header
+ * Hand the guest a frame of @len bytes already in the held buffers' frame area: header @h
  * goes in front, the buffers it filled are pushed (virtio 1.2 §5.1.6.4: num_buffers says how
  * many; 1 without MRG_RXBUF). The caller checked that @len fits. Return: 0, -EPROTO.
  */
-static int rx_commit(struct vhnet_pair *p, uint64_t len)
+static int rx_commit(struct vhnet_pair *p, uint64_t len, const struct virtio_net_hdr *h)
 {
-	struct virtio_net_hdr_mrg_rxbuf hdr = { .hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE };
+	struct virtio_net_hdr_mrg_rxbuf hdr = { .hdr = *h };
 	uint32_t written[VHNET_RX_HELD];
 	uint64_t left = len;
 	unsigned k = 0, i;
@@ -180,7 +180,8 @@ static void rx_set_watch(struct vhnet_pair *p, bool on)
 	struct vhnet *d = p->dev;
 	int r;
 
-	if (p->tap_fd < 0 || p->watched == on)
+	/* Poll mode: the receive queue's queue_kick reads the tap on every round. */
+	if (p->tap_fd < 0 || p->watched == on || d->opt.poll)
 		return;
 	if (on) {
 		r = vh_server_watch(d->srv, p->tap_fd, EPOLLIN, on_tap, p);
@@ -206,12 +207,14 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 {
 	struct vhnet *d = p->dev;
 	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct virtio_net_hdr out;
+	uint8_t eth[16];
 	uint64_t room;
 	unsigned n;
 	ssize_t got;
 	int r;
 
-	r = rx_reserve(p, d->frame_max);
+	r = rx_reserve(p, d->rx_max);
 	if (r <= 0)
 		return r ? RX_FAILED : RX_NO_BUFFERS;
 	/* The kernel's header goes to a local copy: the guest gets one this device vouches for. */
@@ -229,9 +232,18 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 		d->st.rx_dropped++;
 		return RX_BUDGET;
 	}
-	/* No offload features are offered (virtio 1.2 §5.1.6.4): the header says "plain frame";
-	 * the tap has no checksum offload either, so the frame's checksums are complete. */
-	return rx_commit(p, (uint64_t)got - VHNET_HDR_LEN) ? RX_FAILED : RX_BUDGET;
+	/* The control queue's receive filter; a frame it refuses leaves the buffers held. */
+	if (!p->filter_all || p->filter_gen != __atomic_load_n(&d->filter_gen, __ATOMIC_RELAXED)) {
+		size_t l = vhnet_iov_copy_out(p->rx_iov + 1, n, 0, eth, sizeof(eth));
+
+		if (!vhnet_rx_accept(p, eth, VHNET_MIN(l, (size_t)got - VHNET_HDR_LEN))) {
+			d->st.rx_filtered++;
+			return RX_BUDGET;
+		}
+	}
+	/* The tap's offload header, as far as the driver accepted offloads (offload.c). */
+	vhnet_rx_hdr(d, &hdr.hdr, &out);
+	return rx_commit(p, (uint64_t)got - VHNET_HDR_LEN, &out) ? RX_FAILED : RX_BUDGET;
 }
 
 /* Frames from the tap into receive buffers until the tap is empty, buffers run out or the
@@ -270,22 +282,22 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 static uint64_t tx_check(struct vhnet *d, const struct vh_vq_elem *el)
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
+	const char *why = "writable parts, too short or too long";
 
 	/* virtio 1.2 §5.1.6.2: a transmit buffer is device-readable, the header first. */
-	if (el->in_num || el->out_len < VHNET_HDR_LEN + VHNET_ETH_MIN || el->out_len > d->frame_max)
+	if (el->in_num || el->out_len < VHNET_HDR_LEN + VHNET_ETH_MIN || el->out_len > d->tx_max)
 		goto bad;
 	vhnet_iov_copy_out(el->iov, el->out_num, 0, &hdr, sizeof(hdr));
-	/* No checksum or segmentation offload is offered, so the driver must not ask for it
-	 * (§5.1.6.2.1: NEEDS_CSUM only with VIRTIO_NET_F_CSUM, a GSO type only with HOST_*). */
-	if (hdr.hdr.flags || hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
-		goto bad;
-	return el->out_len - VHNET_HDR_LEN;
+	/* §5.1.6.2.1: NEEDS_CSUM only with VIRTIO_NET_F_CSUM, a GSO type only with its HOST_*
+	 * bit (offload.c); the tap takes the header as it is. */
+	why = vhnet_tx_hdr_check(d, &hdr.hdr, el->out_len - VHNET_HDR_LEN);
+	if (!why)
+		return el->out_len - VHNET_HDR_LEN;
 bad:
 	if (!d->st.tx_bad++)
 		vhnet_log(d, VH_LOG_WARN,
-			  "tx: chain %u: %u readable bytes, %u writable part(s) or offload flags: "
-			  "dropped",
-			  el->id, (unsigned)el->out_len, el->in_num);
+			  "tx: chain %u: %u readable bytes, %u writable part(s): %s: dropped",
+			  el->id, (unsigned)el->out_len, el->in_num, why);
 	return 0;
 }
 
@@ -348,6 +360,7 @@ static int loop_one(struct vhnet_pair *p)
 {
 	struct vhnet *d = p->dev;
 	uint8_t *f = d->bounce + VHNET_HDR_LEN, mac[6];
+	struct virtio_net_hdr hdr;
 	uint64_t room;
 	unsigned n;
 
@@ -358,14 +371,24 @@ static int loop_one(struct vhnet_pair *p)
 		return 0;
 	}
 	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, d->bounce, VHNET_HDR_LEN + p->tx_len);
+	memcpy(&hdr, d->bounce, sizeof(hdr));
 	memcpy(mac, f, 6);
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, mac, 6);
-	vhnet_iov_copy_in(p->rx_iov, n, 0, f, p->tx_len);
 	d->st.tx_frames++;
 	d->st.tx_bytes += p->tx_len;
 	p->tx_frames++;
-	return rx_commit(p, p->tx_len);
+	/* The header comes back as sent (offload.c), unless the receive side cannot take it. */
+	if (vhnet_loop_hdr(d, &hdr, f, p->tx_len)) {
+		d->st.rx_dropped++;
+		return 0;
+	}
+	if (!vhnet_rx_accept(p, f, p->tx_len)) {
+		d->st.rx_filtered++;
+		return 0;
+	}
+	vhnet_iov_copy_in(p->rx_iov, n, 0, f, p->tx_len);
+	return rx_commit(p, p->tx_len, &hdr);
 }
 
 /* Echo transmitted frames while receive buffers last; a frame without room waits (pending) for
@@ -407,6 +430,7 @@ static int loop_pump(struct vhnet_pair *p)
 static int vhnet_features_set(void *inst, struct vh_conn *conn, uint64_t features)
 {
 	struct vhnet *d = inst;
+	int err;
 
 	(void)conn;
 	/* virtio 1.2 §5.1.6: the 12-byte header needs VERSION_1 or MRG_RXBUF; the legacy
@@ -417,9 +441,29 @@ static int vhnet_features_set(void *inst, struct vh_conn *conn, uint64_t feature
 			  (unsigned long long)features, strerror(ENOTSUP));
 		return -ENOTSUP;
 	}
+	err = vhnet_offload_check(d, features);
+	if (err)
+		return err;
+	d->acked = features;
 	d->mrg = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
-	vhnet_log(d, VH_LOG_DEBUG, "features 0x%llx, mergeable rx buffers %s",
-		  (unsigned long long)features, d->mrg ? "on" : "off");
+	/* GSO frames are up to 64 KiB in the direction whose offload was accepted. */
+	d->tx_max = d->frame_max;
+	if (features & (1ull << VIRTIO_NET_F_CSUM))
+		d->tx_max = VHNET_HDR_LEN + VHNET_GSO_MAX;
+	d->rx_max = d->frame_max;
+	if (vhnet_tap_offload_flags(features) & ~1u)
+		d->rx_max = VHNET_HDR_LEN + VHNET_GSO_MAX;
+	err = vhnet_tap_set_offload(d, vhnet_tap_offload_flags(features));
+	if (err)
+		return err;
+	/* virtio 1.2 §5.1.2: the control queue follows the last pair in use (2 without MQ). */
+	d->ctrl_index = ~0u;
+	if (features & (1ull << VIRTIO_NET_F_CTRL_VQ))
+		d->ctrl_index = (features & (1ull << VIRTIO_NET_F_MQ)) ? 2 * d->opt.queue_pairs : 2;
+	vhnet_filter_reset(d, features);
+	vhnet_log(d, VH_LOG_DEBUG, "features 0x%llx, mergeable rx buffers %s, tap offloads 0x%x",
+		  (unsigned long long)features, d->mrg ? "on" : "off",
+		  vhnet_tap_offload_flags(features));
 	return 0;
 }
 
@@ -429,14 +473,24 @@ static int vhnet_get_config(void *inst, struct vh_conn *conn, uint32_t offset, v
 	struct vhnet *d = inst;
 
 	(void)conn;
+	/* The control queue may change the MAC (CTRL_MAC_ADDR_SET) or the announce bit. */
+	pthread_mutex_lock(&d->filter_lock);
 	memcpy(buf, (const uint8_t *)&d->config + offset, len);
+	pthread_mutex_unlock(&d->filter_lock);
 	return 0;
 }
 
-/* The library checked the index against cfg.num_queues = 2 * queue_pairs. */
+/*
+ * The library checked the index against cfg.num_queues (2 * queue_pairs, + 1 for the control
+ * queue). NULL: the control queue, or a ring past it that the negotiated features do not use.
+ */
 static struct vhnet_pair *pair_of(struct vhnet *d, const struct vh_queue *q)
 {
-	return &d->pairs[vh_queue_index(q) / 2];
+	unsigned i = vh_queue_index(q);
+
+	if (i >= d->ctrl_index || i / 2 >= d->opt.queue_pairs)
+		return NULL;
+	return &d->pairs[i / 2];
 }
 
 static int vhnet_queue_start(void *inst, struct vh_queue *q)
@@ -444,6 +498,8 @@ static int vhnet_queue_start(void *inst, struct vh_queue *q)
 	struct vhnet *d = inst;
 	struct vhnet_pair *p = pair_of(d, q);
 
+	if (!p)
+		return 0;
 	/* virtio 1.2 §5.1.2: receiveq N is ring 2N, transmitq N is ring 2N + 1. */
 	if (vh_queue_index(q) % 2 == 0) {
 		p->rxq = q;
@@ -464,6 +520,8 @@ static int vhnet_queue_kick(void *inst, struct vh_queue *q)
 	struct vhnet_pair *p = pair_of(d, q);
 	int r = 0;
 
+	if (!p)
+		return vh_queue_index(q) == d->ctrl_index ? vhnet_ctrl_kick(d, q) : 0;
 	if (d->opt.loopback)
 		r = loop_pump(p);
 	else if (q == p->txq)
@@ -481,6 +539,8 @@ static void vhnet_queue_stop(void *inst, struct vh_queue *q)
 	struct vhnet *d = inst;
 	struct vhnet_pair *p = pair_of(d, q);
 
+	if (!p)
+		return;
 	if (q == p->rxq) {
 		rx_set_watch(p, false);
 		rx_release(p);
@@ -514,15 +574,24 @@ int vhnet_config_init(struct vhnet *d)
 	    1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS | 1ull << VIRTIO_NET_F_MTU;
 	if (!d->opt.no_mrg)
 		d->features |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
-	/*
-	 * virtio 1.2 §5.1.3.1: MQ requires CTRL_VQ, and the control queue is the front-end's
-	 * (QEMU's virtio-net handles it and only asks the back-end whether it does MQ). A
-	 * front-end that wants the control queue from us does not get it offered, so by the same
-	 * rule it cannot accept MQ either.
-	 */
+	/* ctrl.c. QEMU keeps the control queue for itself (it never acks these bits to a
+	 * vhost-user back-end) and enables pairs with SET_VRING_ENABLE. */
+	if (!d->opt.no_ctrl)
+		d->features |= 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX |
+			       1ull << VIRTIO_NET_F_CTRL_RX_EXTRA | 1ull << VIRTIO_NET_F_CTRL_VLAN |
+			       1ull << VIRTIO_NET_F_GUEST_ANNOUNCE |
+			       1ull << VIRTIO_NET_F_CTRL_MAC_ADDR;
+	/* virtio 1.2 §5.1.3.1: MQ requires CTRL_VQ (ours, or the front-end's as QEMU does). */
 	if (d->opt.queue_pairs > 1)
 		d->features |= 1ull << VIRTIO_NET_F_MQ;
+	/* Loopback: every offload (offload.c); a tap: what it supports, added by tap_open. */
+	if (d->opt.loopback)
+		d->features |= vhnet_offload_features(d);
 	d->frame_max = VHNET_HDR_LEN + VHNET_ETH_OVERHEAD + d->opt.mtu;
+	d->rx_max = d->tx_max = d->frame_max;
+	d->ctrl_index = ~0u;
+	d->active_pairs = d->opt.queue_pairs;
+	pthread_mutex_init(&d->filter_lock, NULL);
 	d->pairs = calloc(d->opt.queue_pairs, sizeof(*d->pairs));
 	if (!d->pairs)
 		return -ENOMEM;

@@ -51,19 +51,24 @@ static int server_start(struct vhnet *d)
 	cfg.ops = &vhnet_ops;
 	cfg.opaque = d;
 	cfg.features = d->features;
-	cfg.num_queues = 2 * d->opt.queue_pairs;
+	/* The pairs, then the control queue (ctrl.c). */
+	cfg.num_queues = 2 * d->opt.queue_pairs + !d->opt.no_ctrl;
 	/*
 	 * QEMU drives each queue pair of a vhost-user netdev as a vhost device of its own on the
-	 * one connection, and each sends the whole guest RAM: with CONFIGURE_MEM_SLOTS that is an
-	 * ADD_MEM_REG of a region already mapped, which the library refuses as an overlap.
-	 * SET_MEM_TABLE replaces the table instead, so several senders agree.
+	 * one connection, and each sends the whole guest RAM: with CONFIGURE_MEM_SLOTS that is
+	 * the same ADD_MEM_REG once per pair, which the library counts (vh_memmap_add()).
 	 */
-	if (d->opt.queue_pairs > 1)
-		cfg.protocol_features_clear = 1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
 	cfg.max_queue_size = d->opt.queue_size;
 	cfg.config_size = sizeof(d->config);
-	/* The tap callback pops the receive ring: that needs the event datapath (backend.h). */
-	cfg.datapath = VH_SERVER_DATAPATH_EVENT;
+	/*
+	 * Event mode: the tap callback pops the receive ring, which only the event datapath allows
+	 * (backend.h). Poll mode: the receive queue's queue_kick reads the tap instead, and both
+	 * rings of a pair share a worker (loopback moves frames between them).
+	 */
+	cfg.datapath = d->opt.poll ? VH_SERVER_DATAPATH_POLL : VH_SERVER_DATAPATH_EVENT;
+	cfg.poll_group = 2;
+	cfg.poll_threads = d->opt.poll_threads ? d->opt.poll_threads : d->opt.queue_pairs;
+	cfg.event_poll_us = d->opt.poll_us;
 	cfg.log = d->log;
 	err = vh_server_create(&cfg, &d->srv);
 	if (err)
@@ -84,7 +89,7 @@ static int run(struct vhnet *d, int sfd)
 		if (err)
 			return err;
 	} else {
-		d->bounce = malloc(d->frame_max);
+		d->bounce = malloc(VHNET_HDR_LEN + VHNET_GSO_MAX);
 		if (!d->bounce)
 			return -ENOMEM;
 	}
@@ -98,11 +103,12 @@ static int run(struct vhnet *d, int sfd)
 	}
 	vhnet_log(d, VH_LOG_INFO,
 		  "serving %s%s on %s: %u queue pair(s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu "
-		  "%u, mergeable rx buffers %s",
+		  "%u, mergeable rx buffers %s, %s datapath",
 		  d->opt.tap ? "tap " : "loopback", d->opt.tap ? d->opt.tap : "",
 		  d->opt.socket_path ? d->opt.socket_path : "inherited fd", d->opt.queue_pairs,
 		  d->opt.mac[0], d->opt.mac[1], d->opt.mac[2], d->opt.mac[3], d->opt.mac[4],
-		  d->opt.mac[5], d->opt.mtu, d->opt.no_mrg ? "off" : "offered");
+		  d->opt.mac[5], d->opt.mtu, d->opt.no_mrg ? "off" : "offered",
+		  d->opt.poll ? "poll" : "event");
 	err = vh_server_run(d->srv);
 	if (err)
 		vhnet_log(d, VH_LOG_ERR, "server loop: %s", strerror(-err));
@@ -115,14 +121,17 @@ static void log_stats(const struct vhnet *d)
 	const struct vhnet_stats *s = &d->st;
 	unsigned i;
 
-	vhnet_log(d, VH_LOG_INFO,
-		  "tx %llu frames %llu bytes (%llu dropped, %llu bad); rx %llu frames %llu bytes "
-		  "(%llu dropped, %llu bad buffers, %llu pauses for buffers)",
-		  (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
-		  (unsigned long long)s->tx_dropped, (unsigned long long)s->tx_bad,
-		  (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
-		  (unsigned long long)s->rx_dropped, (unsigned long long)s->rx_bad_bufs,
-		  (unsigned long long)s->rx_paused);
+	vhnet_log(
+	    d, VH_LOG_INFO,
+	    "tx %llu frames %llu bytes (%llu dropped, %llu bad); rx %llu frames %llu bytes "
+	    "(%llu dropped, %llu filtered, %llu bad buffers, %llu pauses for buffers); ctrl %llu "
+	    "ok, %llu failed",
+	    (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+	    (unsigned long long)s->tx_dropped, (unsigned long long)s->tx_bad,
+	    (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+	    (unsigned long long)s->rx_dropped, (unsigned long long)s->rx_filtered,
+	    (unsigned long long)s->rx_bad_bufs, (unsigned long long)s->rx_paused,
+	    (unsigned long long)s->ctrl_ok, (unsigned long long)s->ctrl_err);
 	for (i = 0; d->opt.queue_pairs > 1 && i < d->opt.queue_pairs; i++)
 		vhnet_log(d, VH_LOG_INFO, "pair %u: tx %llu frames, rx %llu frames", i,
 			  (unsigned long long)d->pairs[i].tx_frames,

@@ -26,6 +26,11 @@ enum {
 	OPT_QUEUE_PAIRS,
 	OPT_QUEUE_SIZE,
 	OPT_NO_MRG,
+	OPT_NO_OFFLOADS,
+	OPT_NO_CTRL,
+	OPT_POLL,
+	OPT_POLL_THREADS,
+	OPT_POLL_US,
 	OPT_VERBOSE,
 	OPT_HELP,
 };
@@ -41,6 +46,11 @@ static const struct option vhnet_long_opts[] = {
 	{ "queue-pairs", required_argument, NULL, OPT_QUEUE_PAIRS },
 	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
 	{ "no-mrg-rxbuf", no_argument, NULL, OPT_NO_MRG },
+	{ "no-offloads", no_argument, NULL, OPT_NO_OFFLOADS },
+	{ "no-ctrl-vq", no_argument, NULL, OPT_NO_CTRL },
+	{ "poll", no_argument, NULL, OPT_POLL },
+	{ "poll-threads", required_argument, NULL, OPT_POLL_THREADS },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -68,6 +78,14 @@ static void usage(const char *argv0)
 	       "  --queue-size N        largest ring the front-end may set (power of two,\n"
 	       "                        default %u)\n"
 	       "  --no-mrg-rxbuf        do not offer VIRTIO_NET_F_MRG_RXBUF\n"
+	       "  --no-offloads         do not offer checksum / segmentation offloads\n"
+	       "  --no-ctrl-vq          do not offer VIRTIO_NET_F_CTRL_VQ (and its RX / MAC /\n"
+	       "                        VLAN / announce features)\n"
+	       "  --poll                poll-mode datapath: a busy thread per queue pair\n"
+	       "                        reads its tap queue and rings without sleeping\n"
+	       "  --poll-threads N      poll threads (default: one per queue pair)\n"
+	       "  --poll-us N           event mode: keep polling a busy ring for N us of\n"
+	       "                        no work before sleeping (default 0 = off)\n"
 	       "  --print-capabilities  print the capabilities JSON and exit\n"
 	       "  --verbose             debug log lines\n"
 	       "  --help                this text\n"
@@ -143,6 +161,21 @@ static int parse_one(int c, const char *arg, struct vhnet_options *o)
 		break;
 	case OPT_NO_MRG:
 		o->no_mrg = true;
+		break;
+	case OPT_NO_OFFLOADS:
+		o->no_offloads = true;
+		break;
+	case OPT_NO_CTRL:
+		o->no_ctrl = true;
+		break;
+	case OPT_POLL:
+		o->poll = true;
+		break;
+	case OPT_POLL_THREADS:
+		err = parse_uint("poll-threads", arg, 1, VH_SERVER_MAX_QUEUES, &o->poll_threads);
+		break;
+	case OPT_POLL_US:
+		err = parse_uint("poll-us", arg, 0, 1000000, &o->poll_us);
 		break;
 	case OPT_VERBOSE:
 		o->verbose = true;

@@ -17,6 +17,11 @@
 
 #include "vhnet.h"
 
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
 /* The tap's MTU: frames the kernel hands us can be that long (plus Ethernet and VLAN). */
 static int tap_mtu(struct vhnet *d, const char *name, unsigned *mtu)
 {
@@ -87,6 +92,76 @@ static int tap_open_queue(struct vhnet *d, unsigned i, struct ifreq *ifr)
 	return 0;
 }
 
+/*
+ * Which receive offloads the tap can hand us: the kernel refuses TUNSETOFFLOAD flags it does
+ * not know (EINVAL), so try the largest set first. Left at 0 until SET_FEATURES.
+ */
+static void tap_probe_offloads(struct vhnet *d, int fd)
+{
+	static const uint32_t sets[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO | TUN_F_USO4 |
+		    TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM,
+	};
+	unsigned i;
+
+	d->tap_offloads = 0;
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)sets[i]) == 0) {
+			d->tap_offloads = sets[i];
+			break;
+		}
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, 0ul) < 0)
+		vhnet_log(d, VH_LOG_WARN, "tap: TUNSETOFFLOAD 0: %s", strerror(errno));
+}
+
+int vhnet_tap_set_offload(struct vhnet *d, uint32_t flags)
+{
+	/* The offloads belong to the interface: queue 0 (never detached) sets them for all. */
+	if (!d->pairs || d->pairs[0].tap_fd < 0)
+		return 0;
+	if (ioctl(d->pairs[0].tap_fd, TUNSETOFFLOAD, (unsigned long)flags) < 0) {
+		int err = -errno;
+
+		vhnet_log(d, VH_LOG_ERR, "tap: TUNSETOFFLOAD 0x%x: %s", flags, strerror(-err));
+		return err;
+	}
+	vhnet_log(d, VH_LOG_DEBUG, "tap: offloads 0x%x", flags);
+	return 0;
+}
+
+/*
+ * Only the first @active tap queues stay attached (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET): the kernel
+ * then spreads flows over the pairs the driver reads, nothing waits in a queue nobody serves.
+ */
+int vhnet_tap_set_queues(struct vhnet *d, unsigned active)
+{
+	struct ifreq ifr;
+	unsigned i;
+	int err = 0;
+
+	for (i = 0; d->opt.queue_pairs > 1 && i < d->opt.queue_pairs; i++) {
+		struct vhnet_pair *p = &d->pairs[i];
+		bool detach = i >= active;
+
+		if (p->tap_fd < 0 || p->tap_detached == detach)
+			continue;
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = detach ? IFF_DETACH_QUEUE : IFF_ATTACH_QUEUE;
+		if (ioctl(p->tap_fd, TUNSETQUEUE, &ifr) < 0) {
+			err = -errno;
+			vhnet_log(d, VH_LOG_ERR, "tap: queue %u: TUNSETQUEUE %s: %s", i,
+				  detach ? "detach" : "attach", strerror(-err));
+			continue;
+		}
+		p->tap_detached = detach;
+	}
+	return err;
+}
+
 int vhnet_tap_open(struct vhnet *d)
 {
 	struct ifreq ifr;
@@ -97,14 +172,19 @@ int vhnet_tap_open(struct vhnet *d)
 		err = tap_open_queue(d, i, &ifr);
 	if (!err)
 		err = tap_mtu(d, ifr.ifr_name, &mtu);
+	if (!err && !d->opt.no_offloads)
+		tap_probe_offloads(d, d->pairs[0].tap_fd);
 	if (err) {
 		vhnet_tap_close(d);
 		return err;
 	}
 	if (mtu > d->opt.mtu)
 		d->frame_max = VHNET_HDR_LEN + VHNET_ETH_OVERHEAD + mtu;
-	vhnet_log(d, VH_LOG_INFO, "tap %s: %u queue(s), mtu %u, vnet header %u bytes", ifr.ifr_name,
-		  d->opt.queue_pairs, mtu, VHNET_HDR_LEN);
+	d->rx_max = d->tx_max = d->frame_max;
+	d->features |= vhnet_offload_features(d);
+	vhnet_log(d, VH_LOG_INFO,
+		  "tap %s: %u queue(s), mtu %u, vnet header %u bytes, receive offloads 0x%x",
+		  ifr.ifr_name, d->opt.queue_pairs, mtu, VHNET_HDR_LEN, d->tap_offloads);
 	return 0;
 }
 

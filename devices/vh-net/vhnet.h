@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/uio.h>
 
 #include <linux/virtio_net.h>
@@ -26,12 +27,24 @@
 #include <vhost/backend.h>
 
 #define VHNET_NAME "vh-net"
+
+/* UDP segmentation offload (virtio 1.2 §5.1.3, Linux 6.2 uapi): older system headers lack it. */
+#ifndef VIRTIO_NET_F_GUEST_USO4
+#define VIRTIO_NET_F_GUEST_USO4 54
+#define VIRTIO_NET_F_GUEST_USO6 55
+#define VIRTIO_NET_F_HOST_USO	56
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
 /* virtio 1.2 §5.1.6: with VIRTIO_F_VERSION_1 (or MRG_RXBUF) every buffer starts with this. */
 #define VHNET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_mrg_rxbuf))
 /* Ethernet header (14) + one VLAN tag (4), as the guest's receive buffers assume. */
 #define VHNET_ETH_OVERHEAD 18u
 #define VHNET_ETH_MIN	   14u
 #define VHNET_MAX_MTU	   65535u
+/* A GSO frame (TSO / UFO / USO) on either side: 64 KiB of IP packet plus Ethernet and VLAN. */
+#define VHNET_GSO_MAX (VHNET_ETH_OVERHEAD + 65535u)
 /* Receive buffers held at once (mergeable: enough for one maximum frame) and iovecs each. */
 #define VHNET_RX_HELD 64u
 #define VHNET_RX_IOV  32u
@@ -56,19 +69,45 @@ struct vhnet_options {
 	unsigned queue_pairs;
 	unsigned queue_size;
 	bool no_mrg;
+	bool no_offloads;
+	bool no_ctrl;
+	bool poll;
+	unsigned poll_threads;
+	unsigned poll_us; /* event mode poll window (vh_server_config.event_poll_us) */
 	bool verbose;
 };
 
 /** struct vhnet_stats - counters, printed at exit. */
 struct vhnet_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped, tx_bad;
-	uint64_t rx_frames, rx_bytes, rx_dropped, rx_bad_bufs, rx_paused;
+	uint64_t rx_frames, rx_bytes, rx_dropped, rx_bad_bufs, rx_paused, rx_filtered;
+	uint64_t ctrl_ok, ctrl_err;
+};
+
+/* VIRTIO_NET_F_CTRL_RX MAC table entries (unicast + multicast); more: "accept all" of a kind. */
+#define VHNET_MAC_TABLE 64u
+
+/*
+ * struct vhnet_filter - the receive filter the control queue sets (virtio 1.2 §5.1.6.5.1,
+ * §5.1.6.5.2, §5.1.6.5.3). The control queue writes d->filter under d->filter_lock and bumps
+ * d->filter_gen; each pair copies it into its own (p->filter) when the generation changed, so
+ * the receive path reads a private copy without a lock, in event and in poll mode.
+ */
+struct vhnet_filter {
+	bool promisc, allmulti, alluni, nomulti, nouni, nobcast;
+	bool uni_overflow, multi_overflow;
+	bool vlan_on; /* VIRTIO_NET_F_CTRL_VLAN negotiated: tagged frames need their VID */
+	uint8_t mac[6];
+	unsigned n_uni, n_multi;
+	uint8_t table[VHNET_MAC_TABLE][6]; /* n_uni unicast, then n_multi multicast */
+	uint32_t vlans[4096 / 32];
 };
 
 /** struct vhnet_pair - one receive / transmit queue pair of the connection. */
 struct vhnet_pair {
 	struct vhnet *dev;
-	int tap_fd; /* this pair's tap queue; -1 in loopback mode */
+	int tap_fd;	   /* this pair's tap queue; -1 in loopback mode */
+	bool tap_detached; /* TUNSETQUEUE IFF_DETACH_QUEUE: beyond VQ_PAIRS_SET */
 	struct vh_queue *rxq, *txq;
 	/* receive buffers popped, not yet used: a FIFO of slots, each with its own iovecs */
 	struct vh_vq_elem held[VHNET_RX_HELD];
@@ -83,6 +122,9 @@ struct vhnet_pair {
 	uint64_t tx_len; /* frame bytes after the header */
 	bool tx_pending;
 	uint64_t tx_frames, rx_frames; /* this pair's share of vhnet_stats */
+	struct vhnet_filter filter;    /* private copy of dev->filter */
+	unsigned filter_gen;
+	bool filter_all; /* the copy accepts everything: skip the per-frame check */
 };
 
 /** struct vhnet - the device. */
@@ -90,9 +132,17 @@ struct vhnet {
 	struct vhnet_options opt;
 	struct vh_log_sink log;
 	struct vh_server *srv;
-	unsigned frame_max;		 /* header + largest frame the tap may hand us */
-	uint64_t features;		 /* offered device bits */
-	bool mrg;			 /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	unsigned frame_max;	     /* header + largest frame the tap may hand us */
+	uint64_t features;	     /* offered device bits */
+	uint64_t acked;		     /* negotiated bits (SET_FEATURES) */
+	bool mrg;		     /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	uint32_t tap_offloads;	     /* TUN_F_* the tap accepts (probed at open) */
+	uint64_t rx_max, tx_max;     /* header + largest frame per direction (GSO) */
+	unsigned ctrl_index;	     /* control queue ring (2 or 2 * pairs), or ~0u */
+	unsigned active_pairs;	     /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET */
+	pthread_mutex_t filter_lock; /* guards filter and config.mac / config.status */
+	struct vhnet_filter filter;
+	unsigned filter_gen;		 /* atomic: bumped under filter_lock after each change */
 	struct virtio_net_config config; /* little endian, as the driver reads it */
 	struct vhnet_stats st;
 	uint8_t *bounce;	  /* loopback: frame_max bytes, one frame on its way back */
@@ -114,6 +164,24 @@ void vhnet_tap_close(struct vhnet *d);
 extern const struct vh_device_ops vhnet_ops;
 int vhnet_config_init(struct vhnet *d);
 void vhnet_pairs_free(struct vhnet *d);
+
+/* offload.c */
+uint64_t vhnet_offload_features(const struct vhnet *d);
+int vhnet_offload_check(const struct vhnet *d, uint64_t features);
+uint32_t vhnet_tap_offload_flags(uint64_t features);
+const char *vhnet_tx_hdr_check(const struct vhnet *d, const struct virtio_net_hdr *h, uint64_t len);
+void vhnet_rx_hdr(const struct vhnet *d, const struct virtio_net_hdr *in,
+		  struct virtio_net_hdr *out);
+int vhnet_loop_hdr(const struct vhnet *d, struct virtio_net_hdr *h, uint8_t *frame, uint64_t len);
+
+/* tap.c */
+int vhnet_tap_set_offload(struct vhnet *d, uint32_t flags);
+int vhnet_tap_set_queues(struct vhnet *d, unsigned active);
+
+/* ctrl.c */
+void vhnet_filter_reset(struct vhnet *d, uint64_t features);
+bool vhnet_rx_accept(struct vhnet_pair *p, const uint8_t *frame, size_t len);
+int vhnet_ctrl_kick(struct vhnet *d, struct vh_queue *q);
 
 /* iov.c */
 size_t vhnet_iov_copy_out(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);

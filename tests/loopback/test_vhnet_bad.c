@@ -8,6 +8,13 @@
  *   transmit chains: with a device-writable part (§5.1.6.2), shorter than the header, a header
  *   and no frame, NEEDS_CSUM that was not offered: completed with used length 0, not echoed;
  *   a header split over two descriptors and the frame over three: echoed byte for byte.
+ * Offloads (virtio 1.2 §5.1.6.2, §5.1.6.4; loopback echoes the header): NEEDS_CSUM and TSO4
+ * headers come back byte for byte; without GUEST_CSUM the checksum is completed in software
+ * and the TSO frame dropped; GUEST_TSO4 without GUEST_CSUM is refused at SET_FEATURES.
+ * Control queue (§5.1.6.5, exact command bytes and ack byte): RX modes, MAC table, MAC address,
+ * VLAN filter, announce ack, MQ pairs; the receive filter applied to echoed frames.
+ * Poll mode (--poll: the pair on one worker, the control queue on another) and the event-mode
+ * poll window (--poll-us) run some of the same tests.
  */
 #include <errno.h>
 #include <poll.h>
@@ -38,11 +45,21 @@
 #define NUM	    64u
 #define RX	    0u
 #define TX	    1u
-#define RING_GPA(q) (0x10000ull + (q)*0x8000ull)
+#define RING_GPA(q) (0x10000ull + (q)*0x6000ull)
 #define TXBUF_GPA   0x40000ull
 #define RXBUF_GPA   0x80000ull
+#define CTRL_GPA    0xe0000ull
 #define HDR	    12u
 #define NO_REPLY    (-1000)
+#define MAX_RINGS   5u
+#define BIT(f)	    (1ull << (f))
+
+/* How vh-net is started and what the test's driver accepts. */
+struct params {
+	const char *args[4]; /* extra vh-net arguments */
+	uint64_t clear;	     /* features not acked */
+	unsigned rings;	     /* rings set up: the pairs and the control queue */
+};
 
 struct t {
 	char dir[64], sock[96];
@@ -50,14 +67,22 @@ struct t {
 	int memfd;
 	uint8_t *mem;
 	struct vh_dev *dev;
-	struct vh_vq_driver *drv[2];
+	struct vh_vq_driver *drv[MAX_RINGS];
+	unsigned rings;
 	uint64_t rx_next; /* next free receive buffer address */
+	int ack_err;	  /* vh_dev_ack_features() */
 };
 
-static void spawn(struct t *t)
+static const struct params plain = { { "--no-offloads" }, 0, 2 };
+
+static void spawn(struct t *t, const struct params *pr)
 {
 	const char *build = getenv("LIBVHOST_BUILD");
+	const char *argv[16] = {
+		NULL, "--socket-path", t->sock, "--loopback", "--queue-size", "256"
+	};
 	char bin[256];
+	unsigned n = 6;
 
 	assert_non_null(build);
 	snprintf(bin, sizeof(bin), "%s/devices/vh-net/vh-net", build);
@@ -66,8 +91,10 @@ static void spawn(struct t *t)
 	if (t->pid == 0) {
 		/* A failed assertion skips teardown(): the daemon must not outlive the test. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(bin, bin, "--socket-path", t->sock, "--loopback", "--queue-size", "256",
-		      (char *)NULL);
+		argv[0] = bin;
+		for (unsigned i = 0; i < 4 && pr->args[i]; i++)
+			argv[n++] = pr->args[i];
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
@@ -104,14 +131,15 @@ static void ring_setup(struct t *t, unsigned q)
 
 static int setup(void **state)
 {
+	const struct params *pr = *state ? *state : &plain;
 	struct t *t = calloc(1, sizeof(*t));
 	char url[128];
 	struct vh_dev_config dc = {
 		.path = url,
 		.features = ~0ull & ~(1ull << VIRTIO_F_RING_PACKED) &
 			    ~(1ull << VIRTIO_F_ACCESS_PLATFORM) &
-			    ~(1ull << VIRTIO_RING_F_EVENT_IDX),
-		.num_queues = 2,
+			    ~(1ull << VIRTIO_RING_F_EVENT_IDX) & ~pr->clear,
+		.num_queues = pr->rings,
 		.timeout_ms = 3000,
 		.name = "vhnet-bad",
 	};
@@ -121,7 +149,7 @@ static int setup(void **state)
 	snprintf(t->dir, sizeof(t->dir), "/tmp/vh-net-bad-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
-	spawn(t);
+	spawn(t, pr);
 	snprintf(url, sizeof(url), "unix:%s", t->sock);
 	t->memfd = memfd_create("guest", MFD_CLOEXEC);
 	assert_true(t->memfd >= 0);
@@ -131,15 +159,18 @@ static int setup(void **state)
 	r.host = t->mem;
 	r.fd = t->memfd;
 	assert_int_equal(vh_dev_create(&dc, &t->dev), 0);
-	assert_int_equal(vh_dev_ack_features(t->dev, vh_dev_features(t->dev)), 0);
+	t->rings = pr->rings;
+	*state = t;
+	t->ack_err = vh_dev_ack_features(t->dev, vh_dev_features(t->dev));
+	if (t->ack_err)
+		return 0;
 	assert_int_equal(vh_dev_mem_begin(t->dev), 0);
 	assert_int_equal(vh_dev_mem_add(t->dev, &r), 0);
 	assert_int_equal(vh_dev_mem_commit(t->dev), 0);
-	ring_setup(t, RX);
-	ring_setup(t, TX);
+	for (unsigned q = 0; q < t->rings; q++)
+		ring_setup(t, q);
 	assert_int_equal(vh_dev_start(t->dev), 0);
 	t->rx_next = RXBUF_GPA;
-	*state = t;
 	return 0;
 }
 
@@ -149,8 +180,8 @@ static int teardown(void **state)
 	int status = -1;
 
 	vh_dev_destroy(&t->dev);
-	vh_vq_driver_destroy(&t->drv[RX]);
-	vh_vq_driver_destroy(&t->drv[TX]);
+	for (unsigned q = 0; q < MAX_RINGS; q++)
+		vh_vq_driver_destroy(&t->drv[q]);
 	munmap(t->mem, MEM_SIZE);
 	close(t->memfd);
 	assert_int_equal(kill(t->pid, SIGTERM), 0);
@@ -335,12 +366,338 @@ static void test_split_header(void **state)
 	check_rx(t, good, 31);
 }
 
+/* ---- offloads ------------------------------------------------------------------------------- */
+
+#define GUEST_RX_OFFLOADS                                              \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | \
+	 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN) |  \
+	 BIT(VIRTIO_NET_F_GUEST_UFO) | BIT(54) | BIT(55))
+
+static const struct params offl = { { NULL }, 0, 2 };
+static const struct params offl_nocsum = { { NULL }, GUEST_RX_OFFLOADS, 2 };
+static const struct params offl_bad = { { NULL }, BIT(VIRTIO_NET_F_GUEST_CSUM), 2 };
+
+/* Frame @seq of @len bytes at @gpa after header @h (12 bytes as the driver writes them). */
+static void put_hdr_frame(struct t *t, uint64_t gpa, const uint8_t h[HDR], uint8_t seq,
+			  unsigned len)
+{
+	uint8_t *p = t->mem + gpa;
+
+	memcpy(p, h, HDR);
+	for (unsigned i = 0; i < len; i++)
+		p[HDR + i] = (uint8_t)(i < 6 ? 0x02 : i < 12 ? 0x04 : seq + i);
+}
+
+/* The echoed frame: MACs exchanged, the rest as sent except bytes @skip and @skip + 1. */
+static void check_echo(struct t *t, uint64_t gpa, uint8_t seq, unsigned len, unsigned skip)
+{
+	const uint8_t *p = t->mem + gpa + HDR;
+
+	for (unsigned i = 0; i < len; i++) {
+		uint8_t want = (uint8_t)(i < 6 ? 0x04 : i < 12 ? 0x02 : seq + i);
+
+		if (i != skip && i != skip + 1)
+			assert_int_equal(p[i], want);
+	}
+}
+
+/* Transmit @h + frame @seq (@len bytes); expect it on a fresh 4 KiB buffer with header @want. */
+static void echo_hdr(struct t *t, const uint8_t h[HDR], uint8_t seq, unsigned len,
+		     const uint8_t want[HDR])
+{
+	struct vh_vq_buf b = { .gpa = TXBUF_GPA + 0x8000, .len = HDR + len };
+	uint64_t rx = t->rx_next;
+	uintptr_t tok;
+
+	post_rx(t, 4096, 200 + seq);
+	put_hdr_frame(t, b.gpa, h, seq, len);
+	add(t, TX, &b, 1, 0, 300 + seq);
+	assert_int_equal(used(t, TX, &tok), 0);
+	assert_int_equal(tok, 300 + seq);
+	assert_int_equal(used(t, RX, &tok), HDR + len);
+	assert_int_equal(tok, 200 + seq);
+	assert_memory_equal(t->mem + rx, want, HDR);
+	check_echo(t, rx, seq, len, len);
+}
+
+/* Transmit @h + frame @seq: completed, never delivered (the next good frame takes the buffer). */
+static void tx_dropped(struct t *t, const uint8_t h[HDR], uint8_t seq, unsigned len)
+{
+	struct vh_vq_buf b = { .gpa = TXBUF_GPA + 0x8000, .len = HDR + len };
+	uint64_t rx = t->rx_next;
+	uintptr_t tok;
+
+	post_rx(t, 4096, 400 + seq);
+	put_hdr_frame(t, b.gpa, h, seq, len);
+	add(t, TX, &b, 1, 0, 500 + seq);
+	assert_int_equal(used(t, TX, &tok), 0);
+	assert_int_equal(tok, 500 + seq);
+	good_frame(t, (uint8_t)(seq + 1), 400 + seq, rx);
+}
+
+/* NEEDS_CSUM, csum_start 34, csum_offset 16 (TCP over IPv4). */
+static const uint8_t hdr_csum[HDR] = { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+				       0x22, 0x00, 0x10, 0x00, 0x00, 0x00 };
+/* The same with TSO4: hdr_len 54, gso_size 1448. */
+static const uint8_t hdr_tso4[HDR] = { 0x01, 0x01, 0x36, 0x00, 0xa8, 0x05,
+				       0x22, 0x00, 0x10, 0x00, 0x00, 0x00 };
+
+static void test_offload_echo(void **state)
+{
+	struct t *t = *state;
+	/* Back as sent, num_buffers 1 (virtio 1.2 §5.1.6.4). */
+	static const uint8_t want_csum[HDR] = { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+						0x22, 0x00, 0x10, 0x00, 0x01, 0x00 };
+	static const uint8_t want_tso4[HDR] = { 0x01, 0x01, 0x36, 0x00, 0xa8, 0x05,
+						0x22, 0x00, 0x10, 0x00, 0x01, 0x00 };
+	static const uint8_t plain_hdr[HDR] = { 0 };
+	uint64_t f = vh_dev_features(t->dev);
+
+	assert_int_equal(t->ack_err, 0);
+	assert_true(f & BIT(VIRTIO_NET_F_CSUM));
+	assert_true(f & BIT(VIRTIO_NET_F_GUEST_TSO4));
+	echo_hdr(t, hdr_csum, 1, 60, want_csum);
+	echo_hdr(t, hdr_tso4, 2, 3000, want_tso4);
+	/* Longer than the MTU without a GSO type: dropped. */
+	tx_dropped(t, plain_hdr, 3, 3000);
+}
+
+static void test_offload_sw_csum(void **state)
+{
+	struct t *t = *state;
+	/* NEEDS_CSUM at csum_start 34, csum_offset 6 (UDP); the field holds a pseudo-header sum. */
+	static const uint8_t h[HDR] = { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+					0x22, 0x00, 0x06, 0x00, 0x00, 0x00 };
+	static const uint8_t zero_hdr1[HDR] = { [10] = 0x01 };
+	struct vh_vq_buf b = { .gpa = TXBUF_GPA + 0x8000, .len = HDR + 60 };
+	uint64_t rx = t->rx_next;
+	const uint8_t *got = t->mem + rx + HDR;
+	uint32_t sum = 0;
+	uintptr_t tok;
+
+	assert_int_equal(t->ack_err, 0);
+	assert_false(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_GUEST_CSUM));
+	post_rx(t, 4096, 1);
+	put_hdr_frame(t, b.gpa, h, 7, 60);
+	t->mem[b.gpa + HDR + 40] = 0x12;
+	t->mem[b.gpa + HDR + 41] = 0x34;
+	add(t, TX, &b, 1, 0, 2);
+	assert_int_equal(used(t, TX, &tok), 0);
+	assert_int_equal(used(t, RX, &tok), HDR + 60);
+	assert_int_equal(tok, 1);
+	/* The driver cannot take a partial checksum: a plain header, the sum filled in. */
+	assert_memory_equal(t->mem + rx, zero_hdr1, HDR);
+	check_echo(t, rx, 7, 60, 40);
+	for (unsigned i = 34; i < 60; i += 2)
+		sum += i == 40 ? 0x1234u : (unsigned)(7 + i) << 8 | (uint8_t)(7 + i + 1);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	assert_int_equal(got[40] << 8 | got[41], ~sum & 0xffff);
+	/* A TSO frame it cannot take on receive is dropped (loopback does not segment). */
+	tx_dropped(t, hdr_tso4, 8, 3000);
+}
+
+static void test_offload_refused(void **state)
+{
+	struct t *t = *state;
+
+	/* virtio 1.2 §5.1.3.1: GUEST_TSO4 needs GUEST_CSUM; vh-net refuses SET_FEATURES. */
+	assert_true(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_GUEST_TSO4));
+	assert_true(t->ack_err < 0);
+}
+
+/* ---- control queue ------------------------------------------------------------------------- */
+
+static const struct params ctrl1 = { { "--no-offloads" }, 0, 3 };
+static const struct params ctrl_mq = { { "--no-offloads", "--queue-pairs", "2" }, 0, 5 };
+/* Poll mode: the pair on one worker, the control queue on the other (filter across threads). */
+static const struct params ctrl_poll = { { "--no-offloads", "--poll", "--poll-threads", "2" },
+					 0,
+					 3 };
+static const struct params offl_poll = { { "--poll" }, 0, 2 };
+static const struct params plain_poll_us = { { "--no-offloads", "--poll-us", "100" }, 0, 2 };
+
+static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t other_mac[6] = { 0x04, 0x04, 0x04, 0x04, 0x04, 0x02 };
+static const uint8_t mcast_mac[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb };
+static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* Command @cmd (@len bytes: class, command, data) on the control queue; returns the ack byte. */
+static uint8_t ctrl(struct t *t, const uint8_t *cmd, uint32_t len)
+{
+	static uintptr_t token = 1000;
+	unsigned q = t->rings - 1;
+	struct vh_vq_buf b[2] = { { CTRL_GPA, len }, { CTRL_GPA + 0x4000, 1 } };
+	uintptr_t tok;
+
+	memcpy(t->mem + CTRL_GPA, cmd, len);
+	t->mem[CTRL_GPA + 0x4000] = 0xee;
+	add(t, q, b, 1, 1, ++token);
+	assert_int_equal(used(t, q, &tok), 1);
+	assert_int_equal(tok, token);
+	return t->mem[CTRL_GPA + 0x4000];
+}
+
+#define CTRL(t, ...) \
+	ctrl(t, (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ }))
+
+/* Transmit a 60-byte frame from @src (tagged with @vid if >= 0); it echoes back to @src. */
+static void tx_from(struct t *t, const uint8_t src[6], int vid, uint8_t seq)
+{
+	struct vh_vq_buf b = { .gpa = TXBUF_GPA + 0xa000, .len = HDR + 60 };
+	uint8_t *p = t->mem + b.gpa;
+	uintptr_t tok;
+
+	put_frame(t, b.gpa, seq);
+	memcpy(p + HDR + 6, src, 6);
+	if (vid >= 0) {
+		p[HDR + 12] = 0x81;
+		p[HDR + 13] = 0x00;
+		p[HDR + 14] = (uint8_t)(vid >> 8);
+		p[HDR + 15] = (uint8_t)vid;
+	}
+	add(t, TX, &b, 1, 0, 600 + seq);
+	assert_int_equal(used(t, TX, &tok), 0);
+	assert_int_equal(tok, 600 + seq);
+}
+
+/* The next receive completion is buffer @token at @gpa holding the echo of frame @seq. */
+static void rx_got(struct t *t, uintptr_t token, uint64_t gpa, const uint8_t src[6], uint8_t seq)
+{
+	uintptr_t tok;
+
+	assert_int_equal(used(t, RX, &tok), HDR + 60);
+	assert_int_equal(tok, token);
+	assert_memory_equal(t->mem + gpa + HDR, src, 6);
+	assert_int_equal(t->mem[gpa + HDR + 59], (uint8_t)(seq + 59));
+}
+
+/* A frame from @src (VLAN @vid, -1 untagged) comes back. */
+static void passes(struct t *t, const uint8_t src[6], int vid, uint8_t seq)
+{
+	uint64_t gpa = t->rx_next;
+
+	post_rx(t, 2048, 700 + seq);
+	tx_from(t, src, vid, seq);
+	rx_got(t, 700 + seq, gpa, src, seq);
+}
+
+/* Frame @seq from @no_src is filtered: frame @seq + 1 from @yes_src takes the buffer. */
+static void filtered(struct t *t, const uint8_t no_src[6], int no_vid, const uint8_t yes_src[6],
+		     int yes_vid, uint8_t seq)
+{
+	uint64_t gpa = t->rx_next;
+
+	post_rx(t, 2048, 700 + seq);
+	tx_from(t, no_src, no_vid, seq);
+	tx_from(t, yes_src, yes_vid, (uint8_t)(seq + 1));
+	rx_got(t, 700 + seq, gpa, yes_src, (uint8_t)(seq + 1));
+}
+
+static void test_ctrl_rx_filter(void **state)
+{
+	struct t *t = *state;
+	uint8_t mac[6];
+
+	assert_int_equal(t->ack_err, 0);
+	assert_true(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_CTRL_VQ));
+	/* Promiscuous until told otherwise: anything comes back. */
+	passes(t, other_mac, -1, 0);
+	passes(t, mcast_mac, 3000, 1);
+	/* VIRTIO_NET_CTRL_RX_PROMISC off: only our MAC (and broadcast). */
+	assert_int_equal(CTRL(t, 0x00, 0x00, 0x00), 0x00);
+	filtered(t, other_mac, -1, our_mac, -1, 2);
+	/* VIRTIO_NET_CTRL_MAC_TABLE_SET: one unicast entry, no multicast ones. */
+	assert_int_equal(CTRL(t, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04, 0x04,
+			      0x02, 0x00, 0x00, 0x00, 0x00),
+			 0x00);
+	filtered(t, mcast_mac, -1, other_mac, -1, 4);
+	/* VIRTIO_NET_CTRL_RX_ALLMULTI on, then NOBCAST on. */
+	assert_int_equal(CTRL(t, 0x00, 0x01, 0x01), 0x00);
+	assert_int_equal(CTRL(t, 0x00, 0x05, 0x01), 0x00);
+	filtered(t, bcast_mac, -1, mcast_mac, -1, 6);
+	/* NOUNI on: unicast stops, even ours. */
+	assert_int_equal(CTRL(t, 0x00, 0x04, 0x01), 0x00);
+	filtered(t, our_mac, -1, mcast_mac, -1, 8);
+	/* VIRTIO_NET_ERR: no data, too much data, unknown class, MQ not negotiated, a MAC table
+	 * whose count does not match its bytes. */
+	assert_int_equal(CTRL(t, 0x00, 0x00), 0x01);
+	assert_int_equal(CTRL(t, 0x00, 0x00, 0x01, 0x01), 0x01);
+	assert_int_equal(CTRL(t, 0x09, 0x00), 0x01);
+	assert_int_equal(CTRL(t, 0x04, 0x00, 0x01, 0x00), 0x01);
+	assert_int_equal(CTRL(t, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04, 0x04,
+			      0x02, 0x00, 0x00, 0x00, 0x00),
+			 0x01);
+	/* VIRTIO_NET_CTRL_ANNOUNCE_ACK; VIRTIO_NET_CTRL_MAC_ADDR_SET shows in the config space. */
+	assert_int_equal(CTRL(t, 0x03, 0x00), 0x00);
+	assert_int_equal(CTRL(t, 0x01, 0x01, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc), 0x00);
+	assert_int_equal(vh_dev_get_config(t->dev, 0, mac, 6), 0);
+	assert_memory_equal(mac, ((const uint8_t[]){ 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc }), 6);
+	/* NOUNI off: the new address is ours, the old one is not any more. */
+	assert_int_equal(CTRL(t, 0x00, 0x04, 0x00), 0x00);
+	filtered(t, our_mac, -1, mac, -1, 10);
+}
+
+static void test_ctrl_vlan(void **state)
+{
+	struct t *t = *state;
+
+	assert_int_equal(t->ack_err, 0);
+	assert_int_equal(CTRL(t, 0x00, 0x00, 0x00), 0x00);
+	/* VIRTIO_NET_CTRL_VLAN_ADD 5 and 0x7ff: tagged frames need their VID in the table. */
+	assert_int_equal(CTRL(t, 0x02, 0x00, 0xff, 0x07), 0x00);
+	filtered(t, our_mac, 5, our_mac, 0x7ff, 0);
+	assert_int_equal(CTRL(t, 0x02, 0x00, 0x05, 0x00), 0x00);
+	/* VID 5 taken now; the MAC filter still applies to tagged frames. */
+	filtered(t, other_mac, 5, our_mac, 5, 2);
+	/* VIRTIO_NET_CTRL_VLAN_DEL 0x7ff; VID 4096 does not exist; untagged frames pass. */
+	assert_int_equal(CTRL(t, 0x02, 0x01, 0xff, 0x07), 0x00);
+	assert_int_equal(CTRL(t, 0x02, 0x00, 0x00, 0x10), 0x01);
+	filtered(t, our_mac, 0x7ff, our_mac, -1, 4);
+}
+
+static void test_ctrl_mq(void **state)
+{
+	struct t *t = *state;
+	uint64_t gpa;
+
+	assert_int_equal(t->ack_err, 0);
+	assert_true(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_MQ));
+	/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: 1 .. max_virtqueue_pairs (2). */
+	assert_int_equal(CTRL(t, 0x04, 0x00, 0x02, 0x00), 0x00);
+	assert_int_equal(CTRL(t, 0x04, 0x00, 0x03, 0x00), 0x01);
+	assert_int_equal(CTRL(t, 0x04, 0x00, 0x00, 0x00), 0x01);
+	assert_int_equal(CTRL(t, 0x04, 0x00, 0x01, 0x00), 0x00);
+	/* Pair 0 still echoes. */
+	gpa = t->rx_next;
+	post_rx(t, 2048, 900);
+	good_frame(t, 1, 900, gpa);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_rx_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_tx_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_header, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_offload_echo, setup, teardown,
+							 (void *)&offl),
+		cmocka_unit_test_prestate_setup_teardown(test_offload_sw_csum, setup, teardown,
+							 (void *)&offl_nocsum),
+		cmocka_unit_test_prestate_setup_teardown(test_offload_refused, setup, teardown,
+							 (void *)&offl_bad),
+		cmocka_unit_test_prestate_setup_teardown(test_ctrl_rx_filter, setup, teardown,
+							 (void *)&ctrl1),
+		cmocka_unit_test_prestate_setup_teardown(test_ctrl_vlan, setup, teardown,
+							 (void *)&ctrl1),
+		cmocka_unit_test_prestate_setup_teardown(test_ctrl_mq, setup, teardown,
+							 (void *)&ctrl_mq),
+		cmocka_unit_test_prestate_setup_teardown(test_ctrl_rx_filter, setup, teardown,
+							 (void *)&ctrl_poll),
+		cmocka_unit_test_prestate_setup_teardown(test_offload_echo, setup, teardown,
+							 (void *)&offl_poll),
+		cmocka_unit_test_prestate_setup_teardown(test_bad_rx_buffers, setup, teardown,
+							 (void *)&plain_poll_us),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
