@@ -80,13 +80,14 @@ test_probe()
 	! grep -Eq 'BLK|bit [0-9]|capacity' "$VH_TMP/out" || vh_fail "net probe shows blk names"
 	grep -qi 'error' "$VH_TMP/vhnet.log" && vh_fail "vh-net logged an error for the probe"
 
+	# GET_QUEUE_NUM: 2 pairs and the control queue (VIRTIO_NET_F_CTRL_VQ, ring 4).
 	run 20 probe --json "$NSOCK" || vh_fail "probe --json on vh-net failed"
 	no_stderr "probe --json on vh-net"
 	jcheck 'd["device"] == "net"' 'd["device_id"] == 1' 'd["device_source"] == "features"' \
 		'"VIRTIO_NET_F_MTU" in d["features_names"]' '"VIRTIO_NET_F_MAC" in d["features_names"]' \
 		'not any("BLK" in n for n in d["features_names"])' \
 		'"VHOST_USER_PROTOCOL_F_CONFIG" in d["protocol_features_names"]' \
-		'd["queues"] == 4' 'd["config_bytes"] == 12' \
+		'd["queues"] == 5' 'd["config_bytes"] == 12' \
 		'd["config"] == {"mac": "52:54:00:aa:bb:cc", "status": 1, "link_up": 1, "max_virtqueue_pairs": 2, "mtu": 9000}'
 
 	run 20 probe "$BSOCK" || vh_fail "probe on vh-blk failed"
