@@ -121,8 +121,9 @@ struct ctrl_cmd {
 static int cmd_rx(struct vhnet *d, const struct ctrl_cmd *c)
 {
 	struct vhnet_filter *f = &d->filter;
-	bool *flag[] = { &f->promisc, &f->allmulti, &f->alluni,
-			 &f->nomulti, &f->nouni,    &f->nobcast };
+	bool *flag[] = {
+		&f->promisc, &f->allmulti, &f->alluni, &f->nomulti, &f->nouni, &f->nobcast
+	};
 
 	/* §5.1.6.5.1: PROMISC and ALLMULTI with CTRL_RX, the others with CTRL_RX_EXTRA. */
 	if (!(d->acked & BIT(VIRTIO_NET_F_CTRL_RX)) || c->cmd > VIRTIO_NET_CTRL_RX_NOBCAST ||

@@ -27,13 +27,14 @@
 #define BIT(f) (1ull << (f))
 
 /* The device takes these on transmit (the tap parses the header). */
-#define HOST_BITS                                                                                \
-	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |     \
+#define HOST_BITS                                                                             \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | \
 	 BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_HOST_UFO))
-#define GUEST_BITS                                                                               \
-	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |                           \
-	 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_UFO) | \
-	 BIT(VIRTIO_NET_F_GUEST_USO4) | BIT(VIRTIO_NET_F_GUEST_USO6))
+#define GUEST_BITS                                                     \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | \
+	 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN) |  \
+	 BIT(VIRTIO_NET_F_GUEST_UFO) | BIT(VIRTIO_NET_F_GUEST_USO4) |  \
+	 BIT(VIRTIO_NET_F_GUEST_USO6))
 
 /* Receive offload bit -> what the tap may then hand us (TUNSETOFFLOAD). */
 static const struct {
@@ -82,7 +83,8 @@ int vhnet_offload_check(const struct vhnet *d, uint64_t f)
 		{ VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM) },
 		{ VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM) },
 		{ VIRTIO_NET_F_HOST_USO, BIT(VIRTIO_NET_F_CSUM) },
-		{ VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
+		{ VIRTIO_NET_F_HOST_ECN,
+		  BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
 	};
 	unsigned i;
 
@@ -139,8 +141,7 @@ static uint64_t gso_feature(uint8_t type, bool host)
  * virtio 1.2 §5.1.6.2.1: what the driver may put in a transmit header. @len: frame bytes after
  * the header. Return: NULL when the frame may go out, else why not.
  */
-const char *vhnet_tx_hdr_check(const struct vhnet *d, const struct virtio_net_hdr *h,
-			       uint64_t len)
+const char *vhnet_tx_hdr_check(const struct vhnet *d, const struct virtio_net_hdr *h, uint64_t len)
 {
 	uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 	uint64_t need;
