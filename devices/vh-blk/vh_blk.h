@@ -73,7 +73,7 @@ struct vhblk_options {
 	unsigned aio_threads;
 	bool poll;
 	unsigned poll_threads;
-	unsigned poll_us; /* event mode poll window (vh_server_config.event_poll_us) */
+	unsigned poll_us; /* event mode poll window ceiling (vh_server_config.event_poll_us) */
 	const char *serial;
 	bool verbose;
 };

@@ -189,10 +189,13 @@ struct vh_server_config {
 	 */
 	unsigned poll_group;
 	/*
-	 * EVENT: after a kick that found work, keep polling the ring (driver notifications off)
-	 * for up to this many microseconds of no new work before sleeping again, as QEMU's
-	 * adaptive AioContext polling does. Saves the driver's kick and our wake-up per batch at
-	 * the cost of a busy dispatch thread while the ring is busy. 0: off.
+	 * EVENT: ceiling (microseconds) of each queue's adaptive poll window. After a kick that
+	 * found work the dispatch thread keeps polling the ring (driver notifications off) for up
+	 * to the window of no new work before sleeping again. The window grows while polling
+	 * finds work cheaply (a busy ring: little idle time per request) and shrinks when it
+	 * does not, down to 0 (plain sleep/wake) on a request-response or idle ring; see
+	 * docs/architecture.md. Saves the driver's kick and our wake-up per batch on a busy ring.
+	 * Per queue: vh_queue_set_poll_max_us(). 0: never poll.
 	 */
 	unsigned event_poll_us;
 
@@ -453,5 +456,22 @@ VH_API void vh_queue_set_opaque(struct vh_queue *q, void *opaque);
  * dispatch thread.
  */
 VH_API void *vh_queue_opaque(const struct vh_queue *q);
+
+/**
+ * vh_queue_set_poll_max_us() - set the ceiling of this queue's adaptive event-mode poll window
+ * (default: vh_server_config.event_poll_us, applied at each ring start).
+ * @q: the queue. @us: microseconds; 0: this queue never polls (plain sleep/wake per kick).
+ * Errors: none. No effect in the poll datapath. Thread: queue_start (after the default was
+ * applied) or the queue's context.
+ */
+VH_API void vh_queue_set_poll_max_us(struct vh_queue *q, unsigned us);
+
+/**
+ * vh_queue_poll_window_ns() - the queue's adaptive poll window now.
+ * @q: the queue.
+ * Return: nanoseconds of no new work the dispatch thread polls the ring for after a kick that
+ * found work, between 0 (no polling) and the ceiling. Errors: none. Thread: the queue's context.
+ */
+VH_API uint64_t vh_queue_poll_window_ns(const struct vh_queue *q);
 
 #endif

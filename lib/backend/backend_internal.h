@@ -66,11 +66,14 @@ struct vh_queue {
 	struct vh_watch wake_w;
 	int wake_fd;
 	void *opaque;
-	unsigned budget; /* pops left in this queue_kick (fairness); UINT_MAX outside it */
-	bool budget_hit; /* queue_kick stopped on the budget: run again soon */
-	unsigned popped; /* chains popped in this queue_kick (event-mode poll window) */
-	unsigned worker; /* poll mode: index of the worker thread */
-	void *infl;	 /* this queue's part of the inflight region, while vq/ tracks into it */
+	unsigned budget;      /* pops left in this queue_kick (fairness); UINT_MAX outside it */
+	bool budget_hit;      /* queue_kick stopped on the budget: run again soon */
+	unsigned popped;      /* chains popped in this queue_kick (event-mode poll window) */
+	uint64_t poll_ns;     /* event mode: adaptive poll window now, 0..poll_max_ns */
+	uint64_t poll_max_ns; /* its ceiling (cfg.event_poll_us, vh_queue_set_poll_max_us()) */
+	uint64_t poll_slept;  /* CLOCK_MONOTONIC ns the ring last went back to epoll; 0: never */
+	unsigned worker;      /* poll mode: index of the worker thread */
+	void *infl; /* this queue's part of the inflight region, while vq/ tracks into it */
 };
 
 struct vh_inflight {

@@ -256,6 +256,9 @@ int vh_queue_try_start(struct vh_queue *q)
 	}
 	queue_resync(q);
 	q->live = true;
+	q->poll_max_ns = (uint64_t)c->s->cfg.event_poll_us * 1000u;
+	q->poll_ns = 0;
+	q->poll_slept = 0;
 	if (c->s->cfg.ops->queue_start) {
 		err = c->s->cfg.ops->queue_start(c->inst, q);
 		if (err < 0) {
@@ -641,36 +644,96 @@ static uint64_t queue_now_ns(void)
 }
 
 /*
- * Event mode poll window: while the driver keeps adding buffers, stay on the ring with its
- * notifications off instead of sleeping in epoll; give up after event_poll_us without work, or
- * when the budget says other fds are waiting. Notifications go back on before we sleep, and the
- * last queue_kick pops once more after re-arming (vq/ re-checks an empty ring), so no kick is lost.
+ * Adaptive event-mode poll window, per queue. After a kick that found work the dispatch thread
+ * may stay on the ring (notifications off) for up to q->poll_ns of no new work. Polling replaces
+ * a kick and a wake-up per batch by idle spinning, so it is worth it only while the ring is busy:
+ * each time work turns up, the idle time it took (spinning in the window, or asleep in epoll since
+ * the last window) is compared with the requests it brought. Up to VH_QUEUE_POLL_IDLE_PER_REQ_NS
+ * idle per request, the window doubles (at least to VH_QUEUE_POLL_MIN_NS, at least to that idle
+ * time, at most to the queue's ceiling); above it, and whenever a window runs out empty, it
+ * halves, and below VH_QUEUE_POLL_MIN_NS it is 0: no polling at all. So a ring at iodepth 32 polls
+ * with the whole window, while a request-response ring at iodepth 1, or an idle ring kicked now
+ * and then, goes back to plain sleep/wake after a few kicks and never spins the ceiling again.
  */
-static void queue_poll_window(struct vh_queue *q)
+#define VH_QUEUE_POLL_IDLE_PER_REQ_NS 1000u
+#define VH_QUEUE_POLL_MIN_NS	      2000u
+
+static void queue_poll_adapt(struct vh_queue *q, uint64_t idle_ns, unsigned found)
 {
-	uint64_t window = (uint64_t)q->conn->s->cfg.event_poll_us * 1000u;
-	uint64_t now = queue_now_ns(), deadline = now + window;
+	uint64_t w;
+
+	if (found && idle_ns <= (uint64_t)found * VH_QUEUE_POLL_IDLE_PER_REQ_NS) {
+		w = q->poll_ns * 2;
+		if (w < VH_QUEUE_POLL_MIN_NS)
+			w = VH_QUEUE_POLL_MIN_NS;
+		if (w < idle_ns)
+			w = idle_ns;
+		q->poll_ns = w < q->poll_max_ns ? w : q->poll_max_ns;
+	} else {
+		q->poll_ns /= 2;
+		if (q->poll_ns < VH_QUEUE_POLL_MIN_NS)
+			q->poll_ns = 0;
+	}
+}
+
+/*
+ * The poll window itself: while the driver keeps adding buffers, stay on the ring with its
+ * notifications off instead of sleeping in epoll; give up after q->poll_ns without work, or when
+ * the budget says other fds are waiting. Notifications go back on before we sleep, and the last
+ * queue_kick pops once more after re-arming (vq/ re-checks an empty ring), so no kick is lost.
+ */
+static void queue_poll_window(struct vh_queue *q, uint64_t now)
+{
+	uint64_t last = now; /* when work last turned up */
 	/* A ring that never runs dry still yields to the other fds now and then. */
-	uint64_t hard = now + 16 * window;
+	uint64_t hard = now + 16 * q->poll_max_ns;
 
 	vh_vq_set_notification(q->vq, false);
-	while (q->live && !q->paused && !q->budget_hit && now < deadline) {
+	while (q->live && !q->paused && !q->budget_hit && q->poll_ns) {
+		uint64_t t;
+
+		if (now - last >= q->poll_ns) {
+			queue_poll_adapt(q, now - last, 0);
+			break;
+		}
 		if (now >= hard) {
 			q->budget_hit = true; /* vh_queue_run() wakes the ring again */
 			break;
 		}
 		if (!queue_run_once(q))
 			return;
-		now = queue_now_ns();
-		if (q->popped)
-			deadline = now + window;
-		else
+		t = queue_now_ns();
+		if (q->popped) {
+			queue_poll_adapt(q, now - last, q->popped);
+			last = t;
+		} else {
 			vh_cpu_relax();
+		}
+		now = t;
 	}
 	if (q->vq && !q->broken)
 		vh_vq_set_notification(q->vq, true);
 	if (q->live && !q->paused && !q->budget_hit)
 		queue_run_once(q);
+}
+
+/* Event mode with a poll ceiling: adapt to the time the ring slept, then maybe poll. */
+static void queue_run_adaptive(struct vh_queue *q)
+{
+	uint64_t start = queue_now_ns(), now;
+
+	if (!queue_run_once(q))
+		return;
+	if (!q->popped)
+		return; /* a spurious kick says nothing about the load */
+	now = queue_now_ns();
+	if (q->poll_slept)
+		queue_poll_adapt(q, start - q->poll_slept, q->popped);
+	if (q->poll_ns && !q->budget_hit) {
+		queue_poll_window(q, now);
+		now = queue_now_ns();
+	}
+	q->poll_slept = now;
 }
 
 void vh_queue_run(struct vh_queue *q)
@@ -679,13 +742,25 @@ void vh_queue_run(struct vh_queue *q)
 
 	if (!q->live || q->paused || q->broken)
 		return;
-	if (!queue_run_once(q))
-		return;
-	if (!is_poll(c) && c->s->cfg.event_poll_us && q->popped && !q->budget_hit)
-		queue_poll_window(q);
+	if (!is_poll(c) && q->poll_max_ns)
+		queue_run_adaptive(q);
+	else
+		queue_run_once(q);
 	/* A guest that keeps the ring full must not starve the other fds: come back later. */
 	if (q->budget_hit && !is_poll(c))
 		vh_queue_wake(q);
+}
+
+void vh_queue_set_poll_max_us(struct vh_queue *q, unsigned us)
+{
+	q->poll_max_ns = (uint64_t)us * 1000u;
+	if (q->poll_ns > q->poll_max_ns)
+		q->poll_ns = q->poll_max_ns;
+}
+
+uint64_t vh_queue_poll_window_ns(const struct vh_queue *q)
+{
+	return q->poll_ns;
 }
 
 int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem)
