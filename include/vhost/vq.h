@@ -357,6 +357,16 @@ VH_API void vh_vq_driver_ring_addrs(const struct vh_vq_driver *d, struct vh_vq_r
 VH_API int vh_vq_driver_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req);
 
 /**
+ * vh_vq_driver_add_one() - vh_vq_driver_add() for a chain of one buffer (a network driver's
+ * common case), without building a request.
+ * @d: the driver ring. @gpa, @len: the buffer. @write: device-writable (else device-readable).
+ * @token: returned by vh_vq_driver_get_used() (must not be NULL).
+ * Return: as vh_vq_driver_add(). Thread: driver owner.
+ */
+VH_API int vh_vq_driver_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, bool write,
+				void *token);
+
+/**
  * vh_vq_driver_publish() - make added split chains visible (avail idx, release store).
  * @d: the driver ring.
  * Thread: driver owner.

@@ -123,17 +123,8 @@ void net_kick(struct vh_net *n, struct net_ring *r)
 /* Give receive buffer @i back to the device (visible at the next publish). */
 int net_rx_add(struct net_ring *r, unsigned i)
 {
-	struct vh_vq_buf b = {
-		.gpa = r->buf_gpa + (uint64_t)i * r->buf_size,
-		.len = r->buf_size,
-	};
-	struct vh_vq_driver_req req = {
-		.bufs = &b,
-		.in_num = 1,
-		.token = (void *)(uintptr_t)(i + 1),
-	};
-
-	return vh_vq_driver_add(r->vq, &req);
+	return vh_vq_driver_add_one(r->vq, r->buf_gpa + (uint64_t)i * r->buf_size, r->buf_size,
+				    true, (void *)(uintptr_t)(i + 1));
 }
 
 static int ring_init(struct vh_net *n, unsigned p, unsigned q, uint64_t features)

@@ -128,8 +128,6 @@ static int tx_one(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt
 {
 	struct net_ring *r = &pr->q[VH_NET_TX];
 	struct virtio_net_hdr_mrg_rxbuf *h;
-	struct vh_vq_driver_req req;
-	struct vh_vq_buf b;
 	unsigned slot;
 	int err;
 
@@ -148,12 +146,8 @@ static int tx_one(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt
 	h->num_buffers = 0;
 	memcpy(h + 1, pkt->data, pkt->len);
 	/* One descriptor: header and frame together (VERSION_1 implies ANY_LAYOUT, §5.1.6.6). */
-	b = (struct vh_vq_buf){ .gpa = r->buf_gpa + (uint64_t)slot * r->buf_size,
-				.len = VH_NET_HDR_LEN + pkt->len };
-	req = (struct vh_vq_driver_req){ .bufs = &b,
-					 .out_num = 1,
-					 .token = (void *)(uintptr_t)(slot + 1) };
-	err = vh_vq_driver_add(r->vq, &req);
+	err = vh_vq_driver_add_one(r->vq, r->buf_gpa + (uint64_t)slot * r->buf_size,
+				   VH_NET_HDR_LEN + pkt->len, false, (void *)(uintptr_t)(slot + 1));
 	if (vh_unlikely(err < 0)) {
 		pr->tx_free[pr->tx_nfree++] = (uint16_t)slot;
 		return err;

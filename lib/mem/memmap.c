@@ -24,22 +24,6 @@
 #include "mem/memmap.h"
 #include "util/util.h"
 
-/* Hints live in their own allocation so const readers can update them without casts. */
-struct vh_memmap_hint {
-	unsigned gpa;
-	unsigned uva;
-};
-
-struct vh_memmap {
-	struct vh_log_sink log;
-	struct vh_iotlb *iotlb;
-	struct vh_memmap_hint *hint;
-	unsigned n;
-	struct vh_memmap_slot slots[VH_MEM_MAX_REGIONS]; /* sorted by gpa */
-	uint16_t by_uva[VH_MEM_MAX_REGIONS];		 /* slot indices sorted by uva */
-	uint16_t by_host[VH_MEM_MAX_REGIONS];		 /* slot indices sorted by host */
-};
-
 int vh_memmap_create(const struct vh_log_sink *log, struct vh_memmap **out)
 {
 	struct vh_memmap *m = calloc(1, sizeof(*m));
@@ -380,15 +364,11 @@ int vh_memmap_remove(struct vh_memmap *m, uint64_t gpa, uint64_t size)
 
 const struct vh_memmap_slot *vh_memmap_find_gpa(const struct vh_memmap *m, uint64_t addr)
 {
-	unsigned h = __atomic_load_n(&m->hint->gpa, __ATOMIC_RELAXED);
-	const struct vh_memmap_slot *s;
+	const struct vh_memmap_slot *s = vh_memmap_hint_gpa(m, addr);
 	int i;
 
-	if (vh_likely(h < m->n)) {
-		s = &m->slots[h];
-		if (addr - s->gpa < s->size)
-			return s;
-	}
+	if (vh_likely(s != NULL))
+		return s;
 	i = search_gpa(m, addr);
 	if (i < 0 || addr - m->slots[i].gpa >= m->slots[i].size)
 		return NULL;
@@ -465,9 +445,4 @@ int vh_memmap_host_to_gpa(const struct vh_memmap *m, const void *host, uint64_t 
 		return -EFAULT;
 	*gpa = s->gpa + (uint64_t)((const uint8_t *)host - s->host);
 	return 0;
-}
-
-struct vh_iotlb *vh_memmap_iotlb(const struct vh_memmap *m)
-{
-	return m->iotlb;
 }

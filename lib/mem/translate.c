@@ -72,21 +72,39 @@ static int map_iova(const struct vh_memmap *m, struct vh_iotlb *iotlb, uint64_t 
 	return 0;
 }
 
+/* Every other case: through the IOTLB, or across regions, or no region at all. */
+static __attribute__((noinline)) int translate_slow(const struct vh_memmap *m, uint64_t addr,
+						    uint64_t len, int perm, struct vh_iov_out *o)
+{
+	struct vh_iotlb *iotlb = vh_memmap_iotlb(m);
+	int err;
+
+	if (iotlb)
+		err = map_iova(m, iotlb, addr, len, perm, o);
+	else
+		err = map_range(m, false, addr, len, o);
+	return err < 0 ? err : (int)o->n;
+}
+
 int vh_mem_translate(const struct vh_memmap *m, uint64_t addr, uint64_t len, int perm,
 		     struct iovec *iov, unsigned max_iov)
 {
 	struct vh_iov_out o = { .iov = iov, .max = max_iov };
-	struct vh_iotlb *iotlb = vh_memmap_iotlb(m);
+	const struct vh_memmap_slot *s;
 	uint64_t last;
-	int err;
 
 	if (len == 0)
 		return 0;
 	if (vh_add_overflows(addr, len - 1, &last))
 		return -EFAULT;
-	if (iotlb)
-		err = map_iova(m, iotlb, addr, len, perm, &o);
-	else
-		err = map_range(m, false, addr, len, &o);
-	return err < 0 ? err : (int)o.n;
+	/* The common case first: no IOTLB, the whole range inside the last region hit. */
+	if (vh_likely(!vh_memmap_iotlb(m) && max_iov)) {
+		s = vh_memmap_hint_gpa(m, addr);
+		if (vh_likely(s && len <= s->size - (addr - s->gpa))) {
+			iov[0].iov_base = s->host + (addr - s->gpa);
+			iov[0].iov_len = (size_t)len;
+			return 1;
+		}
+	}
+	return translate_slow(m, addr, len, perm, &o);
 }

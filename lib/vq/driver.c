@@ -152,6 +152,19 @@ int vh_vq_driver_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req)
 	return vq_split_drv_add(d, req);
 }
 
+int vh_vq_driver_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, bool write,
+			 void *token)
+{
+	uint16_t flags = write ? VRING_DESC_F_WRITE : 0;
+
+	/* The region check of check_req(), for one buffer: no wrap, inside [gpa, gpa + size). */
+	if (vh_unlikely(!token || gpa - d->gpa >= d->size || len > d->size - (gpa - d->gpa)))
+		return token ? -EFAULT : -EINVAL;
+	if (d->packed)
+		return vq_packed_drv_add_one(d, gpa, len, flags, token);
+	return vq_split_drv_add_one(d, gpa, len, flags, token);
+}
+
 void vh_vq_driver_publish(struct vh_vq_driver *d)
 {
 	if (!d->packed)

@@ -320,6 +320,31 @@ int vq_packed_drv_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req
 	return 0;
 }
 
+int vq_packed_drv_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, uint16_t flags,
+			  void *token)
+{
+	struct vring_packed_desc *ring = d->desc;
+	uint16_t slot = d->avail_idx, id;
+	struct vring_packed_desc x;
+
+	if (vh_unlikely(d->num_free == 0 || d->free_head == 0))
+		return -ENOSPC;
+	id = d->next_free[--d->free_head];
+	x = (struct vring_packed_desc){ .addr = gpa, .len = len, .id = id };
+	write_pdesc(&ring[slot], &x);
+	flags |= d->avail_wrap ? VH_VQ_PACKED_AVAIL : VH_VQ_PACKED_USED;
+	d->slots[id].token = token;
+	d->slots[id].ndesc = 1;
+	if (++d->avail_idx == d->num) {
+		d->avail_idx = 0;
+		d->avail_wrap = !d->avail_wrap;
+	}
+	d->num_free--;
+	/* virtio 1.2 §2.8.21: the flags last, with release: they publish the descriptor. */
+	__atomic_store_n(&ring[slot].flags, htole16(flags), __ATOMIC_RELEASE);
+	return 0;
+}
+
 bool vq_packed_drv_kick_needed(struct vh_vq_driver *d)
 {
 	struct vring_packed_desc_event *ev = d->device;

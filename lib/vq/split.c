@@ -82,18 +82,13 @@ static int enter_indirect(struct vh_vq *vq, struct split_table *t, const struct 
  * Walk the chain starting at @head. Descriptors are counted against the table that holds them
  * (the ring size, or the indirect table's length), which refuses loops and over-long chains.
  */
-int vq_split_walk(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t head)
+static __attribute__((noinline)) int split_walk_chain(struct vh_vq *vq, struct vh_vq_elem *elem,
+						      uint16_t head)
 {
 	struct split_table t = { .host = vq->desc, .max = vq->num };
 	unsigned i = head, count = 0, ring_count = 0;
 	struct vring_desc d;
 	int err;
-
-	elem->out_num = 0;
-	elem->in_num = 0;
-	elem->out_len = 0;
-	elem->in_len = 0;
-	elem->id = head;
 
 	for (;;) {
 		if (vh_unlikely(i >= t.max))
@@ -122,6 +117,28 @@ int vq_split_walk(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t head)
 	}
 	elem->ndesc = (uint16_t)ring_count;
 	return 0;
+}
+
+int vq_split_walk(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t head)
+{
+	const struct vring_desc *p = &((const struct vring_desc *)vq->desc)[head];
+	uint16_t flags = le16toh(VQ_READ_ONCE(p->flags));
+
+	elem->out_num = 0;
+	elem->in_num = 0;
+	elem->out_len = 0;
+	elem->in_len = 0;
+	elem->id = head;
+	/* A chain of one direct descriptor (what network drivers send): no table walk. The flags
+	 * are read once; a descriptor rewritten meanwhile is the driver's bug, not ours. */
+	if (vh_likely(!(flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)))) {
+		int err = vq_map_desc(vq, elem, le64toh(VQ_READ_ONCE(p->addr)),
+				      le32toh(VQ_READ_ONCE(p->len)), flags & VRING_DESC_F_WRITE);
+
+		elem->ndesc = 1;
+		return err;
+	}
+	return split_walk_chain(vq, elem, head);
 }
 
 /* virtio 1.2 §2.7.13.3: the avail idx is read with acquire before the ring entries it covers. */
@@ -319,6 +336,24 @@ int vq_split_drv_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req)
 	d->slots[head].token = req->token;
 	d->slots[head].ndesc = (uint16_t)need;
 	d->slots[head].last = last;
+	VQ_WRITE_ONCE(avail->ring[d->avail_idx & d->mask], htole16(head));
+	d->avail_idx++;
+	return 0;
+}
+
+int vq_split_drv_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, uint16_t flags,
+			 void *token)
+{
+	struct vring_avail *avail = d->driver;
+	uint16_t head = d->free_head;
+
+	if (vh_unlikely(d->num_free == 0))
+		return -ENOSPC;
+	/* No NEXT flag: the next field is not read (virtio 1.2 §2.7.5). */
+	write_desc(&((struct vring_desc *)d->desc)[head], gpa, len, flags, 0);
+	d->free_head = d->next_free[head];
+	d->num_free--;
+	d->slots[head] = (struct vh_vq_drv_slot){ .token = token, .ndesc = 1, .last = head };
 	VQ_WRITE_ONCE(avail->ring[d->avail_idx & d->mask], htole16(head));
 	d->avail_idx++;
 	return 0;

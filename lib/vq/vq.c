@@ -213,38 +213,6 @@ int vq_fail(struct vh_vq *vq, const char *what)
 }
 
 /*
- * Translate one descriptor into iovecs. virtio 1.2 §2.7.4.2 / §2.8: device-readable descriptors
- * must all come before device-writable ones.
- */
-int vq_map_desc(struct vh_vq *vq, struct vh_vq_elem *elem, uint64_t addr, uint32_t len, bool write)
-{
-	unsigned used = elem->out_num + elem->in_num;
-	int n;
-
-	if (!write && elem->in_num)
-		return vq_fail(vq, "readable descriptor after a writable one");
-	if (len == 0)
-		return 0;
-	if (used >= elem->max_iov)
-		return -ENOBUFS;
-	n = vh_mem_translate(vq->mem, addr, len, write ? VH_MEM_WRITE : VH_MEM_READ,
-			     elem->iov + used, elem->max_iov - used);
-	if (vh_unlikely(n < 0)) {
-		if (n == -ENOBUFS || n == -EAGAIN)
-			return n;
-		return vq_fail(vq, "descriptor address outside guest memory");
-	}
-	if (write) {
-		elem->in_num += (unsigned)n;
-		elem->in_len += len;
-	} else {
-		elem->out_num += (unsigned)n;
-		elem->out_len += len;
-	}
-	return 0;
-}
-
-/*
  * Host address of an indirect table, or NULL with *err: -EAGAIN (IOTLB miss), -EPROTO (outside
  * memory), or 0 when the table is mapped but not contiguous in host memory (it straddles two
  * regions); the caller then reads it descriptor by descriptor with vq_read_indirect().

@@ -137,7 +137,40 @@ static inline bool vq_packed_need_event(uint16_t off_wrap, uint16_t new_idx, boo
 
 /* vq.c */
 int vq_fail(struct vh_vq *vq, const char *what);
-int vq_map_desc(struct vh_vq *vq, struct vh_vq_elem *elem, uint64_t addr, uint32_t len, bool write);
+
+/*
+ * Translate one descriptor into iovecs (inline: once per descriptor on every pop). virtio 1.2
+ * §2.7.4.2 / §2.8: device-readable descriptors must all come before device-writable ones.
+ */
+static inline int vq_map_desc(struct vh_vq *vq, struct vh_vq_elem *elem, uint64_t addr,
+			      uint32_t len, bool write)
+{
+	unsigned used = elem->out_num + elem->in_num;
+	int n;
+
+	if (vh_unlikely(!write && elem->in_num))
+		return vq_fail(vq, "readable descriptor after a writable one");
+	if (len == 0)
+		return 0;
+	if (vh_unlikely(used >= elem->max_iov))
+		return -ENOBUFS;
+	n = vh_mem_translate(vq->mem, addr, len, write ? VH_MEM_WRITE : VH_MEM_READ,
+			     elem->iov + used, elem->max_iov - used);
+	if (vh_unlikely(n < 0)) {
+		if (n == -ENOBUFS || n == -EAGAIN)
+			return n;
+		return vq_fail(vq, "descriptor address outside guest memory");
+	}
+	if (write) {
+		elem->in_num += (unsigned)n;
+		elem->in_len += len;
+	} else {
+		elem->out_num += (unsigned)n;
+		elem->out_len += len;
+	}
+	return 0;
+}
+
 int vq_read_indirect(struct vh_vq *vq, uint64_t gpa, unsigned i, void *desc16);
 const void *vq_map_indirect(struct vh_vq *vq, uint64_t gpa, uint32_t len, int *err);
 void vq_log_written(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t written);
@@ -152,6 +185,8 @@ bool vq_split_needs_notify(struct vh_vq *vq);
 int vq_split_set_notification(struct vh_vq *vq, bool enable);
 void vq_split_drv_init(struct vh_vq_driver *d);
 int vq_split_drv_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req);
+int vq_split_drv_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, uint16_t flags,
+			 void *token);
 void vq_split_drv_publish(struct vh_vq_driver *d);
 bool vq_split_drv_kick_needed(struct vh_vq_driver *d);
 int vq_split_drv_get_used(struct vh_vq_driver *d, void **token, uint32_t *len);
@@ -166,6 +201,8 @@ bool vq_packed_needs_notify(struct vh_vq *vq);
 int vq_packed_set_notification(struct vh_vq *vq, bool enable);
 void vq_packed_drv_init(struct vh_vq_driver *d);
 int vq_packed_drv_add(struct vh_vq_driver *d, const struct vh_vq_driver_req *req);
+int vq_packed_drv_add_one(struct vh_vq_driver *d, uint64_t gpa, uint32_t len, uint16_t flags,
+			  void *token);
 bool vq_packed_drv_kick_needed(struct vh_vq_driver *d);
 int vq_packed_drv_get_used(struct vh_vq_driver *d, void **token, uint32_t *len);
 int vq_packed_drv_set_notification(struct vh_vq_driver *d, bool enable);
