@@ -6,9 +6,9 @@ MESON_OPTS ?= --buildtype=debugoptimized
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 20
+FUZZ_S     ?= 3600
 
-.PHONY: all deps build demo check check-format check-tests check-asan check-fuzz clean format
+.PHONY: all deps build demo check check-format check-tests check-asan check-fuzz fuzz clean format
 
 all: build
 
@@ -46,7 +46,14 @@ $(FUZZ_BUILD)/build.ninja:
 
 check-fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-smoke.sh $(FUZZ_BUILD)
+	./fuzz/run-smoke.sh $(FUZZ_BUILD)
+
+# The campaign (not part of check): FUZZ_S seconds per harness, corpora merged into fuzz/corpus/,
+# reproducers and the report (fuzz-report.md) in $(FUZZ_BUILD).
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	meson setup --reconfigure $(FUZZ_BUILD) >/dev/null
+	ninja -C $(FUZZ_BUILD)
+	FUZZ_S=$(FUZZ_S) ./fuzz/run-campaign.sh $(FUZZ_BUILD)
 
 check: deps check-format check-tests check-asan check-fuzz
 	@./scripts/test-summary.sh $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json

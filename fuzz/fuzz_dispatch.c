@@ -9,7 +9,6 @@
  * message and a hang-up. Checks: no crash, no sanitizer report, and each input leaves exactly
  * the fds it found (a leak is reported with its /proc/self/fd target before the abort).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -24,6 +23,8 @@
 
 #include <vhost/backend.h>
 #include <vhost/proto.h>
+
+#include "fz_fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -185,104 +186,6 @@ static void run(struct vh_server *s, int sock, const uint8_t *data, size_t size,
 		pump(s, sock);
 }
 
-/* The fds open in this process, sorted (at most VH_FZ_MAX_FDS; more is a harness failure). */
-#define VH_FZ_MAX_FDS 1024
-
-struct fz_fds {
-	int fd[VH_FZ_MAX_FDS];
-	unsigned n;
-};
-
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void list_fds(struct fz_fds *l)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int self;
-
-	if (!d)
-		abort();
-	self = dirfd(d);
-	l->n = 0;
-	while ((e = readdir(d))) {
-		int fd = atoi(e->d_name);
-
-		if (e->d_name[0] == '.' || fd == self)
-			continue;
-		if (l->n == VH_FZ_MAX_FDS)
-			abort();
-		l->fd[l->n++] = fd;
-	}
-	closedir(d);
-	qsort(l->fd, l->n, sizeof(int), cmp_int);
-}
-
-static bool has_fd(const struct fz_fds *l, int fd)
-{
-	return bsearch(&fd, l->fd, l->n, sizeof(int), cmp_int) != NULL;
-}
-
-static void fd_target(int fd, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, buf, len - 1);
-	buf[n < 0 ? 0 : n] = '\0';
-}
-
-/*
- * The sanitizer runtime opens pipes to llvm-symbolizer the first time it symbolizes (libFuzzer's
- * NEW_FUNC lines between inputs, a recoverable UBSan report) and keeps them: not ours. The
- * library never creates a pipe and this harness never sends one.
- */
-static bool runtime_fd(const char *target)
-{
-	return strncmp(target, "pipe:", 5) == 0;
-}
-
-/*
- * Each input must leave exactly the fds it found: none left open (a leak), none closed that the
- * input did not create (a double close hitting someone else's fd). Compared per input, so what
- * libFuzzer and the sanitizers open between inputs does not count.
- */
-static void check_fds(const struct fz_fds *before)
-{
-	struct fz_fds *after = malloc(sizeof(*after));
-	char target[256];
-	unsigned bad = 0;
-
-	if (!after)
-		abort();
-	list_fds(after);
-	for (unsigned i = 0; i < after->n; i++) {
-		if (has_fd(before, after->fd[i]))
-			continue;
-		fd_target(after->fd[i], target, sizeof(target));
-		if (runtime_fd(target))
-			continue;
-		fprintf(stderr, "fuzz_dispatch: fd %d leaked: %s\n", after->fd[i], target);
-		bad++;
-	}
-	for (unsigned i = 0; i < before->n; i++) {
-		if (has_fd(after, before->fd[i]))
-			continue;
-		fprintf(stderr, "fuzz_dispatch: fd %d was open before the input and got closed\n",
-			before->fd[i]);
-		bad++;
-	}
-	free(after);
-	if (bad)
-		abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Per input, not static: nothing may carry over from one input to the next. */
@@ -294,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!before)
 		abort();
-	list_fds(before);
+	fz_fds_list(before);
 	vh_server_config_init(&cfg);
 	cfg.name = "fuzz";
 	cfg.ops = &fz_ops;
@@ -317,7 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[0]);
 	close(mem);
 	close(ev);
-	check_fds(before);
+	fz_fds_check("fuzz_dispatch", before);
 	free(before);
 	return 0;
 }

@@ -20,8 +20,9 @@
 #include <vhost/mem.h>
 #include <vhost/vq.h>
 
+#include "fz_vq.h"
+
 #define MEM_BYTES 0x9000
-#define MAX_IOV	  64
 
 struct fuzz_env {
 	struct vh_memmap *map;
@@ -68,25 +69,6 @@ static struct fuzz_env *env_get(void)
 	return env;
 }
 
-static void check_iov(const struct fuzz_env *env, const struct iovec *iov, unsigned n)
-{
-	unsigned i, k;
-
-	for (i = 0; i < n; i++) {
-		uintptr_t b = (uintptr_t)iov[i].iov_base, e = b + iov[i].iov_len;
-		bool ok = false;
-
-		for (k = 0; k < 3 && !ok; k++) {
-			uintptr_t rb = (uintptr_t)env->regions[k].host,
-				  re = rb + env->regions[k].size;
-
-			ok = iov[i].iov_len && b >= rb && e <= re && e > b;
-		}
-		if (!ok)
-			__builtin_trap();
-	}
-}
-
 /* Guest bytes: copy @data to GPA 0 onwards, through each region's own mapping. */
 static void fill_guest(const struct fuzz_env *env, const uint8_t *data, size_t size)
 {
@@ -128,30 +110,6 @@ static struct vh_vq *make_vq(struct fuzz_env *env, const struct vh_vq_config *cf
 	return vq;
 }
 
-/* Pop until empty or error; push the chains selected by @keep_mask (others stay in flight). */
-static void drain(const struct fuzz_env *env, struct vh_vq *vq, unsigned keep_mask)
-{
-	struct iovec iov[MAX_IOV];
-	struct vh_vq_elem elem = { .iov = iov, .max_iov = MAX_IOV };
-	unsigned i;
-
-	for (i = 0; i < 2 * vh_vq_num(vq) + 2; i++) {
-		int r = vh_vq_pop(vq, &elem);
-
-		if (r <= 0)
-			break;
-		if (elem.out_num + elem.in_num > MAX_IOV)
-			__builtin_trap();
-		check_iov(env, iov, elem.out_num + elem.in_num);
-		if (!(keep_mask & (1u << (i % 8))))
-			vh_vq_push(vq, &elem, (uint32_t)elem.in_len);
-		if (i & 1)
-			vh_vq_flush(vq);
-	}
-	vh_vq_flush(vq);
-	(void)vh_vq_needs_notify(vq);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_env *env = env_get();
@@ -170,19 +128,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Inflight region contents from the input (region C): a corrupt region after restart. */
 		memcpy(env->infl, env->regions[2].host, sizeof(env->infl));
 		(void)vh_vq_set_inflight(vq, env->infl, sizeof(env->infl));
-		drain(env, vq, 0);
+		fz_vq_drain(vq, env->regions, 3, ~0u);
 	} else if (data[0] & 64) {
 		/* Track, leave some chains in flight, restart and resubmit them. */
 		memset(env->infl, 0, sizeof(env->infl));
 		if (vh_vq_set_inflight(vq, env->infl, sizeof(env->infl)) < 0)
 			__builtin_trap();
-		drain(env, vq, data[1]);
+		fz_vq_drain(vq, env->regions, 3, ~(unsigned)data[1]);
 		vh_vq_destroy(&vq);
 		vq = make_vq(env, &cfg, data);
 		(void)vh_vq_set_inflight(vq, env->infl, sizeof(env->infl));
-		drain(env, vq, 0);
+		fz_vq_drain(vq, env->regions, 3, ~0u);
 	} else {
-		drain(env, vq, 0);
+		fz_vq_drain(vq, env->regions, 3, ~0u);
 	}
 	vh_vq_destroy(&vq);
 	return 0;

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs every fuzz harness for $FUZZ_SECONDS on its seed corpus (a smoke test, not a campaign).
+# Runs every fuzz harness on its seed corpus (a smoke test, not a campaign: see run-campaign.sh).
+# Each runs $FUZZ_SECONDS, or by default an equal share of $FUZZ_BUDGET seconds (180) capped at
+# 20 s, so that more harnesses do not make CI slower.
 set -euo pipefail
 build=${1:-build-fuzz}
-secs=${FUZZ_SECONDS:-20}
 src=$(cd "$(dirname "$0")" && pwd)
+nh=$(find "$build/fuzz" -maxdepth 1 -name 'fuzz_*' -type f -executable | wc -l)
+secs=${FUZZ_SECONDS:-$(( ${FUZZ_BUDGET:-180} / (nh > 0 ? nh : 1) ))}
+[ -n "${FUZZ_SECONDS:-}" ] || [ "$secs" -le 20 ] || secs=20
 fail=0 n=0
 for h in "$build"/fuzz/fuzz_*; do
 	[ -f "$h" ] && [ -x "$h" ] || continue

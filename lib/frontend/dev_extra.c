@@ -79,6 +79,14 @@ int vh_dev_iotlb_update(struct vh_dev *dev, const char *req, uint64_t iova, int 
 		vh_dev_err(dev, req, -ENOTSUP, "no translate callback");
 		return -ENOTSUP;
 	}
+	/*
+	 * <linux/vhost_types.h>: a miss names the access that faulted, VHOST_ACCESS_RO, _WO or
+	 * _RW. Anything else would go back to the device as the permission of the update.
+	 */
+	if (perm < VHOST_ACCESS_RO || perm > VHOST_ACCESS_RW) {
+		vh_dev_err(dev, req, -EINVAL, "iova 0x%" PRIx64 ": bad access %d", iova, perm);
+		return -EINVAL;
+	}
 	err = dev->cfg.iotlb_translate(dev->cfg.opaque, iova, perm, &uva, &size);
 	/* A positive return is the mapping's permission; it must cover the access that missed. */
 	if (err > 0 && ((err & ~VHOST_ACCESS_RW) || (err & perm) != perm))

@@ -435,6 +435,42 @@ static void test_iotlb_miss_v1(void **state)
 	env_destroy(e);
 }
 
+/*
+ * fuzz_iotlb finding: a miss whose permission is no access (0) or has bits beyond read/write
+ * was translated and its permission sent back as the update's. It fails that miss only (the
+ * message itself is well formed): -EINVAL, no write to the device, the next miss is served.
+ */
+static void test_iotlb_miss_bad_perm(void **state)
+{
+	struct env *e = *state;
+	struct vhost_msg_v2 miss = { .type = VHOST_IOTLB_MSG_V2 };
+	unsigned before;
+
+	env_iommu(e, "/dev/vhost-net", 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2);
+	miss.iotlb =
+	    (struct vhost_iotlb_msg){ .iova = 0x5000, .perm = 0, .type = VHOST_IOTLB_MISS };
+	queue_msg(&e->f, &miss, sizeof(miss));
+	miss.iotlb.perm = 0xf4;
+	queue_msg(&e->f, &miss, sizeof(miss));
+	miss.iotlb.perm = VHOST_ACCESS_RW;
+	miss.iotlb.iova = 0x6000;
+	queue_msg(&e->f, &miss, sizeof(miss));
+	before = e->f.ncalls;
+	assert_int_equal(vh_dev_dispatch(e->dev), -EINVAL);
+	assert_non_null(strstr(e->log.last, "bad access"));
+	/* read, read (both refused), read (the good miss), write (its update), read (EAGAIN) */
+	assert_int_equal(e->f.ncalls - before, 5);
+	assert_int_equal(e->f.calls[before + 2].op, FK_READ);
+	assert_int_equal(e->f.calls[before + 3].op, FK_WRITE);
+	memcpy(&miss, e->f.calls[before + 3].buf, sizeof(miss));
+	assert_int_equal(miss.iotlb.iova, 0x6000);
+	assert_int_equal(miss.iotlb.perm, VHOST_ACCESS_RW);
+	assert_int_equal(miss.iotlb.type, VHOST_IOTLB_UPDATE);
+	/* Not broken. */
+	assert_int_equal(vh_dev_dispatch(e->dev), 0);
+	env_destroy(e);
+}
+
 static void test_iotlb_short_read(void **state)
 {
 	struct env *e = *state;
@@ -506,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kernel_vsock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_miss_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_miss_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iotlb_miss_bad_perm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_short_read, setup, teardown),
 		cmocka_unit_test(test_iotlb_parse),
 		cmocka_unit_test_setup_teardown(test_iotlb_bad_type, setup, teardown),
