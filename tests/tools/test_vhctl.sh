@@ -4,7 +4,9 @@
 #           prints no error; --type forces a type; --json parses and holds the same
 #   net     vhctl net probe / net bench against vh-net --loopback: the frames come back, pps and
 #           latency percentiles for 64 B and 1518 B frames, text and JSON
-# VARIANTS: probe net
+#   blk     blk bench --json (results with p50/p99/p99.9, per-second samples) and --plot SVG;
+#           the progress line on a terminal only; blk read/write/info/id/flush --json
+# VARIANTS: probe net blk
 set -euo pipefail
 . "$(dirname "$0")/../interop/lib.sh"
 
@@ -154,6 +156,63 @@ test_net()
 	local st=0
 	run 20 net bench "$BSOCK" --runtime 1 || st=$?
 	[ "$st" = 1 ] || vh_fail "net bench on a blk backend exited $st"
+}
+
+test_blk()
+{
+	start_blk --blk-file memory:32M
+	run 60 blk bench "$BSOCK" --runtime 2 --rw randrw --json --plot "$VH_TMP/plot.svg" ||
+		vh_fail "blk bench --json --plot failed"
+	no_stderr "blk bench --json in a pipe"
+	jcheck 'd["rw"] == "randrw" and d["bs"] == 4096 and d["device"]["capacity_bytes"] == 32 << 20' \
+		'[r["op"] for r in d["results"]] == ["read", "write", "total"]' \
+		'all(0 < r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["p99_9"] <= r["latency_us"]["max"] for r in d["results"])' \
+		'd["results"][2]["requests"] == d["results"][0]["requests"] + d["results"][1]["requests"]' \
+		'len(d["samples"]) == 2 and all(s["iops"] > 0 and s["lat_avg_us"] > 0 for s in d["samples"])' \
+		'[round(s["t"]) for s in d["samples"]] == [1, 2]'
+	python3 - "$VH_TMP/plot.svg" <<'PY' || vh_fail "the --plot SVG is not what was expected"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg", root.tag
+lines = root.findall(ns + "polyline")
+assert len(lines) == 2, len(lines)
+for l in lines:
+    pts = [tuple(map(float, p.split(","))) for p in l.get("points").split()]
+    assert len(pts) == 2 and pts[0][0] < pts[1][0], pts
+texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+assert "IOPS" in texts and "latency" in texts and "randrw" in texts, texts
+PY
+	# Text output: the table blk_backend_bench.sh parses, and no progress line in a pipe.
+	run 60 blk bench "$BSOCK" --runtime 1 || vh_fail "blk bench failed"
+	no_stderr "blk bench in a pipe"
+	has '^op +requests +IOPS +MiB/s +avg\(us\) +p50\(us\) +p99\(us\) +p99.9 +max\(us\)$'
+	has '^read +[0-9]+ +[0-9]+ '
+	# On a terminal the progress line is there.
+	if command -v script >/dev/null; then
+		timeout 60 script -qec "$VHCTL blk bench $BSOCK --runtime 2 >/dev/null" /dev/null \
+			>"$VH_TMP/tty" 2>&1 || vh_fail "blk bench under script failed"
+		grep -q '\[   2s/2s\] .* IOPS' "$VH_TMP/tty" ||
+			{ cat -v "$VH_TMP/tty" >&2; vh_fail "no progress line on a terminal"; }
+	fi
+
+	head -c 1001 /dev/urandom >"$VH_TMP/pat"
+	run 20 blk write "$BSOCK" --offset 8192 --json <"$VH_TMP/pat" || vh_fail "blk write --json"
+	jcheck 'd == {"offset": 8192, "bytes": 1001, "flushed": True}'
+	run 20 blk read "$BSOCK" --offset 8192 --length 1001 --json || vh_fail "blk read --json"
+	python3 -c 'import base64, json, sys
+d = json.load(open(sys.argv[1]))
+assert d["offset"] == 8192 and d["length"] == 1001
+assert base64.b64decode(d["data_base64"]) == open(sys.argv[2], "rb").read()' \
+		"$VH_TMP/out" "$VH_TMP/pat" || vh_fail "blk read --json does not return the bytes written"
+	run 20 blk info "$BSOCK" --json || vh_fail "blk info --json"
+	jcheck 'd["capacity_bytes"] == 32 << 20' 'd["flush"] is True' 'd["read_only"] is False'
+	run 20 blk id "$BSOCK" --json || vh_fail "blk id --json"
+	jcheck 'd == {"op": "id", "ok": True, "id": "vh-blk"}'
+	run 20 blk flush "$BSOCK" --json || vh_fail "blk flush --json"
+	jcheck 'd == {"op": "flush", "ok": True}'
+	run 20 blk zeroes "$BSOCK" --offset 0 --length 4096 --unmap --json || vh_fail "zeroes --json"
+	jcheck 'd["op"] == "zeroes" and d["unmap"] is True and d["length"] == 4096'
 }
 
 "test_$VARIANT"

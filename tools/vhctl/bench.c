@@ -35,7 +35,10 @@ static const char bench_help[] =
     "  --no-fill        with --verify: skip the fill, the area already holds the pattern of\n"
     "                   --seed from an earlier run\n"
     "  --seed N         pattern seed (default 1)\n"
-    "  --quiet          no progress line\n";
+    "  --json           one JSON document on stdout: settings, device, per-op results with\n"
+    "                   latency avg/p50/p99/p99.9/max, verify, per-second samples\n"
+    "  --plot FILE.svg  draw IOPS and mean latency per second into an SVG file\n"
+    "  --quiet          no progress line (there is none unless stderr is a terminal)\n";
 
 static int parse_rw(const char *s, struct bench_opts *o)
 {
@@ -110,6 +113,9 @@ static int parse_opt(struct bench_opts *o, int c, const char *arg)
 		return 0;
 	case 'S':
 		return parse_uint("--seed", arg, 0, UINT64_MAX, &o->seed);
+	case 'G':
+		o->plot = arg;
+		return 0;
 	default:
 		return -1;
 	}
@@ -133,6 +139,8 @@ static int parse(struct bench_opts *o, int argc, char **argv)
 		{ "no-fill", no_argument, NULL, 'F' },
 		{ "user-mem", no_argument, NULL, 'U' },
 		{ "quiet", no_argument, NULL, 'z' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'G' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -155,6 +163,10 @@ static int parse(struct bench_opts *o, int argc, char **argv)
 		}
 		if (c == '?')
 			return VHCTL_EXIT_USAGE;
+		if (c == 'j') {
+			o->json = true;
+			continue;
+		}
 		if (c == 'P' || c == 'p' || c == 'V' || c == 'z' || c == 'v' || c == 'F' ||
 		    c == 'U') {
 			o->user_mem |= c == 'U';
@@ -267,6 +279,29 @@ static int check_geometry(struct bench_opts *o, const struct vh_blk_info *info)
 
 static void print_header(const struct bench_opts *o, const struct vh_blk_info *info)
 {
+	struct vhctl_json *j = o->j;
+
+	if (j) {
+		vhctl_json_str(j, "backend", o->path);
+		vhctl_json_str(j, "rw", o->rw_name);
+		vhctl_json_u64(j, "bs", o->bs);
+		vhctl_json_u64(j, "iodepth", o->iodepth);
+		vhctl_json_u64(j, "queues", o->queues);
+		vhctl_json_u64(j, "runtime_s", o->runtime);
+		vhctl_json_u64(j, "area_bytes", o->size);
+		vhctl_json_begin(j, "device");
+		vhctl_json_u64(j, "capacity_bytes", info->size_bytes);
+		vhctl_json_u64(j, "blk_size", info->blk_size);
+		vhctl_json_u64(j, "queues_offered", info->device_queues);
+		vhctl_json_str(j, "ring", info->packed ? "packed" : "split");
+		vhctl_json_u64(j, "queue_size", info->queue_size);
+		vhctl_json_u64(j, "queue_depth", info->queue_depth);
+		vhctl_json_bool(j, "indirect", info->indirect);
+		vhctl_json_bool(j, "event_idx", info->event_idx);
+		vhctl_json_bool(j, "poll", o->poll);
+		vhctl_json_end(j);
+		return;
+	}
 	printf("vhctl blk bench: %s bs=%u iodepth=%u queues=%u runtime=%us area=%llu MiB\n",
 	       o->rw_name, o->bs, o->iodepth, o->queues, o->runtime,
 	       (unsigned long long)(o->size >> 20));
@@ -297,8 +332,16 @@ int vhctl_blk_bench(int argc, char **argv)
 	}
 	rc = VHCTL_EXIT_FAIL;
 	if (check_geometry(&o, &info) == 0) {
+		struct vhctl_json jw = { .f = stdout };
+
+		if (o.json) {
+			o.j = &jw;
+			vhctl_json_begin(o.j, NULL);
+		}
 		print_header(&o, &info);
 		rc = bench_run(blk, &o);
+		if (o.j)
+			vhctl_json_end(o.j);
 	}
 	vh_blk_destroy(&blk);
 	if (o.umem)

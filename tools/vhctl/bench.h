@@ -8,6 +8,8 @@
 
 #include <vhost/blk.h>
 
+#include "vhctl.h"
+
 #define BENCH_MAX_QUEUES 64
 
 enum bench_rw {
@@ -41,7 +43,22 @@ struct bench_opts {
 	int umem_fd;
 	bool quiet;
 	bool verbose;
+	bool json;
+	struct vhctl_json *j; /* --json: the open document the report adds to; NULL: text */
+	const char *plot;     /* --plot FILE.svg */
 };
+
+/* One second of the timed phase. */
+struct bench_sample {
+	double t;	   /* seconds since the start of the timed phase */
+	double iops;	   /* requests completed in the second, per second */
+	double mib_s;	   /* MiB/s */
+	double lat_avg_us; /* mean latency of the requests completed in the second */
+};
+
+/* bench_plot.c: IOPS and latency over time as an SVG file; 0 or -errno (message printed). */
+int bench_plot(const char *file, const struct bench_opts *o, const struct bench_sample *s,
+	       unsigned n);
 
 /* Runs the phases and prints the table; returns the exit code. */
 int bench_run(struct vh_blk *blk, const struct bench_opts *o);

@@ -49,9 +49,9 @@ struct worker {
 	uint64_t first, nblocks, cursor; /* this queue's partition, sequential position */
 	enum phase phase;
 	struct shared *sh;
-	_Atomic uint64_t live_ops, live_bytes;
-	struct hist hist[2]; /* 0 read, 1 write: the timed phase only */
-	uint64_t checked;    /* sectors verified */
+	_Atomic uint64_t live_ops, live_bytes, live_lat; /* live_lat: sum of latencies, ns */
+	struct hist hist[2];				 /* 0 read, 1 write: the timed phase only */
+	uint64_t checked;				 /* sectors verified */
 	int err;
 	char msg[256];
 };
@@ -187,12 +187,12 @@ static int complete(struct worker *w, const struct vh_blk_completion *c, uint64_
 	}
 	if (o->verify && !s->write && check(w, s->buf, s->block * (o->bs / 512), o->bs / 512))
 		return fail(w, "verify", -EILSEQ);
-	if (w->phase == PH_RUN)
-		hist_add(&w->hist[s->write], t - s->t0);
 	if (w->phase == PH_RUN) {
+		hist_add(&w->hist[s->write], t - s->t0);
 		/* Single writer: a relaxed load and store, no locked instruction. */
 		bump(&w->live_ops, 1);
 		bump(&w->live_bytes, o->bs);
+		bump(&w->live_lat, t - s->t0);
 	}
 	return 0;
 }
@@ -331,55 +331,106 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* The timed phase as the main thread sees it: a progress line once a second. */
-static double timed_phase(struct worker *ws, const struct bench_opts *o, struct shared *sh)
+/* Sums of the workers' live counters. */
+struct live {
+	uint64_t ops, bytes, lat, t;
+};
+
+static struct live live_now(struct worker *ws, unsigned n)
 {
-	bool tty = isatty(STDERR_FILENO);
-	uint64_t start = vhctl_now_ns(), prev_ops = 0, prev_bytes = 0, prev_t = start;
-	unsigned sec = 0, i;
+	struct live l = { .t = vhctl_now_ns() };
+
+	for (unsigned i = 0; i < n; i++) {
+		l.ops += atomic_load_explicit(&ws[i].live_ops, memory_order_relaxed);
+		l.bytes += atomic_load_explicit(&ws[i].live_bytes, memory_order_relaxed);
+		l.lat += atomic_load_explicit(&ws[i].live_lat, memory_order_relaxed);
+	}
+	return l;
+}
+
+/*
+ * The timed phase as the main thread sees it: a sample every second (for --json and --plot)
+ * and, on a terminal, a progress line.
+ */
+static double timed_phase(struct worker *ws, const struct bench_opts *o, struct shared *sh,
+			  struct bench_sample *samples, unsigned *nsamples)
+{
+	bool progress = vhctl_progress_wanted(o->quiet);
+	uint64_t start;
+	struct live prev;
+	unsigned sec = 0;
 
 	while (atomic_load(&sh->filled) < o->queues)
 		sleep_ms(10);
 	if (o->verify && !o->no_fill && !any_error(ws, o->queues))
 		fprintf(stderr, "vhctl: verify: area filled with the pattern (seed %" PRIu64 ")\n",
 			o->seed);
-	start = prev_t = vhctl_now_ns();
+	start = vhctl_now_ns();
+	prev = (struct live){ .t = start };
 	atomic_store(&sh->go, true);
 	while (sec < o->runtime && !any_error(ws, o->queues)) {
-		uint64_t ops = 0, bytes = 0, t;
+		struct live l;
+		struct bench_sample *sm = &samples[sec];
+		double dt;
 
 		sleep_ms(1000);
 		sec++;
-		t = vhctl_now_ns();
-		for (i = 0; i < o->queues; i++) {
-			ops += atomic_load_explicit(&ws[i].live_ops, memory_order_relaxed);
-			bytes += atomic_load_explicit(&ws[i].live_bytes, memory_order_relaxed);
-		}
-		if (!o->quiet)
-			fprintf(
-			    stderr, "%s[%4us/%us] %10.0f IOPS %9.2f MiB/s%s", tty ? "\r" : "", sec,
-			    o->runtime, (double)(ops - prev_ops) * 1e9 / (double)(t - prev_t),
-			    (double)(bytes - prev_bytes) * 1e9 / (double)(t - prev_t) / 1048576.0,
-			    tty ? "   " : "\n");
-		prev_ops = ops;
-		prev_bytes = bytes;
-		prev_t = t;
+		l = live_now(ws, o->queues);
+		dt = (double)(l.t - prev.t) / 1e9;
+		*sm = (struct bench_sample){
+			.t = (double)(l.t - start) / 1e9,
+			.iops = (double)(l.ops - prev.ops) / dt,
+			.mib_s = (double)(l.bytes - prev.bytes) / dt / 1048576.0,
+			.lat_avg_us = l.ops > prev.ops ? (double)(l.lat - prev.lat) /
+							     (double)(l.ops - prev.ops) / 1000.0
+						       : 0,
+		};
+		*nsamples = sec;
+		if (progress)
+			fprintf(stderr, "\r[%4us/%us] %10.0f IOPS %9.2f MiB/s %9.1f us   ", sec,
+				o->runtime, sm->iops, sm->mib_s, sm->lat_avg_us);
+		prev = l;
 	}
 	atomic_store(&sh->stop, true);
-	if (!o->quiet && tty)
+	if (progress)
 		fputc('\n', stderr);
 	return (double)(vhctl_now_ns() - start) / 1e9;
 }
 
-static void print_row(const char *name, const struct hist *h, double secs, uint32_t bs)
+static void print_row(struct vhctl_json *j, const char *name, const struct hist *h, double secs,
+		      uint32_t bs)
 {
 	if (!h->count)
 		return;
+	if (j) {
+		vhctl_json_begin(j, NULL);
+		vhctl_json_str(j, "op", name);
+		vhctl_json_u64(j, "requests", h->count);
+		vhctl_json_double(j, "iops", (double)h->count / secs);
+		vhctl_json_double(j, "mib_s", (double)h->count * bs / secs / 1048576.0);
+		hist_json(j, "latency_us", h);
+		vhctl_json_end(j);
+		return;
+	}
 	printf("%-6s %12" PRIu64 " %12.0f %10.2f %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, h->count,
 	       (double)h->count / secs, (double)h->count * bs / secs / 1048576.0,
 	       (double)h->sum / (double)h->count / 1000.0, (double)hist_pct(h, 50) / 1000.0,
 	       (double)hist_pct(h, 99) / 1000.0, (double)hist_pct(h, 99.9) / 1000.0,
 	       (double)h->max / 1000.0);
+}
+
+static void report_samples(struct vhctl_json *j, const struct bench_sample *s, unsigned n)
+{
+	vhctl_json_begin_array(j, "samples");
+	for (unsigned i = 0; i < n; i++) {
+		vhctl_json_begin(j, NULL);
+		vhctl_json_double(j, "t", s[i].t);
+		vhctl_json_double(j, "iops", s[i].iops);
+		vhctl_json_double(j, "mib_s", s[i].mib_s);
+		vhctl_json_double(j, "lat_avg_us", s[i].lat_avg_us);
+		vhctl_json_end(j);
+	}
+	vhctl_json_end_array(j);
 }
 
 static int report(struct worker *ws, const struct bench_opts *o, double secs)
@@ -402,13 +453,27 @@ static int report(struct worker *ws, const struct bench_opts *o, double secs)
 	}
 	hist_merge(&all[2], &all[0]);
 	hist_merge(&all[2], &all[1]);
-	printf("%-6s %12s %12s %10s %9s %9s %9s %9s %9s\n", "op", "requests", "IOPS", "MiB/s",
-	       "avg(us)", "p50(us)", "p99(us)", "p99.9", "max(us)");
-	print_row("read", &all[0], secs, o->bs);
-	print_row("write", &all[1], secs, o->bs);
+	if (o->j) {
+		vhctl_json_double(o->j, "seconds", secs);
+		vhctl_json_begin_array(o->j, "results");
+	} else {
+		printf("%-6s %12s %12s %10s %9s %9s %9s %9s %9s\n", "op", "requests", "IOPS",
+		       "MiB/s", "avg(us)", "p50(us)", "p99(us)", "p99.9", "max(us)");
+	}
+	print_row(o->j, "read", &all[0], secs, o->bs);
+	print_row(o->j, "write", &all[1], secs, o->bs);
 	if (all[0].count && all[1].count)
-		print_row("total", &all[2], secs, o->bs);
-	if (o->verify && rc == 0)
+		print_row(o->j, "total", &all[2], secs, o->bs);
+	if (o->j) {
+		vhctl_json_end_array(o->j);
+		if (o->verify) {
+			vhctl_json_begin(o->j, "verify");
+			vhctl_json_bool(o->j, "ok", rc == 0);
+			vhctl_json_u64(o->j, "sectors_checked", checked);
+			vhctl_json_u64(o->j, "seed", o->seed);
+			vhctl_json_end(o->j);
+		}
+	} else if (o->verify && rc == 0)
 		printf("verify: ok: %" PRIu64 " sectors checked (%" PRIu64
 		       " MiB), pattern seed %" PRIu64 "\n",
 		       checked, checked >> 11, o->seed);
@@ -421,13 +486,17 @@ static int report(struct worker *ws, const struct bench_opts *o, double secs)
 int bench_run(struct vh_blk *blk, const struct bench_opts *o)
 {
 	struct worker *ws = calloc(o->queues, sizeof(*ws));
+	struct bench_sample *samples = calloc(o->runtime + 1, sizeof(*samples));
 	struct shared sh;
-	unsigned i, started = 0;
+	unsigned i, started = 0, nsamples = 0;
 	double secs = 0;
 	int rc = VHCTL_EXIT_FAIL;
 
-	if (!ws)
+	if (!ws || !samples) {
+		free(ws);
+		free(samples);
 		return rc;
+	}
 	atomic_init(&sh.stop, false);
 	atomic_init(&sh.go, false);
 	atomic_init(&sh.filled, 0);
@@ -444,19 +513,24 @@ int bench_run(struct vh_blk *blk, const struct bench_opts *o)
 		if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]))
 			break;
 	if (started == o->queues)
-		secs = timed_phase(ws, o, &sh);
+		secs = timed_phase(ws, o, &sh, samples, &nsamples);
 	atomic_store(&sh.stop, true);
 	atomic_store(&sh.go, true);
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].th, NULL);
-	if (started == o->queues)
+	if (started == o->queues) {
 		rc = report(ws, o, secs > 0 ? secs : 1);
-	else
+		if (o->j)
+			report_samples(o->j, samples, nsamples);
+		if (o->plot && bench_plot(o->plot, o, samples, nsamples) < 0)
+			rc = VHCTL_EXIT_FAIL;
+	} else
 		vhctl_err("blk bench: cannot start threads");
 out:
 	for (i = 0; i < o->queues; i++)
 		if (ws[i].o)
 			worker_fini(&ws[i]);
 	free(ws);
+	free(samples);
 	return rc;
 }

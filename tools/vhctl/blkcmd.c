@@ -13,6 +13,7 @@ struct cmd_opts {
 	uint64_t length;
 	bool have_range;
 	bool unmap;
+	bool json;
 };
 
 static int parse(struct cmd_opts *o, const char *cmd, bool range, int argc, char **argv)
@@ -21,13 +22,16 @@ static int parse(struct cmd_opts *o, const char *cmd, bool range, int argc, char
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
 		{ "unmap", no_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned seen = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'u' && !strcmp(cmd, "zeroes")) {
+		if (c == 'j') {
+			o->json = true;
+		} else if (c == 'u' && !strcmp(cmd, "zeroes")) {
 			o->unmap = true;
 		} else if (range && (c == 'o' || c == 'l')) {
 			if (vhctl_parse_size(c == 'o' ? "--offset" : "--length", optarg,
@@ -40,7 +44,7 @@ static int parse(struct cmd_opts *o, const char *cmd, bool range, int argc, char
 		}
 	}
 	if (optind + 1 != argc || (range && seen != 3)) {
-		vhctl_err("blk %s: usage: vhctl blk %s SOCKET%s", cmd, cmd,
+		vhctl_err("blk %s: usage: vhctl blk %s SOCKET%s [--json]", cmd, cmd,
 			  range ? " --offset N --length L" : "");
 		return VHCTL_EXIT_USAGE;
 	}
@@ -53,11 +57,28 @@ static int parse(struct cmd_opts *o, const char *cmd, bool range, int argc, char
 	return -1;
 }
 
-static void print_info(struct vh_blk *blk)
+static void print_info(struct vh_blk *blk, struct vhctl_json *j)
 {
 	struct vh_blk_info in;
 
 	vh_blk_get_info(blk, &in);
+	if (j) {
+		vhctl_json_u64(j, "capacity_bytes", in.size_bytes);
+		vhctl_json_u64(j, "capacity_sectors", in.capacity);
+		vhctl_json_u64(j, "blk_size", in.blk_size);
+		vhctl_json_u64(j, "size_max", in.size_max);
+		vhctl_json_u64(j, "seg_max", in.seg_max);
+		vhctl_json_u64(j, "queues_offered", in.device_queues);
+		vhctl_json_bool(j, "read_only", in.read_only);
+		vhctl_json_bool(j, "flush", in.flush);
+		vhctl_json_bool(j, "discard", in.discard);
+		vhctl_json_u64(j, "max_discard_sectors", in.max_discard_sectors);
+		vhctl_json_bool(j, "write_zeroes", in.write_zeroes);
+		vhctl_json_u64(j, "max_write_zeroes_sectors", in.max_write_zeroes_sectors);
+		vhctl_json_bool(j, "write_zeroes_may_unmap", in.write_zeroes_may_unmap);
+		vhctl_json_hex(j, "negotiated_features", in.features);
+		return;
+	}
 	printf("capacity: %" PRIu64 " bytes (%" PRIu64 " sectors)\n", in.size_bytes, in.capacity);
 	printf("blk_size: %u\nsize_max: %u\nseg_max: %u\nqueues: %u offered\n", in.blk_size,
 	       in.size_max, in.seg_max, in.device_queues);
@@ -72,15 +93,20 @@ static void print_info(struct vh_blk *blk)
 static int run(struct vh_blk *blk, const char *cmd, const struct cmd_opts *o)
 {
 	char id[VIRTIO_BLK_ID_BYTES + 1];
+	struct vhctl_json jw = { .f = stdout }, *j = o->json ? &jw : NULL;
 	int err;
 
 	if (!strcmp(cmd, "info")) {
-		print_info(blk);
+		if (j)
+			vhctl_json_begin(j, NULL);
+		print_info(blk, j);
+		if (j)
+			vhctl_json_end(j);
 		return 0;
 	}
 	if (!strcmp(cmd, "id")) {
 		err = vh_blk_get_id(blk, id, sizeof(id));
-		if (err >= 0)
+		if (err >= 0 && !j)
 			printf("%s\n", id);
 	} else if (!strcmp(cmd, "flush")) {
 		err = vh_blk_flush(blk);
@@ -93,6 +119,20 @@ static int run(struct vh_blk *blk, const char *cmd, const struct cmd_opts *o)
 		vhctl_err("blk %s: %s", cmd, strerror(-err));
 		return VHCTL_EXIT_FAIL;
 	}
+	if (!j)
+		return 0;
+	vhctl_json_begin(j, NULL);
+	vhctl_json_str(j, "op", cmd);
+	vhctl_json_bool(j, "ok", true);
+	if (!strcmp(cmd, "id"))
+		vhctl_json_str(j, "id", id);
+	if (o->length) {
+		vhctl_json_u64(j, "offset", o->offset);
+		vhctl_json_u64(j, "length", o->length);
+	}
+	if (!strcmp(cmd, "zeroes"))
+		vhctl_json_bool(j, "unmap", o->unmap);
+	vhctl_json_end(j);
 	return 0;
 }
 

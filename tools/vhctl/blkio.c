@@ -20,6 +20,11 @@ struct rw_opts {
 	bool have_offset;
 	bool have_length;
 	bool verbose;
+	bool json;
+	/* read --json: base64 of the bytes so far; up to 2 bytes wait for the next chunk */
+	uint8_t carry[3];
+	unsigned ncarry;
+	uint64_t done;
 };
 
 static int rw_parse(struct rw_opts *o, int argc, char **argv, bool write)
@@ -28,12 +33,13 @@ static int rw_parse(struct rw_opts *o, int argc, char **argv, bool write)
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:l:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:l:vjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (vhctl_parse_size("--offset", optarg, &o->offset) < 0)
@@ -48,13 +54,18 @@ static int rw_parse(struct rw_opts *o, int argc, char **argv, bool write)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'h':
 			printf(
 			    write
-				? "usage: vhctl blk write SOCKET --offset N < FILE\n"
+				? "usage: vhctl blk write SOCKET --offset N [--json] < FILE\n"
 				  "  N must be a multiple of 512; a partial last sector is merged\n"
-				  "  with what the disk holds.\n"
-				: "usage: vhctl blk read SOCKET --offset N --length L > FILE\n");
+				  "  with what the disk holds. --json: {offset, bytes, flushed}\n"
+				: "usage: vhctl blk read SOCKET --offset N --length L [--json] > "
+				  "FILE\n"
+				  "  --json: {offset, length, data_base64} instead of the bytes\n");
 			return 0;
 		default:
 			return VHCTL_EXIT_USAGE;
@@ -161,11 +172,48 @@ static int do_write(struct vh_blk *blk, const struct rw_opts *o, uint8_t *buf)
 		vhctl_err("blk write: flush: %s", strerror(-err));
 		return VHCTL_EXIT_FAIL;
 	}
+	if (o->json) {
+		struct vhctl_json j = { .f = stdout };
+
+		vhctl_json_begin(&j, NULL);
+		vhctl_json_u64(&j, "offset", o->offset);
+		vhctl_json_u64(&j, "bytes", off - o->offset);
+		vhctl_json_bool(&j, "flushed", info.flush);
+		vhctl_json_end(&j);
+	}
 	return 0;
 }
 
-static int write_out(const uint8_t *p, size_t len)
+/* RFC 4648 §4 base64 of @len bytes after the ones carried over; @last: pad the tail. */
+static void base64_out(struct rw_opts *o, const uint8_t *p, size_t len, bool last)
 {
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	while (len || (last && o->ncarry)) {
+		uint8_t *c = o->carry;
+
+		while (len && o->ncarry < 3) {
+			c[o->ncarry++] = *p++;
+			len--;
+		}
+		if (o->ncarry < 3 && !last)
+			return;
+		fputc(al[c[0] >> 2], stdout);
+		fputc(al[(c[0] & 3) << 4 | (o->ncarry > 1 ? c[1] >> 4 : 0)], stdout);
+		fputc(o->ncarry > 1 ? al[(c[1] & 15) << 2 | (o->ncarry > 2 ? c[2] >> 6 : 0)] : '=',
+		      stdout);
+		fputc(o->ncarry > 2 ? al[c[2] & 63] : '=', stdout);
+		memset(c, 0, 3);
+		o->ncarry = 0;
+	}
+}
+
+static int write_out(struct rw_opts *o, const uint8_t *p, size_t len)
+{
+	if (o->json) {
+		base64_out(o, p, len, false);
+		return 0;
+	}
 	while (len) {
 		ssize_t w = write(STDOUT_FILENO, p, len);
 
@@ -182,7 +230,7 @@ static int write_out(const uint8_t *p, size_t len)
 }
 
 /* Reads any byte range: whole sectors are fetched and the requested bytes written out. */
-static int do_read(struct vh_blk *blk, const struct rw_opts *o, uint8_t *buf)
+static int do_read(struct vh_blk *blk, struct rw_opts *o, uint8_t *buf)
 {
 	uint64_t pos = o->offset, end = o->offset + o->length;
 	struct vh_blk_info info;
@@ -194,6 +242,9 @@ static int do_read(struct vh_blk *blk, const struct rw_opts *o, uint8_t *buf)
 			  (unsigned long long)info.size_bytes);
 		return VHCTL_EXIT_FAIL;
 	}
+	if (o->json)
+		printf("{\n  \"offset\": %llu,\n  \"length\": %llu,\n  \"data_base64\": \"",
+		       (unsigned long long)o->offset, (unsigned long long)o->length);
 	while (pos < end) {
 		uint64_t start = pos & ~(uint64_t)(VH_BLK_SECTOR_SIZE - 1);
 		uint64_t stop = end - start > CHUNK ? start + CHUNK : end;
@@ -206,9 +257,13 @@ static int do_read(struct vh_blk *blk, const struct rw_opts *o, uint8_t *buf)
 				  strerror(-err));
 			return VHCTL_EXIT_FAIL;
 		}
-		if (write_out(buf + (pos - start), stop - pos) < 0)
+		if (write_out(o, buf + (pos - start), stop - pos) < 0)
 			return VHCTL_EXIT_FAIL;
 		pos = stop;
+	}
+	if (o->json) {
+		base64_out(o, NULL, 0, true);
+		printf("\"\n}\n");
 	}
 	return 0;
 }

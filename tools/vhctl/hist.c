@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "hist.h"
+#include "vhctl.h"
 
 uint64_t vhctl_now_ns(void)
 {
@@ -68,4 +69,15 @@ uint64_t hist_pct(const struct hist *h, double pct)
 			return hist_value(i) < h->max ? hist_value(i) : h->max;
 	}
 	return h->max;
+}
+
+void hist_json(struct vhctl_json *j, const char *key, const struct hist *h)
+{
+	vhctl_json_begin(j, key);
+	vhctl_json_double(j, "avg", h->count ? (double)h->sum / (double)h->count / 1000.0 : 0);
+	vhctl_json_double(j, "p50", (double)hist_pct(h, 50) / 1000.0);
+	vhctl_json_double(j, "p99", (double)hist_pct(h, 99) / 1000.0);
+	vhctl_json_double(j, "p99_9", (double)hist_pct(h, 99.9) / 1000.0);
+	vhctl_json_double(j, "max", (double)h->max / 1000.0);
+	vhctl_json_end(j);
 }

@@ -17,6 +17,9 @@ void hist_add(struct hist *h, uint64_t v);
 void hist_merge(struct hist *to, const struct hist *from);
 /* The value below which @pct percent of the samples lie (bucket middle, capped at max). */
 uint64_t hist_pct(const struct hist *h, double pct);
+struct vhctl_json;
+/* An object @key with avg, p50, p99, p99_9, max in microseconds. */
+void hist_json(struct vhctl_json *j, const char *key, const struct hist *h);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vhctl_now_ns(void);
 

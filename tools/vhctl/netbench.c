@@ -232,13 +232,7 @@ static void print_result(const struct nb_opts *o, struct vhctl_json *j, const st
 	vhctl_json_double(j, "seconds", r->secs);
 	vhctl_json_double(j, "pps", pps);
 	vhctl_json_double(j, "mbit_per_s", pps * r->size * 8 / 1e6);
-	vhctl_json_begin(j, "latency_us");
-	vhctl_json_double(j, "avg", avg);
-	vhctl_json_double(j, "p50", (double)hist_pct(&r->lat, 50) / 1000.0);
-	vhctl_json_double(j, "p99", (double)hist_pct(&r->lat, 99) / 1000.0);
-	vhctl_json_double(j, "p99_9", (double)hist_pct(&r->lat, 99.9) / 1000.0);
-	vhctl_json_double(j, "max", (double)r->lat.max / 1000.0);
-	vhctl_json_end(j);
+	hist_json(j, "latency_us", &r->lat);
 	vhctl_json_end(j);
 }
 
