@@ -23,13 +23,19 @@ static int parse(struct cmd_opts *o, const char *cmd, bool range, int argc, char
 		{ "length", required_argument, NULL, 'l' },
 		{ "unmap", no_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned seen = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'j') {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: vhctl blk %s SOCKET%s%s [--json]\n", cmd,
+			       range ? " --offset N --length L" : "",
+			       !strcmp(cmd, "zeroes") ? " [--unmap]" : "");
+			return 0;
+		} else if (c == 'j') {
 			o->json = true;
 		} else if (c == 'u' && !strcmp(cmd, "zeroes")) {
 			o->unmap = true;
