@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vh-net's datapath (devices/vh-net/datapath.c and iov.c, compiled into this harness) in
- * loopback mode behind a real vh_server connection: transmitted virtio-net headers and frames
- * (virtio 1.2 §5.1.6.2) echoed into receive buffers, mergeable (§5.1.6.3: num_buffers over
- * several chains) or not, from rings the guest got wrong.
+ * vh-net's datapath and control queue (devices/vh-net minus main.c, compiled into this harness)
+ * in loopback mode behind a real vh_server connection: transmitted virtio-net headers (offload
+ * requests included: loopback offers every offload) and frames (virtio 1.2 §5.1.6.2) echoed
+ * into receive buffers, mergeable (§5.1.6.3: num_buffers over several chains) or not, and
+ * control commands (§5.1.6.5), all from rings the guest got wrong.
  *
  * Input: byte 0 selects the rings (bit 0 packed, bit 1 INDIRECT_DESC, bit 2 EVENT_IDX), bit 3
  * acks MRG_RXBUF, bit 4 stops the receive ring while a frame may wait for buffers, bits 5-7 the
- * ring size (2^n); byte 1 is SET_VRING_BASE's low bits for both rings (packed: bit 7 the wrap
- * counter). The rest is guest RAM from GPA 0: the receive ring (ring 0) at GPA 0, the transmit
- * ring (ring 1) at GPA 0x1000, headers, frames and receive buffers anywhere in the 64 KiB.
+ * ring size (2^n); byte 1 is SET_VRING_BASE's low bits for every ring (packed: bit 7 the wrap
+ * counter). The rest is guest RAM from GPA 0: the receive ring (ring 0) at GPA 0, the control
+ * queue (ring 2) at 0x800, the transmit ring (ring 1) at 0x1000, headers, frames, commands and
+ * receive buffers anywhere in the 64 KiB.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 
 #define GUEST_SIZE 0x10000u
 #define TX_RING	   0x1000u
+#define CTRL_RING  0x800u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,7 +51,8 @@ static struct vhnet *loopback(void)
 	memcpy(d->opt.mac, mac, sizeof(mac));
 	if (vhnet_config_init(d) < 0)
 		abort();
-	d->bounce = malloc(d->frame_max);
+	/* As main.c sets up --loopback: one bounce buffer for the largest (GSO) frame. */
+	d->bounce = malloc(VHNET_HDR_LEN + VHNET_GSO_MAX);
 	if (!d->bounce)
 		abort();
 	return d;
@@ -72,12 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.ops = &vhnet_ops;
 	cfg.opaque = d;
 	cfg.features = d->features;
-	cfg.num_queues = 2;
+	cfg.num_queues = 3; /* receive, transmit, control (ctrl.c) */
 	cfg.max_queue_size = d->opt.queue_size;
 	cfg.config_size = sizeof(d->config);
 	fz_fe_open(&f, &cfg, GUEST_SIZE, rg.features);
 	memcpy(f.mem, data + 2, size - 2 < GUEST_SIZE ? size - 2 : GUEST_SIZE);
 	r = fz_fe_ring(&f, 1, rg.num, rg.packed, TX_RING, rg.base);
+	if (!r)
+		r = fz_fe_ring(&f, 2, rg.num, rg.packed, CTRL_RING, rg.base);
 	if (!r)
 		r = fz_fe_ring(&f, 0, rg.num, rg.packed, 0, rg.base);
 	if (!r) {
@@ -90,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)fz_fe_ring(&f, 0, rg.num, rg.packed, 0, rg.base);
 		}
 		fz_fe_kick(&f, 1);
+		fz_fe_kick(&f, 2);
+		fz_fe_stop(&f, 2);
 		fz_fe_stop(&f, 1);
 		fz_fe_stop(&f, 0);
 	}

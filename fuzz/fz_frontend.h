@@ -28,7 +28,7 @@
 #include <vhost/vq.h>
 
 #define FZ_UVA_BASE   0x7f0000000000ull
-#define FZ_MAX_QUEUES 2
+#define FZ_MAX_QUEUES 3
 
 struct fz_fe {
 	struct vh_server *s;

@@ -116,8 +116,17 @@ split_ring(mem, 0, 8, [[(HDR, 16, 0), (DATA, 16, 0), (ST, 1, WRITE)]])
 put("blk", "write_zeroes", bytes([3 << 5, 0]) + mem)
 
 # ---- fuzz_net: [ring bits][base] + guest RAM (rx ring at 0, tx ring at 0x1000) --------------
-def net(seed, mrg=False, packed=False, rx_bufs=((0x3000, 2048),), stop=False):
+def net(seed, mrg=False, packed=False, rx_bufs=((0x3000, 2048),), stop=False, ctrl=None):
     mem = ram(0x4000)
+    if ctrl:  # (class, command, data): virtio 1.2 §5.1.6.5, ring 2 at 0x800, ack at 0x3f00
+        cls, cmd, data = ctrl
+        mem[0x3e00:0x3e02] = bytes([cls, cmd])
+        mem[0x3e10:0x3e10 + len(data)] = data
+        chain = [(0x3e00, 2, 0), (0x3e10, len(data), 0), (0x3f00, 1, WRITE)]
+        if packed:
+            packed_ring(mem, 0x800, [chain])
+        else:
+            split_ring(mem, 0x800, 8, [chain])
     frame = bytes(12) + bytes.fromhex("525400123456") + bytes.fromhex("525400abcdef") + \
         b"\x08\x00" + bytes(range(46))
     mem[0x2000:0x2000 + len(frame)] = frame
@@ -138,6 +147,11 @@ net("echo_mrg", mrg=True, rx_bufs=((0x3000, 40), (0x3100, 40), (0x3200, 40)))
 net("echo_packed", packed=True)
 net("short_rx_no_mrg", rx_bufs=((0x3000, 40),))
 net("rx_stop_pending", rx_bufs=(), stop=True)
+net("ctrl_promisc", ctrl=(0, 0, b"\x01"))
+net("ctrl_mac_set", ctrl=(1, 1, bytes.fromhex("525400aabbcc")))
+net("ctrl_mac_table", ctrl=(1, 0, struct.pack("<I", 1) + bytes(6) + struct.pack("<I", 0)))
+net("ctrl_mq_pairs", ctrl=(4, 0, struct.pack("<H", 1)))
+net("ctrl_packed_vlan", packed=True, ctrl=(2, 0, struct.pack("<H", 5)))
 
 # ---- fuzz_vq_driver: [bits] then commands ---------------------------------------------------
 def drv(seed, first, cmds):
