@@ -243,6 +243,7 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 	}
 	/* The tap's offload header, as far as the driver accepted offloads (offload.c). */
 	vhnet_rx_hdr(d, &hdr.hdr, &out);
+	d->st.rx_gso += out.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 	return rx_commit(p, (uint64_t)got - VHNET_HDR_LEN, &out) ? RX_FAILED : RX_BUDGET;
 }
 
@@ -291,8 +292,10 @@ static uint64_t tx_check(struct vhnet *d, const struct vh_vq_elem *el)
 	/* §5.1.6.2.1: NEEDS_CSUM only with VIRTIO_NET_F_CSUM, a GSO type only with its HOST_*
 	 * bit (offload.c); the tap takes the header as it is. */
 	why = vhnet_tx_hdr_check(d, &hdr.hdr, el->out_len - VHNET_HDR_LEN);
-	if (!why)
+	if (!why) {
+		d->st.tx_gso += hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 		return el->out_len - VHNET_HDR_LEN;
+	}
 bad:
 	if (!d->st.tx_bad++)
 		vhnet_log(d, VH_LOG_WARN,

@@ -123,12 +123,13 @@ static void log_stats(const struct vhnet *d)
 
 	vhnet_log(
 	    d, VH_LOG_INFO,
-	    "tx %llu frames %llu bytes (%llu dropped, %llu bad); rx %llu frames %llu bytes "
-	    "(%llu dropped, %llu filtered, %llu bad buffers, %llu pauses for buffers); ctrl %llu "
-	    "ok, %llu failed",
+	    "tx %llu frames %llu bytes (%llu dropped, %llu bad, %llu gso); rx %llu frames %llu "
+	    "bytes (%llu gso, %llu dropped, %llu filtered, %llu bad buffers, %llu pauses for "
+	    "buffers); ctrl %llu ok, %llu failed",
 	    (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
 	    (unsigned long long)s->tx_dropped, (unsigned long long)s->tx_bad,
-	    (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+	    (unsigned long long)s->tx_gso, (unsigned long long)s->rx_frames,
+	    (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_gso,
 	    (unsigned long long)s->rx_dropped, (unsigned long long)s->rx_filtered,
 	    (unsigned long long)s->rx_bad_bufs, (unsigned long long)s->rx_paused,
 	    (unsigned long long)s->ctrl_ok, (unsigned long long)s->ctrl_err);

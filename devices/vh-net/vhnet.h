@@ -82,6 +82,7 @@ struct vhnet_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped, tx_bad;
 	uint64_t rx_frames, rx_bytes, rx_dropped, rx_bad_bufs, rx_paused, rx_filtered;
 	uint64_t ctrl_ok, ctrl_err;
+	uint64_t tx_gso, rx_gso; /* frames with a gso_type (segmentation offload in use) */
 };
 
 /* VIRTIO_NET_F_CTRL_RX MAC table entries (unicast + multicast); more: "accept all" of a kind. */

@@ -21,11 +21,19 @@
 #            used->idx at ring start and log it (tests/loopback/test_backend_resync.c). The guest
 #            polls with `timeout 5 wget`: busybox 1.35's `wget -T` segfaults (that, not the rings,
 #            was why this variant used to fail).
-# VARIANTS: mrg nomrg packed mq2 reconnect
+#   qemu10   QEMU 10.0 from bookworm-backports (guest/qemu.sh), MSI-X on (no vectors=0),
+#            checksum and segmentation offloads on (csum, guest_csum, host/guest_tso4/6; the guest
+#            must negotiate them): after the pings, an iperf-style TCP transfer both ways between
+#            the guest and the host (guest-progs/net_xfer.c on both ends: every byte checked
+#            against the sender's pseudo-random stream, SHA-256 of each direction compared by
+#            both ends and by this script), and vh-net must have carried GSO frames both ways.
+# VARIANTS: mrg nomrg packed mq2 reconnect qemu10
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-VARIANTS="mrg nomrg packed mq2 reconnect"
+VARIANTS="mrg nomrg packed mq2 reconnect qemu10"
+XFER_PORT=5201
+XFER_MIB=16
 NS=vhnet$$
 TAP=vhtap0
 HOST_IP=10.99.0.1
@@ -103,7 +111,7 @@ vhnet_guest_script()
 	cat >"$VH_TMP/guest.sh" <<'SH'
 #!/bin/sh
 # Guest side of test_qemu_vhnet.sh (busybox). /vh/env: VH_HOST_IP VH_GUEST_IP VH_MAC VH_BLOB_MD5
-# VH_EXPECT_MRG VH_EXPECT_PACKED VH_EXPECT_PAIRS VH_RECONNECT.
+# VH_EXPECT_MRG VH_EXPECT_PACKED VH_EXPECT_PAIRS VH_RECONNECT; qemu10: VH_XFER_MIB VH_XFER_PORT.
 . /vh/lib.sh
 dev=eth0
 vh_wait_path /sys/class/net/$dev
@@ -152,7 +160,25 @@ transfer()
 	vh_log "upload: md5 ok"
 }
 
-transfer
+# xfer: offloads negotiated (VIRTIO_NET_F_CSUM 0, GUEST_CSUM 1, GUEST_TSO4/6 7 8, HOST_TSO4/6
+# 11 12), then net_xfer both ways against the host's.
+xfer()
+{
+	for bit in 1 2 8 9 12 13; do
+		[ "$(echo "$f" | cut -c $bit)" = 1 ] || vh_die "offload feature bit $((bit - 1)) not negotiated"
+	done
+	vh_log "offloads negotiated: CSUM GUEST_CSUM GUEST_TSO4 GUEST_TSO6 HOST_TSO4 HOST_TSO6"
+	ping -c 3 -W 5 "$VH_HOST_IP" >/tmp/ping.txt 2>&1 || true
+	grep -q "3 packets transmitted, 3 packets received" /tmp/ping.txt ||
+		vh_die "ping $VH_HOST_IP: not all 3 answered"
+	vh_run timeout 60 /usr/bin/net_xfer send "$VH_HOST_IP" "$VH_XFER_PORT" "$VH_XFER_MIB" 0x5eed
+}
+
+if [ -n "${VH_XFER_MIB:-}" ]; then
+	xfer
+else
+	transfer
+fi
 if [ "$VH_RECONNECT" = 1 ]; then
 	# The host kills vh-net now and starts another; /phase2 appears once the new one serves.
 	echo VH-PHASE1-DONE
@@ -214,10 +240,29 @@ vhnet_restart()
 	echo "$VH_SPAWNED_PID"
 }
 
+# vhnet_check_xfer VARIANT PID: the host's net_xfer (PID) passed, and each direction's SHA-256
+# is the same on both ends (host log, guest console).
+vhnet_check_xfer()
+{
+	local v=$1 pid=$2 st=0 dir h g
+	wait "$pid" || st=$?
+	cat "$VH_TMP/xfer-$v.log"
+	[ "$st" -eq 0 ] || vh_fail "the host's net_xfer failed (status $st)"
+	for dir in up down; do
+		h=$(sed -n "s/^net_xfer: $dir .* sha256 \([0-9a-f]*\) .*/\1/p" "$VH_TMP/xfer-$v.log")
+		g=$(tr -d '\r' <"$VH_TMP/console.txt" |
+			sed -n "s/^net_xfer: $dir .* sha256 \([0-9a-f]*\) .*/\1/p")
+		if [ -z "$h" ] || [ "$h" != "$g" ]; then
+			vh_fail "$dir: sha256 host '$h', guest '$g'"
+		fi
+		vh_log "$dir: sha256 $h on both ends"
+	done
+}
+
 vhnet_run_variant()
 {
 	local v=$1 extra=() dev mrg=1 packed=0 pairs=1 smp=1 netdev sock blob st=0 vhnet peer md5 i
-	local reconnect=0 chardev guest log
+	local reconnect=0 chardev guest log xfer_env=() xfer='' gfiles=() sha
 	dev="virtio-net-pci,netdev=n0,mac=$GUEST_MAC,vectors=0"
 	netdev=vhost-user,id=n0,chardev=c0
 	sock=$VH_TMP/$v.sock
@@ -231,6 +276,19 @@ vhnet_run_variant()
 		extra=(--queue-pairs 2)
 		;;
 	reconnect) reconnect=1 chardev="$chardev,reconnect=1" ;;
+	qemu10)
+		. "$VH_GUEST_DIR/qemu.sh"
+		vh_qemu_backports || vh_fail "no QEMU 10.0 from bookworm-backports"
+		vh_log "QEMU $VH_QEMU_VERSION"
+		# No vectors=0: MSI-X, as a real guest has it.
+		dev="virtio-net-pci,netdev=n0,mac=$GUEST_MAC,csum=on,guest_csum=on"
+		dev="$dev,host_tso4=on,host_tso6=on,guest_tso4=on,guest_tso6=on"
+		vh_static_cc "$VH_TMP/net_xfer" "$VH_INTEROP/guest-progs/net_xfer.c"
+		sha=$(printf abc | sha256sum | cut -d' ' -f1)
+		[ "$("$VH_TMP/net_xfer" selftest)" = "$sha" ] || vh_fail "net_xfer's SHA-256 is wrong"
+		xfer_env=(--env "VH_XFER_MIB=$XFER_MIB" --env "VH_XFER_PORT=$XFER_PORT")
+		gfiles=(--bin "$VH_TMP/net_xfer")
+		;;
 	*) vh_fail "unknown variant $v (one of: $VARIANTS)" ;;
 	esac
 	vh_log "variant $v: device $dev"
@@ -248,12 +306,18 @@ vhnet_run_variant()
 		"$VH_TMP/up.bin" "$VH_TMP/phase2"
 	peer=$VH_SPAWNED_PID
 	vhnet_wait_listen 8000 20 "$peer"
+	if [ ${#xfer_env[@]} -gt 0 ]; then
+		vh_spawn "xfer-$v" 200 ip netns exec "$NS" "$VH_TMP/net_xfer" serve "$HOST_IP" \
+			"$XFER_PORT"
+		xfer=$VH_SPAWNED_PID
+		vhnet_wait_listen "$XFER_PORT" 20 "$xfer"
+	fi
 
 	vh_guest_build --script "$VH_TMP/guest.sh" --load "virtio_pci virtio_net" \
 		--wait /sys/class/net/eth0 --env VH_HOST_IP=$HOST_IP --env VH_GUEST_IP=$GUEST_IP \
 		--env VH_MAC=$GUEST_MAC --env VH_BLOB_MD5="$md5" --env VH_EXPECT_MRG=$mrg \
 		--env VH_EXPECT_PACKED=$packed --env VH_EXPECT_PAIRS=$pairs \
-		--env VH_RECONNECT=$reconnect --guest-timeout 120
+		--env VH_RECONNECT=$reconnect "${xfer_env[@]}" "${gfiles[@]}" --guest-timeout 120
 	vh_guest_run --smp "$smp" --timeout 170 -- -chardev "$chardev" -netdev "$netdev" \
 		-device "$dev" &
 	guest=$!
@@ -267,7 +331,11 @@ vhnet_run_variant()
 	wait "$guest" || st=$?
 	[ "$st" -eq 0 ] || vh_fail "guest failed (variant $v, run-guest status $st)"
 	kill -0 "$vhnet" 2>/dev/null || vh_fail "vh-net exited during the test"
-	cmp "$blob" "$VH_TMP/up.bin" || vh_fail "the file the guest uploaded differs from the blob"
+	if [ -n "$xfer" ]; then
+		vhnet_check_xfer "$v" "$xfer"
+	else
+		cmp "$blob" "$VH_TMP/up.bin" || vh_fail "the file the guest uploaded differs from the blob"
+	fi
 	vh_kill "$peer"
 	vh_kill "$vhnet"
 	log=$VH_TMP/vhnet-$v.log
@@ -278,6 +346,10 @@ vhnet_run_variant()
 	grep -E "tx [1-9][0-9]* frames" "$log" || vh_fail "vh-net did not exit cleanly"
 	! grep -E "Sanitizer|runtime error" "$VH_TMP"/vhnet-"$v"*.log || vh_fail "sanitizer report"
 	[ ! -e "$sock" ] || vh_fail "vh-net left its socket $sock behind"
+	if [ -n "$xfer" ]; then
+		grep -E "tx [0-9]+ frames .*[1-9][0-9]* gso\); rx [0-9]+ frames [0-9]+ bytes \([1-9][0-9]* gso" \
+			"$log" || vh_fail "vh-net carried no GSO frames in one direction (offloads not in use)"
+	fi
 	for ((i = 0; pairs > 1 && i < pairs; i++)); do
 		grep -E "pair $i: tx [1-9][0-9]* frames, rx [1-9]" "$log" ||
 			vh_fail "queue pair $i carried no frames in one direction"
