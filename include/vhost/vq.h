@@ -244,6 +244,19 @@ VH_API int vh_vq_set_notification(struct vh_vq *vq, bool enable);
 VH_API size_t vh_vq_inflight_size(unsigned num, bool packed);
 
 /**
+ * vh_vq_inflight_packed_base() - where a packed ring stands according to its inflight region
+ * (read only; for a frontend whose backend died before GET_VRING_BASE could answer).
+ * @region: the queue's part of the inflight area (QueueRegionPacked + num DescStatePacked).
+ * @size: bytes at @region. @num: ring size. @base: receives last_avail_idx | wrap << 15, the
+ * position after the last completed chain and every chain still in flight (the same position a
+ * backend restarting on the region resumes from, vh_vq_set_inflight()).
+ * Return: 0; -ENOENT the region was never used (version 0); -EINVAL bad @size/@num;
+ * -EPROTO the region is inconsistent. Thread: any (nobody may write the region meanwhile).
+ */
+VH_API int vh_vq_inflight_packed_base(const void *region, size_t size, unsigned num,
+				      uint32_t *base);
+
+/**
  * vh_vq_set_inflight() - track in-flight chains in @region (this queue's part of the
  * SET_INFLIGHT_FD area); pop, push and flush then keep it current.
  * @vq: the ring, addresses set (and vh_vq_set_base() done).

@@ -183,6 +183,14 @@ int vh_inflight_queue_start(struct vh_queue *q)
 	}
 	if (n < 0)
 		return vh_conn_fail(c, VH_USER_SET_INFLIGHT_FD, "inflight region", n);
+	/* Packed: the region decides where the ring resumes; a front-end that sent something else
+	 * restarted from a stale base (the region wins; the front-end's view is off). */
+	if ((c->features & (1ull << VIRTIO_F_RING_PACKED)) &&
+	    vh_vq_get_base(q->vq) != (q->base & 0xffff))
+		vh_logf(&c->s->cfg.log, VH_LOG_WARN, c->name,
+			"vq %u: SET_VRING_BASE 0x%x disagrees with the inflight region (0x%x): "
+			"resuming from the region",
+			q->index, q->base & 0xffff, vh_vq_get_base(q->vq));
 	q->infl = r;
 	if (n > 0)
 		vh_logf(&c->s->cfg.log, VH_LOG_INFO, c->name, "vq %u: resubmitting %d requests",

@@ -16,6 +16,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include <vhost/vq.h>
+
 #include "frontend/dev_internal.h"
 
 int vh_dev_set_broken(struct vh_dev *dev, int err)
@@ -399,14 +401,41 @@ static int vh_dev_optional(int err)
 	return err == -EOPNOTSUPP ? 0 : err;
 }
 
-/* Read a split ring's used index from guest memory: where a dead backend had got to. */
+/*
+ * Packed ring of a dead backend: used descriptors overwrite the ring, so guest memory does not
+ * say where it got to, and the base read at the last stop is stale. The inflight region does:
+ * its last completed used slot plus every chain still in flight (vh_vq_inflight_packed_base()).
+ */
+static void vh_dev_rebase_packed(struct vh_dev *dev, unsigned index)
+{
+	struct vh_dev_ring *r = &dev->rings[index];
+	size_t per = vh_vq_inflight_size(dev->inflight_qs, true);
+	uint32_t base;
+	int err;
+
+	if (!dev->inflight_addr || !per || index >= dev->inflight_nq ||
+	    (uint64_t)per * (index + 1) > dev->inflight_size)
+		return; /* no region: keep the last known base */
+	err = vh_vq_inflight_packed_base((const char *)dev->inflight_addr + per * index, per,
+					 r->vr.num, &base);
+	if (err == -EPROTO)
+		vh_dev_err(dev, "reconnect", err, "ring %u: inflight region inconsistent", index);
+	if (!err)
+		r->vr.base = base;
+}
+
+/* Where a dead backend had got to: split rings from the used index in guest memory. */
 void vh_dev_rebase_from_used(struct vh_dev *dev, unsigned index)
 {
 	struct vh_dev_ring *r = &dev->rings[index];
 	uint64_t uva;
 
-	if (r->vr.packed || vh_dev_has_iommu(dev))
-		return; /* packed: keep the last known base (inflight resubmits the rest) */
+	if (r->vr.packed) {
+		vh_dev_rebase_packed(dev, index);
+		return;
+	}
+	if (vh_dev_has_iommu(dev))
+		return;
 	uva = vh_dev_gpa_to_uva(dev, r->vr.used_gpa + 2, 2);
 	if (uva)
 		r->vr.base = __atomic_load_n((const uint16_t *)(uintptr_t)uva, __ATOMIC_ACQUIRE);

@@ -128,7 +128,7 @@ int vh_dev_vring_send_addr(struct vh_dev *dev, unsigned index, bool log);
 int vh_dev_start_rings(struct vh_dev *dev);
 uint64_t vh_dev_used_size(const struct vh_dev_vring *vr);
 bool vh_dev_has_iommu(const struct vh_dev *dev);
-/* Split ring: take the base from the used index in guest memory (the backend died). */
+/* The backend died: take the base from where it got to (split: used idx; packed: inflight). */
 void vh_dev_rebase_from_used(struct vh_dev *dev, unsigned index);
 
 /* dev_log.c */

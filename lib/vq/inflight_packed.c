@@ -217,6 +217,40 @@ int vq_inflight_packed_set(struct vh_vq *vq, void *region)
 	return n;
 }
 
+/*
+ * The restart position without repairing anything: the last committed used slot (old_*) plus
+ * the slots of every flagged chain. A push cut short still has its chain flagged and the old_*
+ * state, a pop cut short has its chain flagged: packed_repair() + packed_collect() reach the same
+ * sum either way.
+ */
+int vh_vq_inflight_packed_base(const void *region, size_t size, unsigned num, uint32_t *base)
+{
+	const struct vh_inflight_packed *r = region;
+	unsigned slots = 0, avail;
+
+	if (!region || !base || !num || num > VH_VQ_MAX_NUM || size < vq_inflight_packed_size(num))
+		return -EINVAL;
+	if (r->version == 0)
+		return -ENOENT;
+	if (r->version != 1 || r->desc_num != num || r->old_used_idx >= num ||
+	    r->old_used_wrap_counter > 1)
+		return -EPROTO;
+	for (unsigned i = 0; i < num; i++) {
+		const struct vh_inflight_packed_desc *e = &r->desc[i];
+
+		if (e->inflight > 1)
+			return -EPROTO;
+		if (e->inflight)
+			slots += e->num;
+	}
+	if (slots > num)
+		return -EPROTO;
+	avail = r->old_used_idx + slots;
+	*base = (avail % num) |
+		((uint32_t)(r->old_used_wrap_counter ^ (avail >= num)) << VH_VQ_WRAP_SHIFT);
+	return 0;
+}
+
 /* Rebuild an in-flight chain from the region's copies (the ring slots are gone). */
 int vq_inflight_packed_resubmit(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t h)
 {

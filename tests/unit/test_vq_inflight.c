@@ -277,13 +277,52 @@ static void penv_init(struct penv *p)
 static void penv_restart(struct penv *p, int expect)
 {
 	struct vh_vq_config vc = { .num = NUM, .packed = true, .name = "infl packed" };
+	uint32_t fe_base = 0;
 
+	/* What a frontend reads from the region (read only, before the repair) ... */
+	assert_int_equal(vh_vq_inflight_packed_base(p->rg, 320, NUM, &fe_base), 0);
 	vh_vq_destroy(&p->vq);
 	vc.log = vh_test_sink(&p->log);
 	assert_int_equal(vh_vq_create(&vc, &p->vq), 0);
 	assert_int_equal(vh_vq_set_addrs(p->vq, &p->ra.host), 0);
 	vh_vq_set_memmap(p->vq, p->map);
 	assert_int_equal(vh_vq_set_inflight(p->vq, p->rg, 320), expect);
+	/* ... is where the restarted backend resumes. */
+	assert_int_equal(vh_vq_get_base(p->vq), fe_base);
+}
+
+/* The region's bytes (vhost-user.rst QueueRegionPacked) -> the base a frontend restarts from. */
+static void test_inflight_packed_base(void **state)
+{
+	uint8_t rg[32 + 8 * 32] = { 0 };
+	uint32_t base = 0;
+
+	(void)state;
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), -ENOENT);
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg) - 1, 8, &base), -EINVAL);
+	rg[8] = 1;  /* version */
+	rg[10] = 8; /* desc_num */
+	rg[18] = 6; /* old_used_idx: used slot 6 ... */
+	rg[16] = 7; /* (used_idx ahead: a push cut short; only old_* counts) */
+	rg[21] = 1; /* ... old_used_wrap_counter 1 */
+	/* desc[2]: in flight, 2 slots; desc[5]: in flight, 1 slot. */
+	rg[32 + 2 * 32] = 1;
+	rg[32 + 2 * 32 + 6] = 2;
+	rg[32 + 5 * 32] = 1;
+	rg[32 + 5 * 32 + 6] = 1;
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), 0);
+	assert_int_equal(base, 1); /* 6 + 3 = 9: slot 1 of the next lap, wrap 0 */
+	rg[32 + 5 * 32] = 0;
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), 0);
+	assert_int_equal(base, 0); /* 6 + 2 = 8: slot 0, wrap flips */
+	rg[21] = 0;
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), 0);
+	assert_int_equal(base, 1u << 15);
+	rg[32 + 5 * 32] = 2; /* not a flag */
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), -EPROTO);
+	rg[32 + 5 * 32] = 0;
+	rg[10] = 16; /* another ring size */
+	assert_int_equal(vh_vq_inflight_packed_base(rg, sizeof(rg), 8, &base), -EPROTO);
 }
 
 static void penv_fini(struct penv *p)
@@ -379,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_bad),
 		cmocka_unit_test(test_inflight_packed_resubmit),
 		cmocka_unit_test(test_inflight_packed_interrupted_push),
+		cmocka_unit_test(test_inflight_packed_base),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
