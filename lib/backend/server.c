@@ -481,11 +481,13 @@ static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t event
 		if (!((struct vh_conn *)w->ptr)->dead)
 			vh_conn_readable(w->ptr);
 		break;
-	case VH_WATCH_KICK:
 	case VH_WATCH_WAKE:
 		/* Drain the eventfd; a stale event for a replaced fd only costs an EAGAIN. */
 		if (w->fd >= 0 && read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			break;
+		/* fall through */
+	case VH_WATCH_KICK:
+		/* Edge-triggered (vh_queue_watch_kick()): nothing to drain. */
 		if (!((struct vh_queue *)w->ptr)->conn->dead)
 			vh_queue_run(w->ptr);
 		break;
@@ -499,12 +501,13 @@ static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t event
 	}
 }
 
-int vh_server_dispatch(struct vh_server *s)
+/* One epoll_wait (up to @timeout_ms; 0: do not block) and the handlers of what it returned. */
+static int server_dispatch(struct vh_server *s, int timeout_ms)
 {
 	struct epoll_event ev[VH_SERVER_EVENTS_BATCH];
 	int n;
 
-	n = epoll_wait(s->epfd, ev, VH_SERVER_EVENTS_BATCH, 0);
+	n = epoll_wait(s->epfd, ev, VH_SERVER_EVENTS_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	s->dispatching = true;
@@ -515,19 +518,19 @@ int vh_server_dispatch(struct vh_server *s)
 	return n;
 }
 
+int vh_server_dispatch(struct vh_server *s)
+{
+	return server_dispatch(s, 0);
+}
+
 int vh_server_run(struct vh_server *s)
 {
-	struct pollfd p = { .fd = s->epfd, .events = POLLIN };
 	int err;
 
 	s->stop = false;
+	/* Sleep in epoll_wait itself: one system call per wake-up, not a poll() before it. */
 	while (!s->stop) {
-		if (poll(&p, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		err = vh_server_dispatch(s);
+		err = server_dispatch(s, -1);
 		if (err < 0)
 			return err;
 	}

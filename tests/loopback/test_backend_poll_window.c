@@ -42,7 +42,9 @@ static void guest_step(struct pw *p)
 			{ .gpa = FE_OUT_GPA + slot * 256, .len = 16 },
 			{ .gpa = FE_IN_GPA + slot * 256, .len = 16 },
 		};
-		struct vh_vq_driver_req req = { .bufs = bufs, .out_num = 1, .in_num = 1, .token = p };
+		struct vh_vq_driver_req req = {
+			.bufs = bufs, .out_num = 1, .in_num = 1, .token = p
+		};
 
 		assert_int_equal(vh_vq_driver_add(p->f.drv, &req), 0);
 		p->inflight++;
