@@ -209,7 +209,8 @@ static int run(struct loop *l, const struct opts *o)
 		rx[i] = (struct vh_net_pkt){ .data = out[i], .cap = sizeof(out[i]) };
 	}
 	for (;;) {
-		if (o->frames ? done >= o->frames : (rounds & 63) == 0 && (t = now_s()) - t0 >= o->seconds)
+		if (o->frames ? done >= o->frames
+			      : (rounds & 63) == 0 && (t = now_s()) - t0 >= o->seconds)
 			break;
 		rounds++;
 		r = vh_net_tx_burst(l->net, 0, tx, o->burst);
@@ -260,10 +261,11 @@ int main(int argc, char **argv)
 			o.mrg = false;
 			break;
 		default:
-			fprintf(stderr,
-				"usage: %s [-t SECONDS | -n FRAMES] [-s BYTES] [-b BURST] [--packed] "
-				"[--no-mrg]\n",
-				argv[0]);
+			fprintf(
+			    stderr,
+			    "usage: %s [-t SECONDS | -n FRAMES] [-s BYTES] [-b BURST] [--packed] "
+			    "[--no-mrg]\n",
+			    argv[0]);
 			return 2;
 		}
 	}

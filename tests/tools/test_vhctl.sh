@@ -151,6 +151,10 @@ test_net()
 		'all(r["mode"] == "flood" and r["received"] == r["sent"] > 0 and r["lost"] == 0 for r in d["results"])' \
 		'all(0 < r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["p99_9"] <= r["latency_us"]["max"] for r in d["results"])' \
 		'all(r["pps"] > 0 for r in d["results"])'
+	# Two queue pairs: every frame back over both, with bursts.
+	run 60 net bench "$NSOCK" --runtime 1 --sizes 64 --mode flood --queue-pairs all --json ||
+		vh_fail "net bench --queue-pairs all failed"
+	jcheck 'd["queue_pairs_used"] == 2' 'd["results"][0]["received"] == d["results"][0]["sent"] > 0'
 	# A backend that does not echo: a clear error, exit 1.
 	start_blk --blk-file memory:16M
 	local st=0
