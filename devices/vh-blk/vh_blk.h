@@ -26,6 +26,7 @@
 #include <linux/virtio_blk.h>
 
 #include <vhost/backend.h>
+#include <vhost/program.h>
 
 #ifdef VHBLK_HAVE_URING
 #include <liburing.h>
@@ -61,8 +62,6 @@ enum vhblk_aio {
 
 /** struct vhblk_options - the command line. */
 struct vhblk_options {
-	const char *socket_path;
-	int listen_fd;
 	const char *blk_file; /* FILE, null:SIZE or memory:SIZE */
 	bool read_only;
 	bool direct; /* O_DIRECT */
@@ -75,7 +74,6 @@ struct vhblk_options {
 	unsigned poll_threads;
 	unsigned poll_us; /* event mode poll window ceiling (vh_server_config.event_poll_us) */
 	const char *serial;
-	bool verbose;
 };
 
 struct vhblk_queue;
@@ -136,7 +134,7 @@ struct vhblk_pool {
 /** struct vhblk - the device. */
 struct vhblk {
 	struct vhblk_options opt;
-	struct vh_log_sink log;
+	struct vh_program *prog; /* command line, log, signals (include/vhost/program.h) */
 	struct vh_server *srv;
 	enum vhblk_backing_kind kind;
 	int fd; /* FILE backing */
@@ -149,15 +147,13 @@ struct vhblk {
 	uint8_t *zeroes; /* VHBLK_SIZE_MAX zero bytes for write zeroes without fallocate */
 };
 
-/* main.c */
+/* main.c (fuzz/ provides its own) */
 void vhblk_log(const struct vhblk *d, enum vh_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* options.c */
-int vhblk_parse_options(int argc, char **argv, struct vhblk_options *o);
+void vhblk_options_init(struct vhblk_options *o, struct vh_program_config *pc);
 int vhblk_parse_size(const char *s, uint64_t *out);
-void vhblk_usage(const char *argv0);
-void vhblk_print_capabilities(void);
 
 /* backing.c */
 int vhblk_backing_open(struct vhblk *d);

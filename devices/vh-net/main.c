@@ -5,49 +5,29 @@
  * removing its socket. See docs/vh-net.md.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <vhost/proto.h>
 
 #include "vhnet.h"
-#include "../common/daemon.h"
 
 void vhnet_log(const struct vhnet *d, enum vh_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vhd_vlog(&d->log, VHNET_NAME, level, fmt, ap);
+	vh_program_vlog(d->prog, level, fmt, ap);
 	va_end(ap);
-}
-
-static void on_signal(void *opaque, int fd, uint32_t events)
-{
-	struct vhnet *d = opaque;
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		vhnet_log(d, VH_LOG_INFO, "signal %u: exiting", si.ssi_signo);
-	vh_server_stop(d->srv);
 }
 
 static int server_start(struct vhnet *d)
 {
 	struct vh_server_config cfg;
-	int err;
 
-	vh_server_config_init(&cfg);
-	cfg.name = VHNET_NAME;
-	cfg.socket_path = d->opt.socket_path;
-	cfg.listen_fd = d->opt.listen_fd;
+	vh_program_server_config(d->prog, &cfg);
 	cfg.ops = &vhnet_ops;
 	cfg.opaque = d;
 	cfg.features = d->features;
@@ -69,15 +49,10 @@ static int server_start(struct vhnet *d)
 	cfg.poll_group = 2;
 	cfg.poll_threads = d->opt.poll_threads ? d->opt.poll_threads : d->opt.queue_pairs;
 	cfg.event_poll_us = d->opt.poll_us;
-	cfg.log = d->log;
-	err = vh_server_create(&cfg, &d->srv);
-	if (err)
-		vhnet_log(d, VH_LOG_ERR, "cannot serve on %s: %s",
-			  d->opt.socket_path ? d->opt.socket_path : "--fd", strerror(-err));
-	return err;
+	return vh_program_server_create(d->prog, &cfg, &d->srv);
 }
 
-static int run(struct vhnet *d, int sfd)
+static int run(struct vhnet *d)
 {
 	int err;
 
@@ -96,24 +71,14 @@ static int run(struct vhnet *d, int sfd)
 	err = server_start(d);
 	if (err)
 		return err;
-	err = vh_server_watch(d->srv, sfd, EPOLLIN, on_signal, d);
-	if (err) {
-		vhnet_log(d, VH_LOG_ERR, "watch signalfd: %s", strerror(-err));
-		return err;
-	}
 	vhnet_log(d, VH_LOG_INFO,
 		  "serving %s%s on %s: %u queue pair(s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu "
 		  "%u, mergeable rx buffers %s, %s datapath",
 		  d->opt.tap ? "tap " : "loopback", d->opt.tap ? d->opt.tap : "",
-		  d->opt.socket_path ? d->opt.socket_path : "inherited fd", d->opt.queue_pairs,
-		  d->opt.mac[0], d->opt.mac[1], d->opt.mac[2], d->opt.mac[3], d->opt.mac[4],
-		  d->opt.mac[5], d->opt.mtu, d->opt.no_mrg ? "off" : "offered",
-		  d->opt.poll ? "poll" : "event");
-	err = vh_server_run(d->srv);
-	if (err)
-		vhnet_log(d, VH_LOG_ERR, "server loop: %s", strerror(-err));
-	vh_server_unwatch(d->srv, sfd);
-	return err;
+		  vh_program_listen_desc(d->prog), d->opt.queue_pairs, d->opt.mac[0], d->opt.mac[1],
+		  d->opt.mac[2], d->opt.mac[3], d->opt.mac[4], d->opt.mac[5], d->opt.mtu,
+		  d->opt.no_mrg ? "off" : "offered", d->opt.poll ? "poll" : "event");
+	return vh_program_run(d->prog, d->srv);
 }
 
 static void log_stats(const struct vhnet *d)
@@ -141,20 +106,17 @@ static void log_stats(const struct vhnet *d)
 
 int main(int argc, char **argv)
 {
+	struct vh_program_config pc;
 	struct vhnet d;
-	int sfd, err;
+	int err;
 
 	memset(&d, 0, sizeof(d));
-	err = vhnet_parse_options(argc, argv, &d.opt);
+	vhnet_options_init(&d.opt, &pc);
+	/* Before the poll workers start: they inherit the blocked SIGTERM / SIGINT. */
+	err = vh_program_create(&pc, argc, argv, &d.prog);
 	if (err)
-		return err > 0 ? 0 : 2;
-	vhd_log_init(&d.log, d.opt.verbose);
-	sfd = vhd_signalfd();
-	if (sfd < 0) {
-		vhnet_log(&d, VH_LOG_ERR, "signalfd: %s", strerror(-sfd));
-		return 1;
-	}
-	err = run(&d, sfd);
+		return vh_program_exit_status(err);
+	err = run(&d);
 	/* Closes the connection (queue_stop returns held buffers) and unlinks the socket. */
 	vh_server_destroy(&d.srv);
 	if (!err)
@@ -162,7 +124,7 @@ int main(int argc, char **argv)
 	vhnet_tap_close(&d);
 	vhnet_pairs_free(&d);
 	free(d.bounce);
-	close(sfd);
+	vh_program_destroy(&d.prog);
 	/* The failure was logged where it happened. */
 	return err ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 #include <linux/virtio_net.h>
 
 #include <vhost/backend.h>
+#include <vhost/program.h>
 
 #define VHNET_NAME "vh-net"
 
@@ -56,12 +57,12 @@
 #define VHNET_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Queue pairs: the rings of a connection are limited to VH_SERVER_MAX_QUEUES. */
-#define VHNET_MAX_PAIRS (VH_SERVER_MAX_QUEUES / 2)
+#define VHNET_MAX_PAIRS	    (VH_SERVER_MAX_QUEUES / 2)
+#define VHNET_MAX_PAIRS_NUM 32 /* the same, for --help text */
+_Static_assert(VHNET_MAX_PAIRS == VHNET_MAX_PAIRS_NUM, "--help text");
 
 /** struct vhnet_options - the command line. */
 struct vhnet_options {
-	const char *socket_path;
-	int listen_fd;
 	const char *tap;
 	bool loopback;
 	uint8_t mac[6];
@@ -74,7 +75,6 @@ struct vhnet_options {
 	bool poll;
 	unsigned poll_threads;
 	unsigned poll_us; /* event mode poll window (vh_server_config.event_poll_us) */
-	bool verbose;
 };
 
 /** struct vhnet_stats - counters, printed at exit. */
@@ -131,7 +131,7 @@ struct vhnet_pair {
 /** struct vhnet - the device. */
 struct vhnet {
 	struct vhnet_options opt;
-	struct vh_log_sink log;
+	struct vh_program *prog; /* command line, log, signals (include/vhost/program.h) */
 	struct vh_server *srv;
 	unsigned frame_max;	     /* header + largest frame the tap may hand us */
 	uint64_t features;	     /* offered device bits */
@@ -150,12 +150,12 @@ struct vhnet {
 	struct vhnet_pair *pairs; /* opt.queue_pairs of them */
 };
 
-/* main.c */
+/* main.c (fuzz/ provides its own) */
 void vhnet_log(const struct vhnet *d, enum vh_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* options.c */
-int vhnet_parse_options(int argc, char **argv, struct vhnet_options *o);
+void vhnet_options_init(struct vhnet_options *o, struct vh_program_config *pc);
 
 /* tap.c */
 int vhnet_tap_open(struct vhnet *d);

@@ -36,6 +36,7 @@
 #ifndef VHOST_PROGRAM_H
 #define VHOST_PROGRAM_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include <vhost/backend.h>
@@ -140,6 +141,17 @@ VH_API struct vh_log_sink vh_program_log_sink(const struct vh_program *p);
  */
 VH_API void vh_program_log(const struct vh_program *p, enum vh_log_level level, const char *fmt,
 			   ...) __attribute__((format(printf, 3, 4)));
+
+/**
+ * vh_program_vlog() - vh_program_log() with a va_list (for a device's own log wrapper).
+ * @p: the program.
+ * @level: VH_LOG_ERR..VH_LOG_DEBUG.
+ * @fmt: printf format, no trailing newline.
+ * @ap: the arguments.
+ * Thread: any.
+ */
+VH_API void vh_program_vlog(const struct vh_program *p, enum vh_log_level level, const char *fmt,
+			    va_list ap) __attribute__((format(printf, 3, 0)));
 
 /**
  * vh_program_parse_uint() - inside parse_option: the option's argument as an unsigned number

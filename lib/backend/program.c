@@ -71,10 +71,10 @@ static void log_stderr(void *opaque, enum vh_log_level level, const char *msg)
 	fprintf(stderr, "%s: %s\n", level_names[level], msg);
 }
 
-void vh_program_log(const struct vh_program *p, enum vh_log_level level, const char *fmt, ...)
+void vh_program_vlog(const struct vh_program *p, enum vh_log_level level, const char *fmt,
+		     va_list ap)
 {
 	char buf[512];
-	va_list ap;
 	int n;
 
 	if (level > p->sink.max_level)
@@ -82,10 +82,17 @@ void vh_program_log(const struct vh_program *p, enum vh_log_level level, const c
 	n = snprintf(buf, sizeof(buf), "%s: ", p->cfg->name);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		n = 0;
-	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-	va_end(ap);
 	p->sink.fn(p->sink.opaque, level, buf);
+}
+
+void vh_program_log(const struct vh_program *p, enum vh_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vh_program_vlog(p, level, fmt, ap);
+	va_end(ap);
 }
 
 struct vh_log_sink vh_program_log_sink(const struct vh_program *p)
