@@ -36,6 +36,8 @@
 #include <vhost/frontend.h>
 #include <vhost/vq.h>
 
+#include "unit_helpers.h"
+
 #define MEM_SIZE   (1u << 20)
 #define RING_GPA   0x10000ull
 #define HDR_GPA	   0x20000ull
@@ -46,7 +48,7 @@
 #define IMG_SIZE   (1u << 20)
 #define SECTORS	   (IMG_SIZE / 512)
 #define SERIAL	   "vh-blk-loopback-id"
-#define NO_REPLY   (-1000)
+#define NO_REPLY   VH_TEST_NO_REPLY
 
 struct t {
 	char dir[64], sock[96], img[96];
@@ -82,13 +84,11 @@ static void make_image(struct t *t)
 
 static void spawn(struct t *t, const char *const *extra)
 {
-	const char *build = getenv("LIBVHOST_BUILD");
 	char bin[256];
 	const char *argv[24];
 	unsigned n = 0;
 
-	assert_non_null(build);
-	snprintf(bin, sizeof(bin), "%s/devices/vh-blk/vh-blk", build);
+	vh_test_build_path(bin, sizeof(bin), "devices/vh-blk/vh-blk");
 	argv[n++] = bin;
 	argv[n++] = "--socket-path";
 	argv[n++] = t->sock;
@@ -101,25 +101,7 @@ static void spawn(struct t *t, const char *const *extra)
 	for (; extra && *extra; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	t->pid = fork();
-	assert_true(t->pid >= 0);
-	if (t->pid == 0) {
-		/* A failed assertion skips teardown(): the daemon must not outlive the test. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		int status;
-
-		if (stat(t->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		if (waitpid(t->pid, &status, WNOHANG) == t->pid)
-			fail_msg("vh-blk exited before listening (status %d)", status);
-		usleep(10000);
-	}
-	fail_msg("vh-blk did not create %s", t->sock);
+	t->pid = vh_test_spawn_daemon(argv, t->sock);
 }
 
 static void connect_dev(struct t *t)
@@ -194,19 +176,12 @@ static void setup(struct t *t, bool memory, const char *const *extra)
 
 static void teardown(struct t *t)
 {
-	int status = -1;
-	struct stat st;
-
 	vh_dev_destroy(&t->dev);
 	vh_vq_driver_destroy(&t->drv);
 	munmap(t->mem, MEM_SIZE);
 	close(t->memfd);
 	/* Backend program conventions: SIGTERM is a clean exit that removes the socket. */
-	assert_int_equal(kill(t->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_not_equal(stat(t->sock, &st), 0);
+	vh_test_stop_daemon(t->pid, t->sock);
 	unlink(t->img);
 	rmdir(t->dir);
 }
@@ -215,23 +190,8 @@ static void teardown(struct t *t)
 static int64_t xfer_ms(struct t *t, const struct vh_vq_buf *bufs, unsigned out, unsigned in, int ms)
 {
 	struct vh_vq_driver_req req = { .bufs = bufs, .out_num = out, .in_num = in, .token = t };
-	struct pollfd p = { .fd = vh_dev_vring_call_fd(t->dev, 0), .events = POLLIN };
-	uint64_t one = 1, v;
-	void *token;
-	uint32_t len;
 
-	assert_int_equal(vh_vq_driver_add(t->drv, &req), 0);
-	vh_vq_driver_publish(t->drv);
-	assert_int_equal(write(vh_dev_vring_kick_fd(t->dev, 0), &one, 8), 8);
-	for (int waited = 0; waited <= ms; waited += 10) {
-		if (vh_vq_driver_get_used(t->drv, &token, &len) == 1) {
-			assert_ptr_equal(token, t);
-			return len;
-		}
-		if (poll(&p, 1, 10) == 1)
-			assert_int_equal(read(p.fd, &v, 8), 8);
-	}
-	return NO_REPLY;
+	return vh_test_vq_xfer(t->dev, 0, t->drv, &req, ms);
 }
 
 static int64_t xfer(struct t *t, const struct vh_vq_buf *bufs, unsigned out, unsigned in)

@@ -41,6 +41,8 @@
 #include <vhost/frontend.h>
 #include <vhost/vq.h>
 
+#include "unit_helpers.h"
+
 #define MEM_SIZE    (1u << 20)
 #define NUM	    64u
 #define RX	    0u
@@ -77,37 +79,16 @@ static const struct params plain = { { "--no-offloads" }, 0, 2 };
 
 static void spawn(struct t *t, const struct params *pr)
 {
-	const char *build = getenv("LIBVHOST_BUILD");
-	const char *argv[16] = {
-		NULL, "--socket-path", t->sock, "--loopback", "--queue-size", "256"
-	};
 	char bin[256];
+	const char *argv[16] = {
+		bin, "--socket-path", t->sock, "--loopback", "--queue-size", "256"
+	};
 	unsigned n = 6;
 
-	assert_non_null(build);
-	snprintf(bin, sizeof(bin), "%s/devices/vh-net/vh-net", build);
-	t->pid = fork();
-	assert_true(t->pid >= 0);
-	if (t->pid == 0) {
-		/* A failed assertion skips teardown(): the daemon must not outlive the test. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		argv[0] = bin;
-		for (unsigned i = 0; i < 4 && pr->args[i]; i++)
-			argv[n++] = pr->args[i];
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		int status;
-
-		if (stat(t->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		if (waitpid(t->pid, &status, WNOHANG) == t->pid)
-			fail_msg("vh-net exited before listening (status %d)", status);
-		usleep(10000);
-	}
-	fail_msg("vh-net did not create %s", t->sock);
+	for (unsigned i = 0; i < 4 && pr->args[i]; i++)
+		argv[n++] = pr->args[i];
+	vh_test_build_path(bin, sizeof(bin), "devices/vh-net/vh-net");
+	t->pid = vh_test_spawn_daemon(argv, t->sock);
 }
 
 static void ring_setup(struct t *t, unsigned q)
@@ -177,17 +158,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct t *t = *state;
-	int status = -1;
 
 	vh_dev_destroy(&t->dev);
 	for (unsigned q = 0; q < MAX_RINGS; q++)
 		vh_vq_driver_destroy(&t->drv[q]);
 	munmap(t->mem, MEM_SIZE);
 	close(t->memfd);
-	assert_int_equal(kill(t->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	vh_test_stop_daemon(t->pid, t->sock);
 	rmdir(t->dir);
 	free(t);
 	return 0;

@@ -31,6 +31,8 @@
 
 #include <vhost/net.h>
 
+#include "unit_helpers.h"
+
 #define QSIZE	   64u
 #define RX_BUF	   2048u
 #define TX_BUF	   9216u
@@ -52,13 +54,11 @@ struct t {
 
 static void spawn(struct t *t)
 {
-	const char *build = getenv("LIBVHOST_BUILD");
 	char bin[256];
 	const char *argv[16];
 	unsigned n = 0;
 
-	assert_non_null(build);
-	snprintf(bin, sizeof(bin), "%s/devices/vh-net/vh-net", build);
+	vh_test_build_path(bin, sizeof(bin), "devices/vh-net/vh-net");
 	argv[n++] = bin;
 	argv[n++] = "--socket-path";
 	argv[n++] = t->sock;
@@ -72,25 +72,7 @@ static void spawn(struct t *t)
 	if (t->no_mrg)
 		argv[n++] = "--no-mrg-rxbuf";
 	argv[n] = NULL;
-	t->pid = fork();
-	assert_true(t->pid >= 0);
-	if (t->pid == 0) {
-		/* A failed assertion skips teardown(): the daemon must not outlive the test. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		int status;
-
-		if (stat(t->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		if (waitpid(t->pid, &status, WNOHANG) == t->pid)
-			fail_msg("vh-net exited before listening (status %d)", status);
-		usleep(10000);
-	}
-	fail_msg("vh-net did not create %s", t->sock);
+	t->pid = vh_test_spawn_daemon(argv, t->sock);
 }
 
 static void setup(struct t *t, bool packed, bool no_mrg)
@@ -122,16 +104,9 @@ static void setup(struct t *t, bool packed, bool no_mrg)
 
 static void teardown(struct t *t)
 {
-	int status = -1;
-	struct stat st;
-
 	vh_net_destroy(&t->net);
 	/* Backend program conventions: SIGTERM is a clean exit that removes the socket. */
-	assert_int_equal(kill(t->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_not_equal(stat(t->sock, &st), 0);
+	vh_test_stop_daemon(t->pid, t->sock);
 	rmdir(t->dir);
 }
 
