@@ -61,7 +61,7 @@ static int rx_pop_one(struct vhnet_pair *p)
 			p->nheld++;
 			return 1;
 		}
-		if (!p->dev->st.rx_bad_bufs++)
+		if (!p->st.rx_bad_bufs++)
 			vhnet_log(p->dev, VH_LOG_WARN,
 				  "rx: buffer %u: %u readable part(s), %llu writable bytes: "
 				  "returned unused",
@@ -157,9 +157,9 @@ static int rx_commit(struct vhnet_pair *p, uint64_t len, const struct virtio_net
 			return -EPROTO;
 		}
 	}
-	p->dev->st.rx_frames++;
+	p->st.rx_frames++;
 	p->rx_frames++;
-	p->dev->st.rx_bytes += len;
+	p->st.rx_bytes += len;
 	return 0;
 }
 
@@ -229,7 +229,7 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 	}
 	/* The tap reports the whole frame's length even when the buffers cut it short. */
 	if ((size_t)got < VHNET_HDR_LEN + VHNET_ETH_MIN || (uint64_t)got - VHNET_HDR_LEN > room) {
-		d->st.rx_dropped++;
+		p->st.rx_dropped++;
 		return RX_BUDGET;
 	}
 	/* The control queue's receive filter; a frame it refuses leaves the buffers held. */
@@ -237,13 +237,13 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 		size_t l = vhnet_iov_copy_out(p->rx_iov + 1, n, 0, eth, sizeof(eth));
 
 		if (!vhnet_rx_accept(p, eth, VHNET_MIN(l, (size_t)got - VHNET_HDR_LEN))) {
-			d->st.rx_filtered++;
+			p->st.rx_filtered++;
 			return RX_BUDGET;
 		}
 	}
 	/* The tap's offload header, as far as the driver accepted offloads (offload.c). */
 	vhnet_rx_hdr(d, &hdr.hdr, &out);
-	d->st.rx_gso += out.gso_type != VIRTIO_NET_HDR_GSO_NONE;
+	p->st.rx_gso += out.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 	return rx_commit(p, (uint64_t)got - VHNET_HDR_LEN, &out) ? RX_FAILED : RX_BUDGET;
 }
 
@@ -256,8 +256,10 @@ static void rx_from_tap(struct vhnet_pair *p)
 
 	for (i = 0; i < VHNET_RX_BUDGET && why == RX_BUDGET; i++)
 		why = rx_tap_one(p);
-	if (why == RX_NO_BUFFERS)
-		p->dev->st.rx_paused++;
+	/* Counted once per pause (poll mode comes here every round while the ring is short). */
+	if (why == RX_NO_BUFFERS && !p->starved)
+		p->st.rx_paused++;
+	p->starved = why == RX_NO_BUFFERS;
 	if (why == RX_FAILED)
 		p->rx_broken = true;
 	rx_set_watch(p, why == RX_TAP_EMPTY || why == RX_BUDGET);
@@ -280,8 +282,9 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 /* ---- transmit ------------------------------------------------------------------------------ */
 
 /* Check a transmitted chain; Return: the frame's bytes after the header, 0 to drop it. */
-static uint64_t tx_check(struct vhnet *d, const struct vh_vq_elem *el)
+static uint64_t tx_check(struct vhnet_pair *p, const struct vh_vq_elem *el)
 {
+	struct vhnet *d = p->dev;
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	const char *why = "writable parts, too short or too long";
 
@@ -293,11 +296,11 @@ static uint64_t tx_check(struct vhnet *d, const struct vh_vq_elem *el)
 	 * bit (offload.c); the tap takes the header as it is. */
 	why = vhnet_tx_hdr_check(d, &hdr.hdr, el->out_len - VHNET_HDR_LEN);
 	if (!why) {
-		d->st.tx_gso += hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE;
+		p->st.tx_gso += hdr.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 		return el->out_len - VHNET_HDR_LEN;
 	}
 bad:
-	if (!d->st.tx_bad++)
+	if (!p->st.tx_bad++)
 		vhnet_log(d, VH_LOG_WARN,
 			  "tx: chain %u: %u readable bytes, %u writable part(s): %s: dropped",
 			  el->id, (unsigned)el->out_len, el->in_num, why);
@@ -328,13 +331,13 @@ static void tx_to_tap(struct vhnet_pair *p, const struct vh_vq_elem *el, uint64_
 	struct vhnet *d = p->dev;
 
 	if (n < 0) {
-		if (!d->st.tx_dropped++)
+		if (!p->st.tx_dropped++)
 			vhnet_log(d, VH_LOG_WARN, "tap: write: %s (frame dropped)",
 				  strerror(errno));
 		return;
 	}
-	d->st.tx_frames++;
-	d->st.tx_bytes += len;
+	p->st.tx_frames++;
+	p->st.tx_bytes += len;
 	p->tx_frames++;
 }
 
@@ -347,7 +350,7 @@ static int tx_kick_tap(struct vhnet_pair *p)
 		r = tx_pop(p);
 		if (r <= 0)
 			return r;
-		len = tx_check(p->dev, &p->tx);
+		len = tx_check(p, &p->tx);
 		if (len)
 			tx_to_tap(p, &p->tx, len);
 		r = vh_queue_push(p->txq, &p->tx, 0);
@@ -370,7 +373,7 @@ static int loop_one(struct vhnet_pair *p)
 	n = rx_frame_iov(p, p->rx_iov, VHNET_TX_IOV, &room);
 	if (p->tx_len > room) {
 		/* Without MRG_RXBUF one buffer must hold the frame (§5.1.6.3.1). */
-		d->st.rx_dropped++;
+		p->st.rx_dropped++;
 		return 0;
 	}
 	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, d->bounce, VHNET_HDR_LEN + p->tx_len);
@@ -378,16 +381,16 @@ static int loop_one(struct vhnet_pair *p)
 	memcpy(mac, f, 6);
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, mac, 6);
-	d->st.tx_frames++;
-	d->st.tx_bytes += p->tx_len;
+	p->st.tx_frames++;
+	p->st.tx_bytes += p->tx_len;
 	p->tx_frames++;
 	/* The header comes back as sent (offload.c), unless the receive side cannot take it. */
 	if (vhnet_loop_hdr(d, &hdr, f, p->tx_len)) {
-		d->st.rx_dropped++;
+		p->st.rx_dropped++;
 		return 0;
 	}
 	if (!vhnet_rx_accept(p, f, p->tx_len)) {
-		d->st.rx_filtered++;
+		p->st.rx_filtered++;
 		return 0;
 	}
 	vhnet_iov_copy_in(p->rx_iov, n, 0, f, p->tx_len);
@@ -405,7 +408,7 @@ static int loop_pump(struct vhnet_pair *p)
 			r = tx_pop(p);
 			if (r <= 0)
 				break;
-			p->tx_len = tx_check(p->dev, &p->tx);
+			p->tx_len = tx_check(p, &p->tx);
 			p->tx_pending = true;
 		}
 		if (p->tx_len && !p->rx_broken) {

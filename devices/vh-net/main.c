@@ -81,10 +81,27 @@ static int run(struct vhnet *d)
 	return vh_program_run(d->prog, d->srv);
 }
 
+/* The device's counters (control queue) plus every pair's. */
+static void stats_sum(const struct vhnet *d, struct vhnet_stats *s)
+{
+	const uint64_t *p;
+	uint64_t *t = (uint64_t *)s;
+	unsigned i, k;
+
+	*s = d->st;
+	for (i = 0; i < d->opt.queue_pairs; i++) {
+		p = (const uint64_t *)&d->pairs[i].st;
+		for (k = 0; k < sizeof(*s) / sizeof(uint64_t); k++)
+			t[k] += p[k];
+	}
+}
+
 static void log_stats(const struct vhnet *d)
 {
-	const struct vhnet_stats *s = &d->st;
+	struct vhnet_stats sum, *s = &sum;
 	unsigned i;
+
+	stats_sum(d, s);
 
 	vhnet_log(
 	    d, VH_LOG_INFO,

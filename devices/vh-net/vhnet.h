@@ -77,7 +77,11 @@ struct vhnet_options {
 	unsigned poll_us; /* event mode poll window (vh_server_config.event_poll_us) */
 };
 
-/** struct vhnet_stats - counters, printed at exit. */
+/**
+ * struct vhnet_stats - counters, printed at exit. Each pair counts its frames in its own (one
+ * writer per pair, also in poll mode), the control queue its commands in the device's; the exit
+ * line sums them.
+ */
 struct vhnet_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped, tx_bad;
 	uint64_t rx_frames, rx_bytes, rx_dropped, rx_bad_bufs, rx_paused, rx_filtered;
@@ -115,6 +119,7 @@ struct vhnet_pair {
 	struct iovec held_iov[VHNET_RX_HELD][VHNET_RX_IOV];
 	unsigned head, nheld;
 	bool watched;	/* the tap is in the dispatch loop */
+	bool starved;	/* the last tap read found too few receive buffers */
 	bool rx_broken; /* the receive ring or the tap failed: no reads until the next start */
 	struct iovec rx_iov[VHNET_TX_IOV]; /* one frame's receive iovecs (readv / copy) */
 	/* the transmit chain being handled; loopback: pending while receive buffers lack */
@@ -122,8 +127,9 @@ struct vhnet_pair {
 	struct iovec tx_iov[VHNET_TX_IOV];
 	uint64_t tx_len; /* frame bytes after the header */
 	bool tx_pending;
-	uint64_t tx_frames, rx_frames; /* this pair's share of vhnet_stats */
-	struct vhnet_filter filter;    /* private copy of dev->filter */
+	uint64_t tx_frames, rx_frames; /* kept with st for the per-pair exit line */
+	struct vhnet_stats st;
+	struct vhnet_filter filter; /* private copy of dev->filter */
 	unsigned filter_gen;
 	bool filter_all; /* the copy accepts everything: skip the per-frame check */
 };

@@ -27,11 +27,13 @@
 #            the guest and the host (guest-progs/net_xfer.c on both ends: every byte checked
 #            against the sender's pseudo-random stream, SHA-256 of each direction compared by
 #            both ends and by this script), and vh-net must have carried GSO frames both ways.
-# VARIANTS: mrg nomrg packed mq2 reconnect qemu10
+#   poll     vh-net --poll: a worker thread busy-polls the rings and reads the tap queue itself
+#            (no kick eventfds, no tap in the event loop)
+# VARIANTS: mrg nomrg packed mq2 reconnect qemu10 poll
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-VARIANTS="mrg nomrg packed mq2 reconnect qemu10"
+VARIANTS="mrg nomrg packed mq2 reconnect qemu10 poll"
 XFER_PORT=5201
 XFER_MIB=16
 NS=vhnet$$
@@ -276,6 +278,7 @@ vhnet_run_variant()
 		extra=(--queue-pairs 2)
 		;;
 	reconnect) reconnect=1 chardev="$chardev,reconnect=1" ;;
+	poll) extra=(--poll) ;;
 	qemu10)
 		. "$VH_GUEST_DIR/qemu.sh"
 		vh_qemu_backports || vh_fail "no QEMU 10.0 from bookworm-backports"
@@ -344,6 +347,9 @@ vhnet_run_variant()
 		grep -q "front-end connected" "$log" || vh_fail "QEMU never reconnected to vh-net"
 	fi
 	grep -E "tx [1-9][0-9]* frames" "$log" || vh_fail "vh-net did not exit cleanly"
+	if [ "$v" = poll ]; then
+		grep -q "poll datapath" "$log" || vh_fail "vh-net did not run its poll datapath"
+	fi
 	! grep -E "Sanitizer|runtime error" "$VH_TMP"/vhnet-"$v"*.log || vh_fail "sanitizer report"
 	[ ! -e "$sock" ] || vh_fail "vh-net left its socket $sock behind"
 	if [ -n "$xfer" ]; then
