@@ -34,59 +34,20 @@ RING_BENCH=$LIBVHOST_BUILD/bench/ring_bench
 [ -x "$RING_BENCH" ] || vh_fail "$RING_BENCH not built"
 
 SOCK=$VH_TMP/vhost.sock
-RUN=0
 ROWS=()
 
-# measure LOG FIELD [MARKER]: "MEDIAN MAX" of testpmd's per-second FIELD (Rx-pps / Tx-pps) samples
-# printed after MARKER (default: the vhost PMD's "new device", the frontend connected), the first
-# two dropped; SECS samples are used.
-measure()
-{
-	local log=$1 f=$2 m=${3:-new device} start n=0
-	dpdk_wait_log "$log" "$m" 30
-	start=$(grep -an "$m" "$log" | tail -n 1 | cut -d: -f1)
-	until [ "$(tail -n +"$start" "$log" | grep -ac "$f:")" -ge $((SECS + 2)) ]; do
-		[ "$n" -lt $(((SECS + 30) * 10)) ] || vh_fail "no statistics in $log"
-		sleep 0.1
-		n=$((n + 1))
-	done
-	tail -n +"$start" "$log" | grep -a "$f:" |
-		awk -v f="$f:" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' |
-		sed -n "3,$((SECS + 2))p" | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], v[NR]; else print 0, 0 }'
-}
-
-# mpps "PPS [PPS]": each in millions with two decimals, "|"-separated.
-mpps()
-{
-	awk -v s="$1" 'BEGIN { n = split(s, v, " ")
-		for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? "|" : ""), v[i] / 1e6 }'
-}
-
-# vhost_side FWD: testpmd with the vhost PMD (server) on lcore 1; sets VH_PID, VH_LOG.
-vhost_side()
-{
-	RUN=$((RUN + 1))
-	rm -f "$SOCK"
-	DPDK_EAL_ARGS=(-l "0,1" --main-lcore 0)
-	dpdk_testpmd "vhost$RUN" $((SECS + 60)) "net_vhost0,iface=$SOCK,queues=1" \
-		--forward-mode="$1" --stats-period 1 --txpkts=64
-	VH_PID=$VH_SPAWNED_PID
-	VH_LOG=$VH_TMP/vhost$RUN.log
-	vh_wait_socket "$SOCK" 30 "$VH_PID"
-}
-
-# virtio_side FWD [ARGS...]: testpmd with virtio-user (client) on lcore 0; sets VU_PID, VU_LOG.
+# measure, mpps, vhost_side FWD, virtio_side FWD [ARGS], front CMD: bench/net_lib.sh with 64 B.
+. "$SRC/bench/net_lib.sh"
+measure() { nb_measure "$@"; }
+mpps() { nb_mpps "$@"; }
+vhost_side() { nb_vhost_side "$1" 64; }
 virtio_side()
 {
 	local fwd=$1
 	shift
-	DPDK_EAL_ARGS=(-l "0,1" --main-lcore 1)
-	dpdk_testpmd "virtio$RUN" $((SECS + 60)) "net_virtio_user0,path=$SOCK,queues=1" \
-		--forward-mode="$fwd" --stats-period 1 --txpkts=64 "$@"
-	VU_PID=$VH_SPAWNED_PID
-	VU_LOG=$VH_TMP/virtio$RUN.log
+	nb_virtio_side "$fwd" 64 "$@"
 }
+front() { nb_front "$1" 64; }
 
 bench_dpdk()
 {
@@ -106,35 +67,22 @@ bench_dpdk()
 	dpdk_stop "$VH_PID"
 }
 
-# front CMD: dpdk_net_front CMD (flood / sink) on CPU 0 in the background; sets FR_PID, FR_LOG.
-front()
-{
-	vh_spawn "front$RUN" $((SECS + 60)) taskset -c 0 "$DPDK_PROGS/dpdk_net_front" "$1" \
-		"unix:$SOCK" --seconds $((SECS + 4)) --size 64
-	FR_PID=$VH_SPAWNED_PID
-	FR_LOG=$VH_TMP/front$RUN.log
-}
-
 bench_vh_net()
 {
-	local rate st own
+	local rate own
 	vhost_side rxonly
 	front flood
 	rate=$(measure "$VH_LOG" Rx-pps)
-	vh_wait_exit "$FR_PID" $((SECS + 30)) >"$VH_TMP/st" # not in $(): wait needs the parent
-	st=$(cat "$VH_TMP/st")
-	[ "$st" -eq 0 ] || vh_fail "vh_net flood exit $st: $(cat "$FR_LOG")"
-	own=$(sed -n 's/^tx_pps //p' "$FR_LOG")
+	nb_front_rate tx_pps >"$VH_TMP/own" # not in $(): wait needs the parent
+	own=$(cat "$VH_TMP/own")
 	ROWS+=("(b) libvhost vh_net TX -> testpmd vhost rxonly|$(mpps "$rate")|vh_net's own average: $(mpps "$own")")
 	dpdk_stop "$VH_PID"
 
 	vhost_side txonly
 	front sink
 	rate=$(measure "$VH_LOG" Tx-pps)
-	vh_wait_exit "$FR_PID" $((SECS + 30)) >"$VH_TMP/st" # not in $(): wait needs the parent
-	st=$(cat "$VH_TMP/st")
-	[ "$st" -eq 0 ] || vh_fail "vh_net sink exit $st: $(cat "$FR_LOG")"
-	own=$(sed -n 's/^rx_pps //p' "$FR_LOG")
+	nb_front_rate rx_pps >"$VH_TMP/own" # not in $(): wait needs the parent
+	own=$(cat "$VH_TMP/own")
 	ROWS+=("(b) testpmd vhost txonly -> libvhost vh_net RX|$(mpps "$rate")|vh_net's own average: $(mpps "$own")")
 	dpdk_stop "$VH_PID"
 }
@@ -159,9 +107,9 @@ echo_pingpong()
 {
 	local rate args=()
 	[ "$1" = poll ] && args=(--poll)
-	RUN=$((RUN + 1))
+	NB_RUN=$((NB_RUN + 1))
 	rm -f "$SOCK"
-	vh_spawn "echo$RUN" $((SECS + 60)) taskset -c 1 "$DPDK_PROGS/dpdk_net_echo" "$SOCK" \
+	vh_spawn "echo$NB_RUN" $((SECS + 60)) taskset -c 1 "$DPDK_PROGS/dpdk_net_echo" "$SOCK" \
 		--seconds $((SECS + 40)) "${args[@]}"
 	VH_PID=$VH_SPAWNED_PID
 	vh_wait_socket "$SOCK" 30 "$VH_PID"

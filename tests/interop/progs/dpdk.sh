@@ -4,6 +4,7 @@
 #
 #   dpdk_init                                  # needs dpdk-testpmd and our programs; EAL dirs go at exit
 #   dpdk_testpmd NAME SECS VDEV APP_ARGS...    # vh_spawn testpmd (--no-huge -m 256, own --file-prefix)
+#   dpdk_testpmd_cmds NAME SECS CMDS VDEV...   # interactive testpmd fed by the function CMDS
 #   dpdk_stop PID                              # SIGTERM: testpmd prints its forward statistics, exits
 #   dpdk_fwd_stat LOG RX-packets|TX-packets    # from the final "Forward statistics for port 0"
 #
@@ -60,6 +61,25 @@ dpdk_testpmd()
 	# Line-buffered: the tests wait for lines of its log while it runs.
 	vh_spawn "$name" "$secs" stdbuf -oL dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix="$prefix" \
 		"${DPDK_EAL_ARGS[@]}" --vdev "$vdev" -- --total-num-mbufs=8192 --auto-start "$@"
+}
+
+# dpdk_testpmd_cmds NAME SECS CMDS VDEV [APP_ARGS...]: testpmd -i in the background with its stdin
+# fed by the shell function CMDS (which prints commands, sleeping between them, and should end
+# with "quit"), e.g. to hot-plug a second port once the first one listens. VH_SPAWNED_PID is the
+# testpmd side of the pipe (bounded by SECS); the log is $VH_TMP/NAME.log.
+dpdk_testpmd_cmds()
+{
+	local name=$1 secs=$2 cmds=$3 vdev=$4 prefix
+	shift 4
+	prefix=vh$$-$name
+	DPDK_PREFIXES+=("$prefix")
+	rm -rf "$(_dpdk_runtime_dir "$prefix")"
+	"$cmds" | timeout --kill-after=5 "$secs" stdbuf -oL dpdk-testpmd --no-huge -m 256 --no-pci \
+		--file-prefix="$prefix" "${DPDK_EAL_ARGS[@]}" --vdev "$vdev" -- \
+		--total-num-mbufs=8192 -i "$@" >"$VH_TMP/$name.log" 2>&1 &
+	VH_SPAWNED_PID=$!
+	VH_PIDS+=("$VH_SPAWNED_PID")
+	vh_log "started $name (pid $VH_SPAWNED_PID): dpdk-testpmd -i --vdev $vdev $*"
 }
 
 # dpdk_stop PID: SIGTERM through the timeout wrapper; testpmd stops forwarding, prints the

@@ -10,9 +10,15 @@
  *       exactly once and compare it byte for byte with what was sent, after the forwarding
  *       mode's change (macswap: destination and source MAC exchanged; io: unchanged).
  *   dpdk_net_front flood PATH [--seconds S] [--size B] [--packed] [--no-mrg]
- *       transmit B-byte frames as fast as possible for S seconds; print "tx_pps N".
+ *       transmit B-byte frames as fast as possible for S seconds (bursts of 32,
+ *       vh_net_tx_burst); print "tx_pps N".
  *   dpdk_net_front sink PATH [--seconds S] [--packed] [--no-mrg]
- *       receive for S seconds; print "rx_pps N".
+ *       receive for S seconds (vh_net_rx_burst); print "rx_pps N".
+ *   dpdk_net_front pingpong PATH [--seconds S] [--size B] [--window W] [--packed] [--no-mrg]
+ *       the counterpart of dpdk-testpmd --forward-mode=macswap --tx-first against an echoing
+ *       backend: send W frames (default 32, one burst), then send every frame that comes back
+ *       again with its MAC addresses exchanged; count for S seconds after a one-second warm-up;
+ *       print "rx_pps N" (frames received per second: the rate of each direction).
  *
  * PATH is "unix:/path/to.sock" (the backend listens). Exit 0 pass, 1 fail, 2 usage.
  */
@@ -34,6 +40,8 @@
 #define ETH_ALEN_ 6u
 #define ETH_P_VH  0x88b5 /* IEEE 802 local experimental ethertype */
 #define WINDOW	  64u	 /* frames in flight in check mode */
+#define BURST	  32u	 /* frames per vh_net_tx_burst / rx_burst in flood, sink, pingpong */
+#define BENCH_MAX 1518u	 /* largest --size */
 
 struct opts {
 	const char *cmd;
@@ -44,6 +52,8 @@ struct opts {
 	bool macswap;
 	double seconds;
 	unsigned size;
+	unsigned window;
+	unsigned rx_buf;
 };
 
 static const uint8_t src_mac[ETH_ALEN_] = { 0x02, 0x76, 0x68, 0x00, 0x00, 0x01 };
@@ -90,7 +100,9 @@ static int open_net(const struct opts *o, struct vh_net **net)
 		.path = o->path,
 		.tap_fd = -1,
 		/* Small receive buffers make large frames span several of them (MRG_RXBUF). */
-		.rx_buf_size = o->no_mrg ? 2048 : 512,
+		.rx_buf_size = o->rx_buf   ? o->rx_buf
+			       : o->no_mrg ? 2048
+					   : 512,
 		.flags = (o->packed ? VH_NET_PACKED : 0) | (o->no_mrg ? VH_NET_NO_MRG_RXBUF : 0),
 		.name = "dpdk_net_front",
 	};
@@ -274,33 +286,31 @@ static int run_check(const struct opts *o)
 
 static int run_flood(const struct opts *o)
 {
-	uint8_t f[MAX_FRAME];
+	static uint8_t f[BENCH_MAX];
+	struct vh_net_pkt p[BURST];
 	struct vh_net *net;
 	uint64_t n = 0, again = 0;
 	double t0, t;
-	int err = 0;
+	unsigned i;
+	int r = 0;
 
-	if (o->size < 60 || o->size > MAX_FRAME || open_net(o, &net) < 0)
+	if (o->size < 60 || o->size > BENCH_MAX || open_net(o, &net) < 0)
 		return 1;
 	frame_make(0, f);
+	for (i = 0; i < BURST; i++)
+		p[i] = (struct vh_net_pkt){ .data = f, .len = o->size };
 	t0 = now_s();
 	t = t0;
 	while (t - t0 < o->seconds) {
-		unsigned i;
-
-		for (i = 0; i < 256; i++) {
-			err = vh_net_send(net, f, o->size, NULL);
-			if (err == -EAGAIN) {
-				again++;
-				err = 0;
-			} else if (err < 0) {
+		for (i = 0; i < 64; i++) {
+			r = vh_net_tx_burst(net, 0, p, BURST);
+			if (r < 0)
 				break;
-			} else {
-				n++;
-			}
+			n += (unsigned)r;
+			again += r < (int)BURST;
 		}
-		if (err < 0) {
-			fprintf(stderr, "vh_net_send: %s\n", strerror(-err));
+		if (r < 0) {
+			fprintf(stderr, "vh_net_tx_burst: %s\n", strerror(-r));
 			break;
 		}
 		t = now_s();
@@ -309,35 +319,107 @@ static int run_flood(const struct opts *o)
 	       (unsigned long long)again);
 	printf("tx_pps %.0f\n", (double)n / (t - t0));
 	vh_net_destroy(&net);
-	return err < 0 ? 1 : 0;
+	return r < 0 ? 1 : 0;
 }
 
 static int run_sink(const struct opts *o)
 {
-	uint8_t buf[MAX_FRAME + 64];
+	static uint8_t buf[BURST][BENCH_MAX + 64];
+	struct vh_net_pkt p[BURST];
 	struct vh_net *net;
 	uint64_t n = 0;
 	double t0 = 0, t = 0, end;
+	unsigned i;
 	int r = 0;
 
 	if (open_net(o, &net) < 0)
 		return 1;
+	memset(p, 0, sizeof(p));
+	for (i = 0; i < BURST; i++)
+		p[i] = (struct vh_net_pkt){ .data = buf[i], .cap = sizeof(buf[i]) };
 	end = now_s() + o->seconds + 10;
 	/* Count from the first frame: the sender may start later. */
 	while ((t = now_s()) < end && (!t0 || t - t0 < o->seconds)) {
-		r = vh_net_recv(net, buf, sizeof(buf), NULL);
+		r = vh_net_rx_burst(net, 0, p, BURST);
 		if (r < 0)
 			break;
-		if (r == 1 && !t0)
+		if (r > 0 && !t0)
 			t0 = t;
 		n += (uint64_t)r;
 	}
 	if (r < 0)
-		fprintf(stderr, "vh_net_recv: %s\n", strerror(-r));
+		fprintf(stderr, "vh_net_rx_burst: %s\n", strerror(-r));
 	printf("rx_frames %llu seconds %.3f\n", (unsigned long long)n, t0 ? t - t0 : 0.0);
 	printf("rx_pps %.0f\n", t0 && t > t0 ? (double)n / (t - t0) : 0.0);
 	vh_net_destroy(&net);
 	return r < 0 || !n ? 1 : 0;
+}
+
+/* Frames that came back go out again with the MAC addresses exchanged (testpmd macswap). */
+static int pingpong_round(struct vh_net *net, struct vh_net_pkt *p, uint64_t *n)
+{
+	uint8_t mac[ETH_ALEN_];
+	int r = vh_net_rx_burst(net, 0, p, BURST), i, s;
+
+	if (r <= 0)
+		return r;
+	for (i = 0; i < r; i++) {
+		uint8_t *f = p[i].data;
+
+		memcpy(mac, f, ETH_ALEN_);
+		memcpy(f, f + ETH_ALEN_, ETH_ALEN_);
+		memcpy(f + ETH_ALEN_, mac, ETH_ALEN_);
+		p[i].hdr = (struct virtio_net_hdr){ 0 };
+	}
+	*n += (uint64_t)r;
+	/* The ring has room for every frame in flight: a short send is the device's doing. */
+	for (i = 0; i < r; i += s) {
+		s = vh_net_tx_burst(net, 0, p + i, (unsigned)(r - i));
+		if (s < 0)
+			return s;
+	}
+	return r;
+}
+
+static int run_pingpong(const struct opts *o)
+{
+	static uint8_t buf[BURST][BENCH_MAX + 64];
+	struct vh_net_pkt p[BURST];
+	struct vh_net *net;
+	uint64_t n = 0, n0 = 0;
+	double t0, t, t1 = 0;
+	unsigned i, sent = 0;
+	int r = 0;
+
+	if (o->size < 60 || o->size > BENCH_MAX || !o->window || o->window > 256 ||
+	    open_net(o, &net) < 0)
+		return 1;
+	frame_make(0, buf[0]);
+	for (i = 0; i < BURST; i++) {
+		memcpy(buf[i], buf[0], o->size);
+		p[i] = (struct vh_net_pkt){ .data = buf[i], .len = o->size, .cap = sizeof(buf[i]) };
+	}
+	while (sent < o->window && r >= 0) {
+		r = vh_net_tx_burst(net, 0, p, o->window - sent < BURST ? o->window - sent : BURST);
+		sent += r > 0 ? (unsigned)r : 0;
+	}
+	t0 = now_s();
+	t = t0;
+	while (r >= 0 && t - t0 < o->seconds + 1) {
+		for (i = 0; i < 64 && r >= 0; i++)
+			r = pingpong_round(net, p, &n);
+		t = now_s();
+		if (!t1 && t - t0 >= 1) {
+			t1 = t;
+			n0 = n;
+		}
+	}
+	if (r < 0)
+		fprintf(stderr, "pingpong: %s\n", strerror(-r));
+	printf("rx_frames %llu seconds %.3f\n", (unsigned long long)(n - n0), t1 ? t - t1 : 0.0);
+	printf("rx_pps %.0f\n", t1 && t > t1 ? (double)(n - n0) / (t - t1) : 0.0);
+	vh_net_destroy(&net);
+	return r < 0 || n == n0 ? 1 : 0;
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -351,11 +433,15 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "fwd", required_argument, NULL, 'f' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "size", required_argument, NULL, 'b' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "rx-buf", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .frames = 1000, .macswap = true, .seconds = 5, .size = 64 };
+	*o = (struct opts){
+		.frames = 1000, .macswap = true, .seconds = 5, .size = 64, .window = BURST
+	};
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -376,6 +462,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'b':
 			o->size = (unsigned)strtoul(optarg, NULL, 0);
 			break;
+		case 'w':
+			o->window = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			o->rx_buf = (unsigned)strtoul(optarg, NULL, 0);
+			break;
 		default:
 			return -1;
 		}
@@ -394,8 +486,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse(argc, argv, &o) < 0) {
 		fprintf(stderr,
-			"usage: %s check|flood|sink unix:PATH [--packed] [--no-mrg] "
-			"[--frames N] [--fwd macswap|io] [--seconds S] [--size B]\n",
+			"usage: %s check|flood|sink|pingpong unix:PATH [--packed] [--no-mrg] "
+			"[--frames N] [--fwd macswap|io] [--seconds S] [--size B] [--window W] "
+			"[--rx-buf B]\n",
 			argv[0]);
 		return 2;
 	}
@@ -405,6 +498,8 @@ int main(int argc, char **argv)
 		return run_flood(&o);
 	if (strcmp(o.cmd, "sink") == 0)
 		return run_sink(&o);
+	if (strcmp(o.cmd, "pingpong") == 0)
+		return run_pingpong(&o);
 	fprintf(stderr, "unknown command %s\n", o.cmd);
 	return 2;
 }
