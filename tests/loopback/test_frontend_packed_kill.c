@@ -150,10 +150,9 @@ struct drv {
 
 static void drv_setup(struct drv *d, const char *path)
 {
-	struct vh_vq_driver_config qc = { .num = RING_NUM,
-					  .packed = true,
-					  .size = MEM_SIZE,
-					  .ring_gpa = RING_GPA };
+	struct vh_vq_driver_config qc = {
+		.num = RING_NUM, .packed = true, .size = MEM_SIZE, .ring_gpa = RING_GPA
+	};
 	const uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_PACKED);
 	char p[160];
 	struct vh_dev_config dc = {
@@ -291,8 +290,8 @@ static void test_packed_kill(void **state)
 			assert_int_equal(read(p.fd, &v, 8), 8);
 		done += drv_reap(d);
 		if (getenv("VH_TEST_VERBOSE") && rounds % 50 == 0)
-			fprintf(stderr, "round %d: submitted %u done %u kills %u\n", rounds, submitted,
-				done, kills);
+			fprintf(stderr, "round %d: submitted %u done %u kills %u\n", rounds,
+				submitted, done, kills);
 		if (kills < NKILL && done >= kill_at[kills]) {
 			/* A full ring, kicked: the device pops it all and dies half-way through. */
 			while (submitted < NREQ && d->nfree && vh_vq_driver_num_free(d->vq) >= 2)
