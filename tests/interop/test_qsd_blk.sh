@@ -60,6 +60,7 @@ test_rw()
 	start_qsd 1
 	vhctl 20 probe "$SOCK" >"$VH_TMP/probe.txt" || vh_fail "vhctl probe failed"
 	grep -q "VIRTIO_BLK_F_FLUSH" "$VH_TMP/probe.txt" || vh_fail "probe does not name VIRTIO_BLK_F_FLUSH"
+	grep -q "^device: blk " "$VH_TMP/probe.txt" || vh_fail "probe does not tell a blk device"
 	grep -q "capacity_bytes *$((IMG_MB << 20))" "$VH_TMP/probe.txt" ||
 		vh_fail "probe does not report the capacity"
 	vhctl 20 probe --json "$SOCK" | grep -q '"VHOST_USER_PROTOCOL_F_CONFIG"' ||

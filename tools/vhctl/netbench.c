@@ -284,7 +284,7 @@ static int run_flood(struct nb *b, struct nb_result *r)
 		}
 		if (!moved)
 			flood_idle(b);
-		if (!drain_end && now >= next + 1000000000ull) {
+		if (sec < b->o->runtime && now >= next + 1000000000ull) {
 			next += 1000000000ull;
 			progress(b, r, ++sec, prev);
 			prev = r->received;
