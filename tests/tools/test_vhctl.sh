@@ -1,7 +1,8 @@
 #!/bin/bash
 # vhctl against vh-net --loopback and vh-blk, as a user runs it: names, config, JSON documents.
 #   probe   vhctl probe tells net from blk, names the bits per type, decodes both configs, and
-#           prints no error; --type forces a type; --json parses and holds the same
+#           prints no error; says it cannot tell vh-rng's type; --type forces a type; --json
+#           parses and holds the same
 #   net     vhctl net probe / net bench against vh-net --loopback: the frames come back, pps and
 #           latency percentiles for 64 B and 1518 B frames, text and JSON
 #   blk     blk bench --json (results with p50/p99/p99.9, per-second samples) and --plot SVG;
@@ -112,6 +113,19 @@ test_probe()
 	has '^config: not decoded for virtio-fs$'
 	run 20 probe --type net --json "$NSOCK" || vh_fail "probe --type net --json failed"
 	jcheck 'd["device_source"] == "option"' 'd["config"]["mtu"] == 9000'
+	# vh-rng offers no device bits: the type cannot be told, and probe says so without errors.
+	local rsock=$VH_TMP/rng.sock
+	vh_spawn vhrng 100 "$LIBVHOST_BUILD/examples/vh-rng/vh-rng" --socket-path "$rsock"
+	vh_wait_socket "$rsock" 10 "$VH_SPAWNED_PID"
+	run 20 probe "$rsock" || vh_fail "probe on vh-rng failed"
+	no_stderr "probe on vh-rng"
+	has '^device: unknown: no device-specific feature bits are offered; --type TYPE names it$'
+	has '^config: not read \(device type unknown; --type TYPE decodes it\)$'
+	run 20 probe --json --type rng "$rsock" || vh_fail "probe --type rng failed"
+	jcheck 'd["device"] == "rng" and d["device_id"] == 4' 'd["config_bytes"] == 0'
+	run 20 probe --json "$rsock" || vh_fail "probe --json on vh-rng failed"
+	jcheck 'd["device"] is None and d["device_id"] == 0 and d["device_source"] is None' \
+		'd["device_reason"] == "no device-specific feature bits are offered"'
 	local st=0
 	run 20 probe --type bogus "$NSOCK" || st=$?
 	[ "$st" = 2 ] || vh_fail "probe --type bogus exited $st, expected 2"

@@ -354,9 +354,10 @@ static void print_device(struct probe *p)
 		return;
 	}
 	if (!p->device_id)
-		printf("device: unknown: %s; device-specific bits are shown by number "
-		       "(--type TYPE names them)\n",
-		       p->device_why);
+		printf("device: unknown: %s; %s\n", p->device_why,
+		       p->features & 0xffffffull ? "device-specific bits are shown by number "
+						   "(--type TYPE names them)"
+						 : "--type TYPE names it");
 	else if (p->type_arg)
 		printf("device: %s (virtio id %u, from --type)\n", name, p->device_id);
 	else if (!p->ioctl)
