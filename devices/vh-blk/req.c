@@ -114,10 +114,22 @@ static void req_rw(struct vhblk_queue *vq, struct vhblk_req *r, uint64_t sector)
 	const struct vh_vq_elem *e = &r->elem;
 	bool in = r->type == VIRTIO_BLK_T_IN;
 
-	if (in)
+	if (vhblk_likely(in && e->in_num == 2 && e->iov[e->out_num + 1].iov_len == 1)) {
+		/* What every driver sends: data in one buffer, the status byte in its own. */
+		r->data[0] = e->iov[e->out_num];
+		r->ndata = 1;
+		r->len = r->data[0].iov_len;
+	} else if (in) {
 		set_data(r, e->iov + e->out_num, e->in_num, 0, 1);
-	else
+	} else if (vhblk_likely(e->out_num == 2 &&
+				e->iov[0].iov_len == sizeof(struct virtio_blk_outhdr))) {
+		/* Header and data in one buffer each. */
+		r->data[0] = e->iov[1];
+		r->ndata = 1;
+		r->len = r->data[0].iov_len;
+	} else {
 		set_data(r, e->iov, e->out_num, sizeof(struct virtio_blk_outhdr), 0);
+	}
 	/* §5.2.6.1: the data of IN and OUT is a multiple of 512 bytes; §5.2.6.2: out of range or
 	 * a write to a read-only device is IOERR. The backing is never touched outside. */
 	if ((r->len & 511) || !in_range(d, sector, r->len) || (!in && d->opt.read_only)) {

@@ -304,6 +304,10 @@ void vh_queue_stop_live(struct vh_queue *q)
 {
 	if (!q->live)
 		return;
+	if (q->poll_max_ns && !is_poll(q->conn))
+		vh_logf(&q->conn->s->cfg.log, VH_LOG_DEBUG, q->conn->name,
+			"vq %u: stopping, poll window %llu of %llu ns", q->index,
+			(unsigned long long)q->poll_ns, (unsigned long long)q->poll_max_ns);
 	queue_unwatch(q);
 	if (!q->paused)
 		device_stop(q);
