@@ -222,7 +222,8 @@ static enum rx_stop rx_tap_one(struct vhnet_pair *p)
 	n = rx_frame_iov(p, p->rx_iov + 1, VHNET_TX_IOV - 1, &room);
 	got = readv(p->tap_fd, p->rx_iov, (int)n + 1);
 	if (got < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+		/* EBADFD: the queue was detached (VQ_PAIRS_SET, possibly from another worker). */
+		if (errno == EAGAIN || errno == EINTR || errno == EBADFD)
 			return RX_TAP_EMPTY;
 		vhnet_log(d, VH_LOG_ERR, "tap: read: %s", strerror(errno));
 		return RX_FAILED;
@@ -273,10 +274,25 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 
 	(void)fd;
 	(void)events;
-	if (p->rxq && !p->rx_broken)
+	/* A detached tap queue polls as an error: leave it alone until it is attached again. */
+	if (p->rxq && !p->rx_broken && !p->tap_detached)
 		rx_from_tap(p);
 	else
 		rx_set_watch(p, false);
+}
+
+/*
+ * The pair's tap queue was attached or detached (tap.c): watch it again (and read what waits) or
+ * stop. Poll mode: nothing to do, the receive queue's own kick reads (or finds EBADFD).
+ */
+void vhnet_rx_tap_changed(struct vhnet_pair *p)
+{
+	if (p->dev->opt.poll)
+		return;
+	if (p->tap_detached || !p->rxq || p->rx_broken)
+		rx_set_watch(p, false);
+	else
+		rx_from_tap(p);
 }
 
 /* ---- transmit ------------------------------------------------------------------------------ */

@@ -158,6 +158,7 @@ int vhnet_tap_set_queues(struct vhnet *d, unsigned active)
 			continue;
 		}
 		p->tap_detached = detach;
+		vhnet_rx_tap_changed(p);
 	}
 	return err;
 }

@@ -169,6 +169,7 @@ void vhnet_tap_close(struct vhnet *d);
 
 /* datapath.c */
 extern const struct vh_device_ops vhnet_ops;
+void vhnet_rx_tap_changed(struct vhnet_pair *p);
 int vhnet_config_init(struct vhnet *d);
 void vhnet_pairs_free(struct vhnet *d);
 

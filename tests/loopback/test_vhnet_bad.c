@@ -26,7 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,11 +85,11 @@ static const struct params plain = { { "--no-offloads" }, 0, 2 };
 static void spawn(struct t *t, const struct params *pr)
 {
 	char bin[256];
-	const char *argv[16] = {
-		bin, "--socket-path", t->sock, "--loopback", "--queue-size", "256"
-	};
-	unsigned n = 6;
+	const char *argv[16] = { bin, "--socket-path", t->sock, "--queue-size", "256" };
+	unsigned n = 5;
 
+	if (!pr->args[0] || strcmp(pr->args[0], "--tap"))
+		argv[n++] = "--loopback";
 	for (unsigned i = 0; i < 4 && pr->args[i]; i++)
 		argv[n++] = pr->args[i];
 	vh_test_build_path(bin, sizeof(bin), "devices/vh-net/vh-net");
@@ -515,7 +520,7 @@ static uint8_t ctrl(struct t *t, const uint8_t *cmd, uint32_t len)
 	return t->mem[CTRL_GPA + 0x4000];
 }
 
-#define CTRL(t, ...) \
+#define CTRL_CMD(t, ...) \
 	ctrl(t, (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
 /* Transmit a 60-byte frame from @src (tagged with @vid if >= 0); it echoes back to @src. */
@@ -582,36 +587,36 @@ static void test_ctrl_rx_filter(void **state)
 	passes(t, other_mac, -1, 0);
 	passes(t, mcast_mac, 3000, 1);
 	/* VIRTIO_NET_CTRL_RX_PROMISC off: only our MAC (and broadcast). */
-	assert_int_equal(CTRL(t, 0x00, 0x00, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x00, 0x00), 0x00);
 	filtered(t, other_mac, -1, our_mac, -1, 2);
 	/* VIRTIO_NET_CTRL_MAC_TABLE_SET: one unicast entry, no multicast ones. */
-	assert_int_equal(CTRL(t, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04, 0x04,
-			      0x02, 0x00, 0x00, 0x00, 0x00),
+	assert_int_equal(CTRL_CMD(t, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04,
+				  0x04, 0x02, 0x00, 0x00, 0x00, 0x00),
 			 0x00);
 	filtered(t, mcast_mac, -1, other_mac, -1, 4);
 	/* VIRTIO_NET_CTRL_RX_ALLMULTI on, then NOBCAST on. */
-	assert_int_equal(CTRL(t, 0x00, 0x01, 0x01), 0x00);
-	assert_int_equal(CTRL(t, 0x00, 0x05, 0x01), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x01, 0x01), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x05, 0x01), 0x00);
 	filtered(t, bcast_mac, -1, mcast_mac, -1, 6);
 	/* NOUNI on: unicast stops, even ours. */
-	assert_int_equal(CTRL(t, 0x00, 0x04, 0x01), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x04, 0x01), 0x00);
 	filtered(t, our_mac, -1, mcast_mac, -1, 8);
 	/* VIRTIO_NET_ERR: no data, too much data, unknown class, MQ not negotiated, a MAC table
 	 * whose count does not match its bytes. */
-	assert_int_equal(CTRL(t, 0x00, 0x00), 0x01);
-	assert_int_equal(CTRL(t, 0x00, 0x00, 0x01, 0x01), 0x01);
-	assert_int_equal(CTRL(t, 0x09, 0x00), 0x01);
-	assert_int_equal(CTRL(t, 0x04, 0x00, 0x01, 0x00), 0x01);
-	assert_int_equal(CTRL(t, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04, 0x04,
-			      0x02, 0x00, 0x00, 0x00, 0x00),
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x00), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x00, 0x01, 0x01), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x09, 0x00), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x01, 0x00), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x04, 0x04, 0x04,
+				  0x04, 0x02, 0x00, 0x00, 0x00, 0x00),
 			 0x01);
 	/* VIRTIO_NET_CTRL_ANNOUNCE_ACK; VIRTIO_NET_CTRL_MAC_ADDR_SET shows in the config space. */
-	assert_int_equal(CTRL(t, 0x03, 0x00), 0x00);
-	assert_int_equal(CTRL(t, 0x01, 0x01, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x03, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x01, 0x01, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc), 0x00);
 	assert_int_equal(vh_dev_get_config(t->dev, 0, mac, 6), 0);
 	assert_memory_equal(mac, ((const uint8_t[]){ 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc }), 6);
 	/* NOUNI off: the new address is ours, the old one is not any more. */
-	assert_int_equal(CTRL(t, 0x00, 0x04, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x04, 0x00), 0x00);
 	filtered(t, our_mac, -1, mac, -1, 10);
 }
 
@@ -620,16 +625,16 @@ static void test_ctrl_vlan(void **state)
 	struct t *t = *state;
 
 	assert_int_equal(t->ack_err, 0);
-	assert_int_equal(CTRL(t, 0x00, 0x00, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x00, 0x00, 0x00), 0x00);
 	/* VIRTIO_NET_CTRL_VLAN_ADD 5 and 0x7ff: tagged frames need their VID in the table. */
-	assert_int_equal(CTRL(t, 0x02, 0x00, 0xff, 0x07), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x02, 0x00, 0xff, 0x07), 0x00);
 	filtered(t, our_mac, 5, our_mac, 0x7ff, 0);
-	assert_int_equal(CTRL(t, 0x02, 0x00, 0x05, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x02, 0x00, 0x05, 0x00), 0x00);
 	/* VID 5 taken now; the MAC filter still applies to tagged frames. */
 	filtered(t, other_mac, 5, our_mac, 5, 2);
 	/* VIRTIO_NET_CTRL_VLAN_DEL 0x7ff; VID 4096 does not exist; untagged frames pass. */
-	assert_int_equal(CTRL(t, 0x02, 0x01, 0xff, 0x07), 0x00);
-	assert_int_equal(CTRL(t, 0x02, 0x00, 0x00, 0x10), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x02, 0x01, 0xff, 0x07), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x02, 0x00, 0x00, 0x10), 0x01);
 	filtered(t, our_mac, 0x7ff, our_mac, -1, 4);
 }
 
@@ -641,18 +646,161 @@ static void test_ctrl_mq(void **state)
 	assert_int_equal(t->ack_err, 0);
 	assert_true(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_MQ));
 	/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: 1 .. max_virtqueue_pairs (2). */
-	assert_int_equal(CTRL(t, 0x04, 0x00, 0x02, 0x00), 0x00);
-	assert_int_equal(CTRL(t, 0x04, 0x00, 0x03, 0x00), 0x01);
-	assert_int_equal(CTRL(t, 0x04, 0x00, 0x00, 0x00), 0x01);
-	assert_int_equal(CTRL(t, 0x04, 0x00, 0x01, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x02, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x03, 0x00), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x00, 0x00), 0x01);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x01, 0x00), 0x00);
 	/* Pair 0 still echoes. */
 	gpa = t->rx_next;
 	post_rx(t, 2048, 900);
 	good_frame(t, 1, 900, gpa);
 }
 
+/* ---- a real tap --------------------------------------------------------------------------- */
+
+/*
+ * vh-net --tap in a network namespace of the test's own (root only): the host stack sends a UDP
+ * datagram to the guest's MAC (a static neighbour entry, IPv6 off: nothing else arrives). With
+ * GUEST_CSUM the tap hands over the partial checksum and vh-net passes the kernel's header on
+ * byte for byte; without offloads the header is zero and the checksum complete.
+ */
+static const struct params tap_offl = { { "--tap", "vhbad0" }, 0, 2 };
+static const struct params tap_plain = { { "--tap", "vhbad0", "--no-offloads" }, 0, 2 };
+static bool in_netns;
+
+static void tap_udp(struct t *t, const uint8_t want_hdr[HDR])
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	uint8_t payload[100];
+	uint64_t rx = t->rx_next;
+	const uint8_t *f = t->mem + rx + HDR;
+	uintptr_t tok;
+	int fd;
+
+	assert_int_equal(system("ip link set vhbad0 up && ip addr add 10.98.0.1/24 dev vhbad0 && "
+				"ip neigh add 10.98.0.2 lladdr 52:54:00:12:34:56 dev vhbad0"),
+			 0);
+	/* With receive GSO negotiated vh-net holds buffers for a 64 KiB frame before it reads. */
+	for (uintptr_t i = 1; i <= 20; i++)
+		post_rx(t, 4096, i);
+	inet_pton(AF_INET, "10.98.0.2", &to.sin_addr);
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)),
+	    sizeof(payload));
+	close(fd);
+	assert_int_equal(used(t, RX, &tok), HDR + 14 + 20 + 8 + sizeof(payload));
+	assert_int_equal(tok, 1);
+	assert_memory_equal(t->mem + rx, want_hdr, HDR);
+	assert_memory_equal(f, ((const uint8_t[]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }), 6);
+	assert_int_equal(f[12] << 8 | f[13], 0x0800);
+	assert_int_equal(f[23], 17); /* UDP */
+	assert_memory_equal(f + 42, payload, sizeof(payload));
+	if (!want_hdr[0]) {
+		/* Complete: the UDP checksum over the pseudo header and the datagram is 0xffff. */
+		uint32_t sum = 0x0a62 + 0x0001 + 0x0a62 + 0x0002 + 17 + 8 + sizeof(payload);
+
+		for (unsigned i = 34; i < 42 + sizeof(payload); i += 2)
+			sum += (uint32_t)f[i] << 8 | f[i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		assert_int_equal(sum, 0xffff);
+	}
+}
+
+static void test_tap_csum(void **state)
+{
+	/* NEEDS_CSUM, csum_start 34 (Ethernet + IPv4), csum_offset 6 (UDP), num_buffers 1. */
+	static const uint8_t want[HDR] = { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+					   0x22, 0x00, 0x06, 0x00, 0x01, 0x00 };
+
+	if (!in_netns)
+		skip();
+	assert_true(vh_dev_features(((struct t *)*state)->dev) & BIT(VIRTIO_NET_F_GUEST_CSUM));
+	tap_udp(*state, want);
+}
+
+static void test_tap_plain(void **state)
+{
+	static const uint8_t want[HDR] = { [10] = 0x01 };
+
+	if (!in_netns)
+		skip();
+	assert_false(vh_dev_features(((struct t *)*state)->dev) & BIT(VIRTIO_NET_F_GUEST_CSUM));
+	tap_udp(*state, want);
+}
+
+static const struct params tap_mq = { { "--tap", "vhbad0", "--queue-pairs", "2" }, 0, 5 };
+
+/* Attached queues of the tap: tun sets the real number of tx queues to it. */
+static int tap_queues(void)
+{
+	FILE *p = popen("ls /sys/class/net/vhbad0/queues | grep -c tx-", "r");
+	int n = -1;
+
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* VQ_PAIRS_SET on a multi-queue tap: the queues of unused pairs are detached, then attached. */
+static void test_tap_mq_pairs(void **state)
+{
+	struct t *t = *state;
+
+	if (!in_netns)
+		skip();
+	assert_true(vh_dev_features(t->dev) & BIT(VIRTIO_NET_F_MQ));
+	/* Our control queue: multiqueue off until VQ_PAIRS_SET (virtio 1.2 §5.1.6.5.5). */
+	assert_int_equal(tap_queues(), 1);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x02, 0x00), 0x00);
+	assert_int_equal(tap_queues(), 2);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x01, 0x00), 0x00);
+	assert_int_equal(tap_queues(), 1);
+	/* Pair 0 still receives what the host sends. */
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x02, 0x00), 0x00);
+	assert_int_equal(CTRL_CMD(t, 0x04, 0x00, 0x01, 0x00), 0x00);
+	tap_udp(t, (const uint8_t[HDR]){ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x22, 0x00, 0x06, 0x00,
+					 0x01, 0x00 });
+}
+
+static int tap_setup(void **state)
+{
+	if (!in_netns) {
+		*state = NULL;
+		return 0;
+	}
+	return setup(state);
+}
+
+static int tap_teardown(void **state)
+{
+	int r = *state ? teardown(state) : 0;
+
+	/* vh-net created the tap, which goes with it; wait until it is gone. */
+	for (int i = 0; in_netns && i < 100 && system("ip link show vhbad0 >/dev/null 2>&1") == 0;
+	     i++)
+		usleep(20000);
+	return r;
+}
+
 int main(void)
 {
+	/* The tap tests: root, a network namespace of our own with IPv6 off (no stray frames). */
+	/* A private mount namespace with its own /sys too, as `ip netns exec` does: the tap's
+	 * sysfs entries show its attached queues. */
+	in_netns =
+	    geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0 &&
+	    unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+	    umount2("/sys", MNT_DETACH) == 0 && mount("sysfs", "/sys", "sysfs", 0, NULL) == 0 &&
+	    system("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up") == 0;
+	if (!in_netns)
+		fprintf(stderr, "tap tests skipped: needs root, /dev/net/tun, ip and sysctl\n");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_rx_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_tx_chains, setup, teardown),
@@ -675,6 +823,12 @@ int main(void)
 							 (void *)&offl_poll),
 		cmocka_unit_test_prestate_setup_teardown(test_bad_rx_buffers, setup, teardown,
 							 (void *)&plain_poll_us),
+		cmocka_unit_test_prestate_setup_teardown(test_tap_csum, tap_setup, tap_teardown,
+							 (void *)&tap_offl),
+		cmocka_unit_test_prestate_setup_teardown(test_tap_plain, tap_setup, tap_teardown,
+							 (void *)&tap_plain),
+		cmocka_unit_test_prestate_setup_teardown(test_tap_mq_pairs, tap_setup, tap_teardown,
+							 (void *)&tap_mq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
