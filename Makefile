@@ -38,7 +38,7 @@ $(ASAN_BUILD)/build.ninja:
 check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --suite unit --suite loopback --print-errorlogs --num-processes 2
+	  meson test -C $(ASAN_BUILD) --suite unit --suite loopback --suite tools --print-errorlogs --num-processes 2
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dtests=false \
