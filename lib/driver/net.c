@@ -120,13 +120,6 @@ void net_kick(struct vh_net *n, struct net_ring *r)
 	n->st.kicks++;
 }
 
-/* Give receive buffer @i back to the device (visible at the next publish). */
-int net_rx_add(struct net_ring *r, unsigned i)
-{
-	return vh_vq_driver_add_one(r->vq, r->buf_gpa + (uint64_t)i * r->buf_size, r->buf_size,
-				    true, (void *)(uintptr_t)(i + 1));
-}
-
 static int ring_init(struct vh_net *n, unsigned p, unsigned q, uint64_t features)
 {
 	uint64_t base = (uint64_t)p * n->layout.size;

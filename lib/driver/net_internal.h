@@ -88,6 +88,12 @@ int net_local_create(const struct vh_net_config *cfg, uint64_t features,
 /* net.c for net_io.c */
 int net_fail(struct vh_net *n, const char *req, const char *what);
 void net_kick(struct vh_net *n, struct net_ring *r);
-int net_rx_add(struct net_ring *r, unsigned i);
+
+/* Give receive buffer @i back to the device (visible at the next publish). */
+static inline int net_rx_add(struct net_ring *r, unsigned i)
+{
+	return vh_vq_driver_add_one(r->vq, r->buf_gpa + (uint64_t)i * r->buf_size, r->buf_size,
+				    true, (void *)(uintptr_t)(i + 1));
+}
 
 #endif

@@ -133,21 +133,47 @@ static bool packed_empty_recheck(struct vh_vq *vq)
 	return desc_is_avail(load_flags_acquire(&ring[vq->last_avail_idx]), vq->avail_wrap);
 }
 
+/* A chain of one direct descriptor (what network drivers send), its flags already read. */
+static int packed_one(struct vh_vq *vq, struct vh_vq_elem *elem, uint16_t flags)
+{
+	const struct vring_packed_desc *p =
+	    &((const struct vring_packed_desc *)vq->desc)[vq->last_avail_idx];
+	uint16_t id = le16toh(VQ_READ_ONCE(p->id));
+	int err;
+
+	err = vq_map_desc(vq, elem, le64toh(VQ_READ_ONCE(p->addr)), le32toh(VQ_READ_ONCE(p->len)),
+			  flags & VRING_DESC_F_WRITE);
+	if (vh_unlikely(err < 0))
+		return err;
+	if (vh_unlikely(id >= vq->num))
+		return vq_fail(vq, "buffer id out of range");
+	elem->id = id;
+	elem->ndesc = 1;
+	return 0;
+}
+
 int vq_packed_pop(struct vh_vq *vq, struct vh_vq_elem *elem)
 {
 	const struct vring_packed_desc *ring = vq->desc;
+	uint16_t flags;
 	unsigned next;
 	int err;
 
 	/* virtio 1.2 §2.8.21: the flags are read with acquire before the rest of the chain. */
-	if (!desc_is_avail(load_flags_acquire(&ring[vq->last_avail_idx]), vq->avail_wrap) &&
-	    !packed_empty_recheck(vq))
-		return 0;
+	flags = load_flags_acquire(&ring[vq->last_avail_idx]);
+	if (!desc_is_avail(flags, vq->avail_wrap)) {
+		if (!packed_empty_recheck(vq))
+			return 0;
+		flags = load_flags_acquire(&ring[vq->last_avail_idx]);
+	}
 	elem->out_num = 0;
 	elem->in_num = 0;
 	elem->out_len = 0;
 	elem->in_len = 0;
-	err = packed_walk(vq, elem);
+	if (vh_likely(!(flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT))))
+		err = packed_one(vq, elem, flags);
+	else
+		err = packed_walk(vq, elem);
 	if (vh_unlikely(err < 0))
 		return err;
 	if (vh_unlikely(vq->infl_p != NULL))

@@ -739,6 +739,7 @@ static void rx_burst_variant(bool packed)
 {
 	struct env *e = env_new_full(features_of(packed, true, false), 256, 1);
 	uint8_t f[3][400], out[3][512];
+	struct vh_net_stats st;
 	struct vh_net_pkt p[8];
 	struct vh_vq_elem el;
 	int kfd = kick_fd_on(e, VH_NET_RX);
@@ -751,6 +752,9 @@ static void rx_burst_variant(bool packed)
 		p[i].data = out[i];
 		p[i].cap = sizeof(out[i]);
 	}
+	/* The third frame lands in a 30-byte buffer: truncated, its length still reported. */
+	p[2].cap = 30;
+	memset(out[2], 0xab, sizeof(out[2]));
 	assert_int_equal(vh_net_rx_burst(e->net, 0, p, 8), 0);
 	assert_int_equal(dev_rx(e, f[0], len[0], 1, 1), 1);
 	assert_int_equal(dev_rx(e, f[1], len[1], 2, 2), 2);
@@ -759,9 +763,15 @@ static void rx_burst_variant(bool packed)
 	assert_int_equal(kicks_seen(kfd), 1);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(p[i].len, len[i]);
-		assert_memory_equal(out[i], f[i], len[i]);
+		assert_memory_equal(out[i], f[i], i == 2 ? 30 : len[i]);
 		assert_int_equal(p[i].hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID);
 	}
+	assert_int_equal(out[2][30], 0xab);
+	vh_net_get_stats(e->net, &st);
+	assert_int_equal(st.rx_frames, 3);
+	assert_int_equal(st.rx_bytes, 60 + 400 + 100);
+	assert_int_equal(st.rx_merged, 1);
+	assert_int_equal(st.rx_truncated, 1);
 	assert_int_equal(p[0].nbufs, 1);
 	assert_int_equal(p[1].nbufs, 2);
 	assert_int_equal(p[2].nbufs, 1);
@@ -787,6 +797,24 @@ static void test_rx_burst(void **state)
 	(void)state;
 	rx_burst_variant(false);
 	rx_burst_variant(true);
+}
+
+/* A used length shorter than the header breaks the queue on the burst path too. */
+static void test_rx_burst_short(void **state)
+{
+	struct env *e = env_new(false, true);
+	uint8_t out[64];
+	struct vh_net_pkt p = { .data = out, .cap = sizeof(out) };
+	struct vh_vq_elem el;
+
+	(void)state;
+	assert_int_equal(dev_pop(e, VH_NET_RX, &el), 1);
+	dev_push(e, VH_NET_RX, &el, 5);
+	assert_int_equal(vh_net_rx_burst(e->net, 0, &p, 1), -EPROTO);
+	assert_int_equal(vh_net_rx_burst(e->net, 0, &p, 1), -EPROTO);
+	assert_int_equal(vh_net_tx_burst(e->net, 0, &p, 1), -EPROTO);
+	assert_non_null(strstr(e->log.last, "shorter than the virtio-net header"));
+	env_free(e);
 }
 
 /* Two queue pairs: pair 1 is rings 2 and 3 and shares nothing with pair 0. */
@@ -858,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_tx_burst),
 		cmocka_unit_test(test_tx_offload_checks),
 		cmocka_unit_test(test_rx_burst),
+		cmocka_unit_test(test_rx_burst_short),
 		cmocka_unit_test(test_mq),
 	};
 
