@@ -68,7 +68,9 @@ VH_API uint64_t vh_server_library_features(void);
 /**
  * vh_server_library_protocol_features() - protocol features offered by default
  * (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD,
- * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS. A device removes bits with
+ * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS, INBAND_NOTIFICATIONS (VRING_KICK
+ * messages wake the ring; a ring without a call / err eventfd is signalled with
+ * BACKEND_VRING_CALL / _ERR on the back-end channel). A device removes bits with
  * cfg.protocol_features_clear.
  *
  * Return: the protocol feature mask (a constant). Errors: none. Thread: any.

@@ -253,6 +253,18 @@ VH_API int vh_dev_stop(struct vh_dev *dev, uint32_t *bases, unsigned nbases);
 VH_API int vh_dev_vring_mask(struct vh_dev *dev, unsigned index, bool masked);
 
 /**
+ * vh_dev_vring_kick() - tell the backend that ring @index has new buffers: a VRING_KICK
+ * message when INBAND_NOTIFICATIONS was negotiated (asked for in cfg->protocol_features; the
+ * backend then has no kick eventfd), else a write to the kick eventfd. With in-band
+ * notifications the backend's calls and errors arrive on the back-end channel too:
+ * vh_dev_dispatch() writes them into the call / err eventfds, so those are watched as usual.
+ * @dev: the device. @index: ring index.
+ * Return: 0; -EINVAL bad or unset ring; -errno from the write or the backend.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_vring_kick(struct vh_dev *dev, unsigned index);
+
+/**
  * vh_dev_vring_err_fd() - the eventfd the backend signals when ring @index fails
  * (SET_VRING_ERR, sent at each start; the library's own eventfd unless the caller set one).
  * Watch it in the event loop; vh_dev_vring_error() reads and clears it.

@@ -388,6 +388,7 @@ static const struct vh_handler vh_handlers[VH_USER_REQUEST_MAX] = {
 	[VH_USER_REM_MEM_REG] = { h_rem_mem_reg, 0 },
 	[VH_USER_SET_STATUS] = { h_set_status, 0 },
 	[VH_USER_GET_STATUS] = { h_get_status, VH_H_REPLY },
+	[VH_USER_VRING_KICK] = { vh_ring_handler, 0 },
 };
 
 _Static_assert(VH_ARRAY_SIZE(vh_handlers) == VH_USER_REQUEST_MAX,

@@ -552,6 +552,21 @@ static int set_vring_enable(struct vh_queue *q, struct vh_msg *m)
 	return vh_queue_try_start(q);
 }
 
+/* INBAND_NOTIFICATIONS: the in-band version of a kick eventfd write (state.num reserved, 0). */
+static int vring_kick(struct vh_queue *q, struct vh_msg *m)
+{
+	struct vh_conn *c = q->conn;
+
+	if (!(c->proto_features & (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)))
+		return vh_conn_fail(c, m->hdr.request, "INBAND_NOTIFICATIONS not negotiated",
+				    -EPROTO);
+	if (m->payload.state.num)
+		return vh_conn_fail(c, m->hdr.request, "reserved num is not 0", -EINVAL);
+	if (q->live)
+		vh_queue_wake(q);
+	return 0;
+}
+
 static int ring_index(struct vh_conn *c, struct vh_msg *m, unsigned *idx)
 {
 	uint64_t v;
@@ -608,12 +623,32 @@ int vh_ring_handler(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 		return set_vring_err(q, m);
 	case VH_USER_SET_VRING_ENABLE:
 		return set_vring_enable(q, m);
+	case VH_USER_VRING_KICK:
+		return vring_kick(q, m);
 	default:
 		return -EOPNOTSUPP;
 	}
 }
 
 /* ---- datapath ------------------------------------------------------------------------------ */
+
+/*
+ * INBAND_NOTIFICATIONS: a ring whose call / err fd the front-end left out (NOFD) is signalled
+ * with BACKEND_VRING_CALL / _ERR on the back-end channel. Sent without NEED_REPLY although
+ * vhost-user.rst suggests REPLY_ACK: a ring context waiting for the front-end's ack while the
+ * front-end waits for a reply on the main channel from the dispatch thread would deadlock.
+ */
+static int queue_signal_inband(struct vh_queue *q, uint32_t req)
+{
+	struct vh_msg m;
+
+	if (!(q->conn->proto_features & (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)))
+		return 0;
+	vh_msg_init(&m, req, 0, sizeof(struct vhost_vring_state));
+	m.payload.state.index = q->index;
+	m.payload.state.num = 0;
+	return vh_conn_send_backend(q->conn, &m) < 0 ? -EIO : 1;
+}
 
 /* vhost-user.rst SET_VRING_ERR: the back-end signals the error eventfd when a ring fails. */
 static void queue_broken(struct vh_queue *q)
@@ -623,6 +658,8 @@ static void queue_broken(struct vh_queue *q)
 
 	q->broken = true;
 	q->err_signalled = true;
+	if (first && q->err_fd < 0)
+		queue_signal_inband(q, VH_USER_BACKEND_VRING_ERR);
 	if (first && q->err_fd >= 0 && write(q->err_fd, &one, sizeof(one)) < 0) {
 		/* nothing more to do: the ring stays broken either way */
 	}
@@ -818,8 +855,10 @@ int vh_queue_notify(struct vh_queue *q)
 	if (!q->vq)
 		return 0;
 	vh_vq_flush(q->vq);
-	if (!vh_vq_needs_notify(q->vq) || q->call_fd < 0)
+	if (!vh_vq_needs_notify(q->vq))
 		return 0;
+	if (q->call_fd < 0)
+		return queue_signal_inband(q, VH_USER_BACKEND_VRING_CALL);
 	if (write(q->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
 	return 1;

@@ -475,11 +475,15 @@ static void vh_dev_stop_rings(struct vh_dev *dev)
  */
 static void vh_dev_kick_all(struct vh_dev *dev)
 {
-	uint64_t one = 1;
+	int err;
 
-	for (unsigned i = 0; i < dev->nrings; i++)
-		if (dev->rings[i].running && write(dev->rings[i].kick_fd, &one, sizeof(one)) < 0)
-			vh_dev_err(dev, "start", -errno, "kick ring %u", i);
+	for (unsigned i = 0; i < dev->nrings; i++) {
+		if (!dev->rings[i].running)
+			continue;
+		err = vh_dev_vring_kick(dev, i);
+		if (err < 0)
+			vh_dev_err(dev, "start", err, "kick ring %u", i);
+	}
 }
 
 /*
@@ -614,6 +618,38 @@ int vh_dev_vring_mask(struct vh_dev *dev, unsigned index, bool masked)
 static int vh_dev_ring_index(const struct vh_dev *dev, unsigned index)
 {
 	return index < VH_DEV_MAX_QUEUES && dev->rings[index].configured ? 0 : -EINVAL;
+}
+
+int vh_dev_vring_kick(struct vh_dev *dev, unsigned index)
+{
+	uint64_t one = 1;
+	int err = vh_dev_ring_index(dev, index);
+
+	if (err < 0)
+		return err;
+	if (dev->ops->vring_kick) {
+		err = dev->ops->vring_kick(dev, index);
+		if (err != -EOPNOTSUPP)
+			return err;
+	}
+	if (write(dev->rings[index].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int vh_dev_ring_signal(struct vh_dev *dev, unsigned index, bool err)
+{
+	const struct vh_dev_ring *r;
+	uint64_t one = 1;
+	int fd;
+
+	if (vh_dev_ring_index(dev, index) < 0)
+		return -EINVAL;
+	r = &dev->rings[index];
+	fd = err ? r->err_fd : vh_dev_ring_call_fd(r);
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
 }
 
 int vh_dev_vring_err_fd(const struct vh_dev *dev, unsigned index)

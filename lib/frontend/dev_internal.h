@@ -18,12 +18,19 @@
 #define VH_DEV_DEFAULT_TIMEOUT_MS 5000
 
 /* Protocol features this library implements (the default of cfg->protocol_features). */
-#define VH_DEV_PROTOCOL_SUPPORTED                                                            \
-	((1ull << VH_USER_PROTOCOL_F_MQ) | (1ull << VH_USER_PROTOCOL_F_LOG_SHMFD) |          \
-	 (1ull << VH_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) | \
-	 (1ull << VH_USER_PROTOCOL_F_CONFIG) | (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) | \
-	 (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |                                         \
-	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS))
+#define VH_DEV_PROTOCOL_SUPPORTED                                                                 \
+	((1ull << VH_USER_PROTOCOL_F_MQ) | (1ull << VH_USER_PROTOCOL_F_LOG_SHMFD) |               \
+	 (1ull << VH_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) |      \
+	 (1ull << VH_USER_PROTOCOL_F_CONFIG) | (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) |      \
+	 (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |                                              \
+	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS) | \
+	 (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+
+/*
+ * Implemented but negotiated only when cfg->protocol_features asks: in-band notifications put
+ * every kick and call on the sockets (vhost-user.rst advises against them unless needed).
+ */
+#define VH_DEV_PROTOCOL_OPT_IN (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
 
 /* Header of the buffer vh_dev_inflight_save() fills. */
 #define VH_DEV_INFLIGHT_MAGIC 0x6c666e4968760001ull
@@ -122,6 +129,12 @@ int vh_dev_mem_init(struct vh_dev *dev);
 int vh_dev_mem_send(struct vh_dev *dev, bool fresh);
 /* Host virtual address of [gpa, gpa + len) in the committed table, 0 if not inside one region. */
 uint64_t vh_dev_gpa_to_uva(const struct vh_dev *dev, uint64_t gpa, uint64_t len);
+
+/*
+ * dev.c: the backend signalled ring @index in band (BACKEND_VRING_CALL, or _ERR when @err):
+ * write the eventfd the caller watches (the private one while masked). 0, -EINVAL bad ring.
+ */
+int vh_dev_ring_signal(struct vh_dev *dev, unsigned index, bool err);
 
 /* dev.c: ring geometry and (re)programming, used by log and reconnect. */
 int vh_dev_vring_send_addr(struct vh_dev *dev, unsigned index, bool log);

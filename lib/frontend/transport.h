@@ -68,6 +68,8 @@ struct vh_transport_ops {
 	/* Inflight region (vhost-user INFLIGHT_SHMFD): fetch one from the backend / hand it back. */
 	int (*get_inflight)(struct vh_dev *dev);
 	int (*set_inflight)(struct vh_dev *dev);
+	/* In-band kick (vhost-user VRING_KICK); -EOPNOTSUPP: kick through the eventfd. */
+	int (*vring_kick)(struct vh_dev *dev, unsigned index);
 	/* Backend-initiated messages: the fd to watch, and non-blocking handling. */
 	int (*event_fd)(const struct vh_dev *dev);
 	int (*dispatch)(struct vh_dev *dev);

@@ -208,8 +208,12 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 	if (err < 0)
 		return err;
 	if (!want)
-		want = VH_DEV_PROTOCOL_SUPPORTED;
+		want = VH_DEV_PROTOCOL_SUPPORTED & ~VH_DEV_PROTOCOL_OPT_IN;
 	want &= VH_DEV_PROTOCOL_SUPPORTED & offered;
+	/* vhost-user.rst: in-band notifications need the back-end channel and REPLY_ACK. */
+	if (~want &
+	    ((1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) | (1ull << VH_USER_PROTOCOL_F_REPLY_ACK)))
+		want &= ~(1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS);
 	err = vu_set_u64(dev, VH_USER_SET_PROTOCOL_FEATURES, want);
 	if (err < 0)
 		return err;
@@ -434,19 +438,37 @@ static int vu_set_vring_addr(struct vh_dev *dev, const struct vhost_vring_addr *
 	return vh_user_exchange(dev, &m, NULL);
 }
 
+/* In band, kicks and calls travel as messages: the back-end gets no eventfd (NOFD). */
+static int vu_set_notify_file(struct vh_dev *dev, uint32_t req, const struct vhost_vring_file *f)
+{
+	struct vhost_vring_file nofd = { .index = f->index, .fd = -1 };
+
+	return vu_set_file(dev, req,
+			   vu_has(dev, VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) ? &nofd : f);
+}
+
 static int vu_set_vring_kick(struct vh_dev *dev, const struct vhost_vring_file *f)
 {
-	return vu_set_file(dev, VH_USER_SET_VRING_KICK, f);
+	return vu_set_notify_file(dev, VH_USER_SET_VRING_KICK, f);
 }
 
 static int vu_set_vring_call(struct vh_dev *dev, const struct vhost_vring_file *f)
 {
-	return vu_set_file(dev, VH_USER_SET_VRING_CALL, f);
+	return vu_set_notify_file(dev, VH_USER_SET_VRING_CALL, f);
+}
+
+static int vu_vring_kick(struct vh_dev *dev, unsigned index)
+{
+	struct vhost_vring_state s = { .index = index, .num = 0 };
+
+	if (!vu_has(dev, VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+		return -EOPNOTSUPP;
+	return vu_set_state(dev, VH_USER_VRING_KICK, &s);
 }
 
 static int vu_set_vring_err(struct vh_dev *dev, const struct vhost_vring_file *f)
 {
-	return vu_set_file(dev, VH_USER_SET_VRING_ERR, f);
+	return vu_set_notify_file(dev, VH_USER_SET_VRING_ERR, f);
 }
 
 static int vu_set_log_base(struct vh_dev *dev, struct vh_log_buf *log)
@@ -677,6 +699,7 @@ const struct vh_transport_ops vh_transport_user = {
 	.set_config = vu_set_config,
 	.get_inflight = vu_get_inflight,
 	.set_inflight = vu_set_inflight,
+	.vring_kick = vu_vring_kick,
 	.event_fd = vu_event_fd,
 	.dispatch = vu_dispatch,
 };

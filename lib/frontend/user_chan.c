@@ -52,6 +52,23 @@ static int vh_chan_iotlb(struct vh_dev *dev, const struct vhost_iotlb_msg *miss)
 	return vh_dev_iotlb_update(dev, "VHOST_USER_BACKEND_IOTLB_MSG", miss->iova, miss->perm);
 }
 
+/* INBAND_NOTIFICATIONS: the back-end's call / error, forwarded to the ring's eventfd. */
+static int vh_chan_inband(struct vh_dev *dev, const struct vh_msg *m)
+{
+	const char *req = vh_proto_backend_request_name(m->hdr.request);
+	unsigned idx = m->payload.state.index;
+
+	if (!(dev->protocol_features & (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))) {
+		vh_dev_err(dev, req, -EPROTO, "INBAND_NOTIFICATIONS not negotiated");
+		return -EPROTO;
+	}
+	if (vh_dev_ring_signal(dev, idx, m->hdr.request == VH_USER_BACKEND_VRING_ERR) < 0) {
+		vh_dev_err(dev, req, -EINVAL, "ring %u not set up", idx);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int vh_chan_handle(struct vh_dev *dev, struct vh_msg *m)
 {
 	switch (m->hdr.request) {
@@ -61,6 +78,9 @@ static int vh_chan_handle(struct vh_dev *dev, struct vh_msg *m)
 		if (dev->cfg.config_changed)
 			dev->cfg.config_changed(dev->cfg.opaque);
 		return 0;
+	case VH_USER_BACKEND_VRING_CALL:
+	case VH_USER_BACKEND_VRING_ERR:
+		return vh_chan_inband(dev, m);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -121,6 +121,66 @@ static void test_full_lifecycle(void **state)
 	env_finish(&e);
 }
 
+/*
+ * INBAND_NOTIFICATIONS (asked for): the ring's eventfds stay with the frontend (SET_VRING_CALL /
+ * ERR / KICK carry the NOFD bit and no fd), kicks are VRING_KICK {index, 0} with NEED_REPLY,
+ * and a BACKEND_VRING_CALL on the back-end channel lands in the ring's call eventfd.
+ */
+static void test_inband_notifications(void **state)
+{
+	uint64_t pf = PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(INBAND_NOTIFICATIONS);
+	uint64_t nofd = VH_USER_VRING_NOFD_MASK, v;
+	struct vh_msg call;
+	struct env e;
+
+	env_init(&e, "inband");
+	script_handshake_full(&e, F_V1 | F_PF, pf, pf, 0, 0);
+	fake_expect_u64(&e.f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF);
+	script_mem(&e, NR);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_NUM, NR, 0, RING_NUM);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_BASE, NR, 0, 0);
+	script_ring_addr(&e, NR, 0, false);
+	fake_expect(&e.f, VH_USER_SET_VRING_CALL, NR, &nofd, 8, 0);
+	fake_expect(&e.f, VH_USER_SET_VRING_ERR, NR, &nofd, 8, 0);
+	fake_expect(&e.f, VH_USER_SET_VRING_KICK, NR, &nofd, 8, 0);
+	fake_expect_state(&e.f, VH_USER_SET_VRING_ENABLE, NR, 0, 1);
+	fake_expect_state(&e.f, VH_USER_VRING_KICK, NR, 0, 0); /* the kick after start */
+	fake_expect_state(&e.f, VH_USER_VRING_KICK, NR, 0, 0); /* vh_dev_vring_kick() */
+	script_ring_stop(&e, NR, 0, 0, true);
+	assert_int_equal(fake_start(&e.f), 0);
+
+	/* Not in the default set: asked for explicitly (it needs BACKEND_REQ and REPLY_ACK). */
+	assert_int_equal(env_create(&e, pf), 0);
+	assert_int_equal(vh_dev_protocol_features(e.dev), pf);
+	assert_int_equal(vh_dev_ack_features(e.dev, F_V1), 0);
+	env_mem(&e);
+	env_ring(&e, 0, 0);
+	assert_int_equal(vh_dev_start(e.dev), 0);
+	assert_int_equal(vh_dev_vring_kick(e.dev, 0), 0);
+	assert_int_equal(vh_dev_vring_kick(e.dev, 1), -EINVAL);
+
+	vh_msg_init(&call, VH_USER_BACKEND_VRING_CALL, 0, sizeof(struct vhost_vring_state));
+	call.payload.state.index = 0;
+	assert_int_equal(vh_sock_send(e.f.kept[0], &call), 0);
+	while (read(e.call, &v, 8) != 8) {
+		assert_true(vh_dev_dispatch(e.dev) >= 0);
+		usleep(1000);
+	}
+	/* A call for a ring that does not exist is refused (REPLY_ACK non-zero), nothing broken. */
+	call.hdr.flags |= VH_USER_FLAG_NEED_REPLY;
+	call.payload.state.index = 7;
+	assert_int_equal(vh_sock_send(e.f.kept[0], &call), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_true(vh_dev_dispatch(e.dev) >= 0);
+		if (vh_sock_recv(e.f.kept[0], &call, 10) == 0)
+			break;
+	}
+	assert_int_equal(call.hdr.flags, VH_USER_VERSION | VH_USER_FLAG_REPLY);
+	assert_true(call.payload.u64 != 0);
+	assert_int_equal(vh_dev_stop(e.dev, NULL, 0), 0);
+	env_finish(&e);
+}
+
 /* A REPLY_ACK with a non-zero status is a refusal: -EIO, the device stays usable. */
 static void test_ack_failure_unwinds(void **state)
 {
@@ -706,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_sticky_broken),
 		cmocka_unit_test(test_close_midway),
 		cmocka_unit_test(test_mask_pending),
+		cmocka_unit_test(test_inband_notifications),
 		cmocka_unit_test(test_mem_slots),
 		cmocka_unit_test(test_mem_rollback),
 		cmocka_unit_test(test_mem_table_refused),
