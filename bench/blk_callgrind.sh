@@ -4,8 +4,9 @@
 #   vh-blk under callgrind, served by a native `vhctl blk bench`  -> daemon instructions / request
 #   `vhctl blk bench` (the vh_blk driver) under callgrind vs a native vh-blk -> driver instr / req
 # vh-blk runs with --blk-file null:1G and --poll-us 0 (no poll window: its spinning would count
-# as instructions). The per-request figures include connection setup (a few hundred thousand
-# instructions: small against the requests of a --runtime run).
+# as instructions). Each figure is marginal: two runs, --runtime SECS and 3x that, and
+# (instructions of the long run - of the short one) / (requests of the long - of the short), so
+# connection setup and teardown cancel out however few requests a loaded machine completes.
 #
 #   bench/blk_callgrind.sh [--build DIR] [--runtime SECS] [--keep DIR] [--aio-file]
 #
@@ -15,7 +16,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 build=${LIBVHOST_BUILD:-$here/../build}
-runtime=3 keep='' aio_file=0
+runtime=2 keep='' aio_file=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
@@ -59,39 +60,50 @@ total_ir()
 	awk '$1 == "summary:" || $1 == "totals:" { print $2; exit }' "$1"
 }
 
-# one SIDE WORKLOAD VHCTL_ARGS...: prints "side workload requests instr/request".
-one()
+# measure SIDE RUNTIME VHCTL_ARGS...: one run; sets REQS and IR.
+measure()
 {
-	local side=$1 wl=$2 sock=$tmp/s.sock out=$tmp/cg.out reqs ir
+	local side=$1 rt=$2 sock=$tmp/s.sock out=$tmp/cg.out
 	shift 2
 	rm -f "$sock" "$out"
 	if [ "$side" = daemon ]; then
-		timeout --kill-after=5 $((runtime * 4 + 120)) "${cg[@]}" --callgrind-out-file="$out" \
+		timeout --kill-after=5 $((rt * 4 + 120)) "${cg[@]}" --callgrind-out-file="$out" \
 			"$vhblk" --socket-path "$sock" --blk-file "$backing" --poll-us 0 \
 			>"$tmp/d.log" 2>&1 </dev/null &
 	else
-		timeout --kill-after=5 $((runtime * 4 + 120)) "$vhblk" --socket-path "$sock" \
+		timeout --kill-after=5 $((rt * 4 + 120)) "$vhblk" --socket-path "$sock" \
 			--blk-file "$backing" --poll-us 0 >"$tmp/d.log" 2>&1 </dev/null &
 	fi
 	pid=$!
 	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
 	[ -S "$sock" ] || { echo "blk_callgrind: no socket" >&2; cat "$tmp/d.log" >&2; exit 1; }
 	if [ "$side" = daemon ]; then
-		"$vhctl" blk bench "$sock" "$@" --runtime "$runtime" --quiet >"$tmp/c.log"
+		"$vhctl" blk bench "$sock" "$@" --runtime "$rt" --quiet >"$tmp/c.log"
 	else
 		"${cg[@]}" --callgrind-out-file="$out" "$vhctl" blk bench "$sock" "$@" \
-			--runtime "$runtime" --quiet >"$tmp/c.log"
+			--runtime "$rt" --quiet >"$tmp/c.log"
 	fi
 	kill -TERM "$pid"
 	wait "$pid" || true
 	pid=''
-	reqs=$(awk '$1 == "read" || $1 == "write" { n = $2 } END { print n }' "$tmp/c.log")
-	ir=$(total_ir "$out")
-	[ -z "$keep" ] || cp "$out" "$keep/callgrind.$side.$wl.out"
-	printf '%-7s %-12s %10s %12s\n' "$side" "$wl" "$reqs" "$(awk -v i="$ir" -v n="$reqs" 'BEGIN { printf "%.0f", i / n }')"
+	REQS=$(awk '$1 == "read" || $1 == "write" { n = $2 } END { print n }' "$tmp/c.log")
+	IR=$(total_ir "$out")
 }
 
-printf '%-7s %-12s %10s %12s\n' side workload requests 'instr/req'
+# one SIDE WORKLOAD VHCTL_ARGS...: prints "side workload requests instr/request".
+one()
+{
+	local side=$1 wl=$2 n1 i1
+	shift 2
+	measure "$side" "$runtime" "$@"
+	n1=$REQS i1=$IR
+	measure "$side" $((runtime * 3)) "$@"
+	[ -z "$keep" ] || cp "$tmp/cg.out" "$keep/callgrind.$side.$wl.out"
+	printf '%-7s %-12s %10s %12s\n' "$side" "$wl" "$((REQS - n1))" \
+		"$(awk -v a="$i1" -v b="$IR" -v m="$n1" -v n="$REQS" 'BEGIN { printf "%.0f", (n > m) ? (b - a) / (n - m) : 0 }')"
+}
+
+printf '%-7s %-12s %10s %12s\n' side workload 'requests+' 'instr/req'
 for side in daemon driver; do
 	one "$side" rand4k-qd32 --rw randread --bs 4k --iodepth 32
 	one "$side" rand4k-qd1 --rw randread --bs 4k --iodepth 1
