@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_S     ?= 3600
 
-.PHONY: all deps build demo check check-format check-tests check-asan check-fuzz fuzz clean format
+.PHONY: all deps build demo deb check check-format check-tests check-asan check-fuzz fuzz clean format
 
 all: build
 
@@ -57,6 +57,16 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 
 check: deps check-format check-tests check-asan check-fuzz
 	@./scripts/test-summary.sh $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
+
+# Debian packages (libvhost0, libvhost-dev, vhost-user-devices) from a copy of the tree, so the
+# build leaves nothing behind; the .deb files and the lintian report land in $(DEB_BUILD)/.
+DEB_BUILD ?= build-deb
+deb: deps
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/libvhost
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(DEB_BUILD)/libvhost
+	cd $(DEB_BUILD)/libvhost && dpkg-buildpackage -us -uc -b
+	cd $(DEB_BUILD) && { lintian --fail-on error *.changes >lintian.txt; st=$$?; cat lintian.txt; exit $$st; }
+	@ls -1 $(DEB_BUILD)/*.deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -9,6 +9,8 @@ PACKAGES=(
 	libcmocka-dev liburing-dev
 	# interop peers: QEMU (TCG guests, qemu-storage-daemon), DPDK testpmd
 	qemu-system-x86 qemu-system-common qemu-utils dpdk-dev
+	# man pages (scdoc sources), `make deb` (Debian packages and their lint)
+	scdoc debhelper dpkg-dev lintian
 	# guest images built by the tests
 	busybox-static cpio kmod e2fsprogs
 	# the guest kernel of tests/interop (/boot/vmlinuz-*, /lib/modules/*: vhost_net, vhost_vsock, tun)
