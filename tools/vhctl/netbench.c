@@ -294,7 +294,7 @@ static int run_flood(struct nb *b, struct nb_result *r)
 	return 0;
 }
 
-static void print_result(const struct nb_opts *o, struct vhctl_json *j, const struct nb_result *r)
+static void print_result(struct vhctl_json *j, const struct nb_result *r)
 {
 	double pps = r->secs > 0 ? (double)r->received / r->secs : 0;
 	double avg = r->lat.count ? (double)r->lat.sum / (double)r->lat.count / 1000.0 : 0;
@@ -308,7 +308,6 @@ static void print_result(const struct nb_opts *o, struct vhctl_json *j, const st
 		       (double)hist_pct(&r->lat, 99.9) / 1000.0, (double)r->lat.max / 1000.0);
 		return;
 	}
-	(void)o;
 	vhctl_json_begin(j, NULL);
 	vhctl_json_str(j, "mode", r->mode);
 	vhctl_json_u64(j, "frame_bytes", r->size);
@@ -619,7 +618,7 @@ static int net_bench(struct nb *b, struct vhctl_json *j)
 				if (vhctl_progress_wanted(b->o->quiet))
 					fputc('\n', stderr);
 				if (!err)
-					print_result(b->o, j, r);
+					print_result(j, r);
 				fflush(stdout);
 			}
 			free(r);
