@@ -47,6 +47,8 @@ static void filter_publish(struct vhnet *d)
 void vhnet_filter_reset(struct vhnet *d, uint64_t features)
 {
 	pthread_mutex_lock(&d->filter_lock);
+	/* A new driver starts from --mac again (CTRL_MAC_ADDR_SET lasts until the next reset). */
+	memcpy(d->config.mac, d->opt.mac, sizeof(d->config.mac));
 	filter_init(d, features);
 	d->config.status &= htole16((uint16_t)~VIRTIO_NET_S_ANNOUNCE);
 	filter_publish(d);

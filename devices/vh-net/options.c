@@ -44,8 +44,7 @@ static const struct vh_program_option vhnet_opts[] = {
 	{ "queue-pairs", "N",
 	  "receive/transmit queue pairs (default 1, max " STR(
 	      VHNET_MAX_PAIRS_NUM) "; the\n"
-				   "tap gets IFF_MULTI_QUEUE and one queue per pair;\n"
-				   "the front-end provides the control queue)",
+				   "tap gets IFF_MULTI_QUEUE and one queue per pair)",
 	  OPT_QUEUE_PAIRS },
 	{ "queue-size", "N", "largest ring the front-end may set (power of two,\ndefault 1024)",
 	  OPT_QUEUE_SIZE },
