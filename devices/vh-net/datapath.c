@@ -377,13 +377,22 @@ static int tx_kick_tap(struct vhnet_pair *p)
 
 /* ---- loopback ------------------------------------------------------------------------------ */
 
-/* p->tx back into the held receive buffers with the MAC addresses swapped. */
+/* Bytes of a looped frame read into a local buffer: the MACs and an 802.1Q tag for the filter. */
+#define VHNET_LOOP_PEEK 64u
+
+/*
+ * p->tx back into the held receive buffers with the MAC addresses swapped. The header and the
+ * first VHNET_LOOP_PEEK bytes go through a local buffer (the MAC swap, the receive filter); the
+ * rest is copied once, guest transmit buffer to guest receive buffer. A checksum the device must
+ * fill in (NEEDS_CSUM without GUEST_CSUM) needs the whole frame: d->bounce then.
+ */
 static int loop_one(struct vhnet_pair *p)
 {
 	struct vhnet *d = p->dev;
-	uint8_t *f = d->bounce + VHNET_HDR_LEN, mac[6];
+	uint8_t head[VHNET_HDR_LEN + VHNET_LOOP_PEEK], *f = head + VHNET_HDR_LEN, mac[6];
+	uint64_t room, peek = VHNET_MIN(p->tx_len, (uint64_t)VHNET_LOOP_PEEK);
 	struct virtio_net_hdr hdr;
-	uint64_t room;
+	bool whole;
 	unsigned n;
 
 	n = rx_frame_iov(p, p->rx_iov, VHNET_TX_IOV, &room);
@@ -392,8 +401,15 @@ static int loop_one(struct vhnet_pair *p)
 		p->st.rx_dropped++;
 		return 0;
 	}
-	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, d->bounce, VHNET_HDR_LEN + p->tx_len);
-	memcpy(&hdr, d->bounce, sizeof(hdr));
+	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, head, VHNET_HDR_LEN + peek);
+	memcpy(&hdr, head, sizeof(hdr));
+	whole = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		!(d->acked & (1ull << VIRTIO_NET_F_GUEST_CSUM)) && p->tx_len > peek;
+	if (whole) {
+		f = d->bounce + VHNET_HDR_LEN;
+		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, d->bounce,
+				   VHNET_HDR_LEN + p->tx_len);
+	}
 	memcpy(mac, f, 6);
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, mac, 6);
@@ -401,15 +417,22 @@ static int loop_one(struct vhnet_pair *p)
 	p->st.tx_bytes += p->tx_len;
 	p->tx_frames++;
 	/* The header comes back as sent (offload.c), unless the receive side cannot take it. */
-	if (vhnet_loop_hdr(d, &hdr, f, p->tx_len)) {
+	if (vhnet_loop_hdr(d, &hdr, f, whole ? p->tx_len : peek)) {
 		p->st.rx_dropped++;
 		return 0;
 	}
-	if (!vhnet_rx_accept(p, f, p->tx_len)) {
+	if (!vhnet_rx_accept(p, f, whole ? p->tx_len : peek)) {
 		p->st.rx_filtered++;
 		return 0;
 	}
-	vhnet_iov_copy_in(p->rx_iov, n, 0, f, p->tx_len);
+	if (whole) {
+		vhnet_iov_copy_in(p->rx_iov, n, 0, f, p->tx_len);
+	} else {
+		vhnet_iov_copy_in(p->rx_iov, n, 0, f, peek);
+		if (p->tx_len > peek)
+			vhnet_iov_copy(p->rx_iov, n, peek, p->tx.iov, p->tx.out_num,
+				       VHNET_HDR_LEN + peek, p->tx_len - peek);
+	}
 	return rx_commit(p, p->tx_len, &hdr);
 }
 

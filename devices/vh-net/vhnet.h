@@ -195,5 +195,7 @@ int vhnet_ctrl_kick(struct vhnet *d, struct vh_queue *q);
 size_t vhnet_iov_copy_out(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
 size_t vhnet_iov_copy_in(const struct iovec *iov, unsigned n, size_t off, const void *buf,
 			 size_t len);
+size_t vhnet_iov_copy(const struct iovec *dst, unsigned dn, size_t doff, const struct iovec *src,
+		      unsigned sn, size_t soff, size_t len);
 
 #endif
