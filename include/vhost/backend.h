@@ -147,6 +147,11 @@ struct vh_device_ops {
 	 * dispatch thread with the worker parked).
 	 */
 	void (*queue_stop)(void *inst, struct vh_queue *q);
+	/*
+	 * (vh_queue_suspending() tells queue_stop that GET_VRING_BASE_INFLIGHT was negotiated and
+	 * this is a GET_VRING_BASE: push nothing more; chains still outstanding stay in the inflight
+	 * region and are resubmitted by the next start, here or in another back-end process.)
+	 */
 
 	/*
 	 * reset - RESET_OWNER or RESET_DEVICE: return the device to its initial state. Queues
@@ -177,9 +182,15 @@ struct vh_server_config {
 	void *opaque;			  /* device opaque: passed to conn_open, default inst */
 	uint64_t features;		  /* device feature bits, ORed with the library's */
 	uint64_t protocol_features_clear; /* protocol feature bits not to offer */
-	unsigned num_queues;		  /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
-	unsigned max_queue_size;	  /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
-	uint32_t config_size;		  /* bytes of device config space (GET/SET_CONFIG) */
+	/*
+	 * The device can suspend a ring instead of draining it (queue_stop with
+	 * vh_queue_suspending() true leaves outstanding chains unpushed): offer
+	 * GET_VRING_BASE_INFLIGHT (with INFLIGHT_SHMFD).
+	 */
+	bool suspend_inflight;
+	unsigned num_queues;	 /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
+	unsigned max_queue_size; /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
+	uint32_t config_size;	 /* bytes of device config space (GET/SET_CONFIG) */
 
 	/* Datapath. */
 	enum vh_server_datapath datapath;
@@ -406,6 +417,16 @@ VH_API int vh_queue_pop(struct vh_queue *q, struct vh_vq_elem *elem);
  * Thread: the queue's context. No syscall, no allocation.
  */
 VH_API int vh_queue_push(struct vh_queue *q, const struct vh_vq_elem *elem, uint32_t written);
+
+/**
+ * vh_queue_suspending() - whether the running queue_stop is a suspend (GET_VRING_BASE with
+ * GET_VRING_BASE_INFLIGHT negotiated, cfg.suspend_inflight set): outstanding chains must not be
+ * pushed; the device lets go of them (after its own I/O on their buffers finished) and they
+ * stay recorded in the inflight region for the next start.
+ * @q: the queue.
+ * Return: true while suspending. Errors: none. Thread: the queue's context (inside queue_stop).
+ */
+VH_API bool vh_queue_suspending(const struct vh_queue *q);
 
 /**
  * vh_queue_notify() - publish the pushed chains now and signal the call eventfd if the driver

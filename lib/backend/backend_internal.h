@@ -60,6 +60,7 @@ struct vh_queue {
 	bool paused;	    /* live before vh_conn_pause(): restart at vh_conn_resume() */
 	bool broken;	    /* queue_kick failed, or the ring saw garbage */
 	bool err_signalled; /* the error eventfd was written for this breakage */
+	bool suspending;    /* queue_stop of a GET_VRING_BASE with GET_VRING_BASE_INFLIGHT */
 	bool iotlb_wait;    /* an IOTLB miss is outstanding: retry on update */
 	bool pending_start; /* ring addresses missed in the IOTLB: start on update */
 	struct vh_watch kick_w;

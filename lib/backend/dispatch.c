@@ -39,7 +39,16 @@ static uint64_t offered_features(const struct vh_conn *c)
 
 static uint64_t offered_protocol_features(const struct vh_conn *c)
 {
-	return vh_server_library_protocol_features() & ~c->s->cfg.protocol_features_clear;
+	uint64_t pf = vh_server_library_protocol_features();
+
+	/* vhost-user.rst: GET_VRING_BASE_INFLIGHT only with INFLIGHT_SHMFD, and the device has
+	 * to be able to suspend its rings. */
+	if (c->s->cfg.suspend_inflight)
+		pf |= 1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
+	pf &= ~c->s->cfg.protocol_features_clear;
+	if (!(pf & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+		pf &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
+	return pf;
 }
 
 static int h_get_features(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)

@@ -463,12 +463,27 @@ static int set_vring_base(struct vh_queue *q, struct vh_msg *m)
 	return 0;
 }
 
+/*
+ * GET_VRING_BASE / SET_VRING_ENABLE 0 with GET_VRING_BASE_INFLIGHT: the device suspends rather
+ * than drains (vh_queue_suspending()); the chains it leaves stay in the inflight region and the
+ * next start (re-enable, or a new back-end) resubmits them.
+ */
+static void queue_stop_suspend(struct vh_queue *q)
+{
+	q->suspending =
+	    (q->conn->proto_features & (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)) != 0;
+	vh_queue_stop_live(q);
+	q->suspending = false;
+}
+
 /* vhost-user.rst: GET_VRING_BASE stops the ring and returns where it stands. */
 static int get_vring_base(struct vh_queue *q, struct vh_msg *m, struct vh_msg *reply)
 {
 	uint32_t base = q->base;
 
-	vh_queue_stop_live(q);
+	/* GET_VRING_BASE_INFLIGHT: suspend, not drain; the base counts the suspended chains as
+	 * taken (the inflight region gives them back at the next start). */
+	queue_stop_suspend(q);
 	if (q->vq)
 		base = vh_vq_get_base(q->vq);
 	vh_inflight_queue_stop(q);
@@ -546,7 +561,7 @@ static int set_vring_enable(struct vh_queue *q, struct vh_msg *m)
 		return vh_conn_fail(q->conn, m->hdr.request, "enable is not 0 or 1", -EINVAL);
 	q->enabled = on;
 	if (!on) {
-		vh_queue_stop_live(q);
+		queue_stop_suspend(q); /* QEMU disables the ring before GET_VRING_BASE */
 		return 0;
 	}
 	return vh_queue_try_start(q);
@@ -846,6 +861,11 @@ int vh_queue_push(struct vh_queue *q, const struct vh_vq_elem *elem, uint32_t wr
 	if (vh_unlikely(!q->vq))
 		return -ESHUTDOWN;
 	return vh_vq_push(q->vq, elem, written);
+}
+
+bool vh_queue_suspending(const struct vh_queue *q)
+{
+	return q->suspending;
 }
 
 int vh_queue_notify(struct vh_queue *q)

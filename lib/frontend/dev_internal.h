@@ -24,13 +24,18 @@
 	 (1ull << VH_USER_PROTOCOL_F_CONFIG) | (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) |      \
 	 (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |                                              \
 	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS) | \
-	 (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+	 (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) |                                      \
+	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT))
 
 /*
  * Implemented but negotiated only when cfg->protocol_features asks: in-band notifications put
- * every kick and call on the sockets (vhost-user.rst advises against them unless needed).
+ * every kick and call on the sockets (vhost-user.rst advises against them unless needed);
+ * GET_VRING_BASE_INFLIGHT changes what a stop means (requests in flight are suspended, not
+ * completed, and finish only after the next start, possibly on another backend).
  */
-#define VH_DEV_PROTOCOL_OPT_IN (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
+#define VH_DEV_PROTOCOL_OPT_IN                               \
+	((1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) | \
+	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT))
 
 /* Header of the buffer vh_dev_inflight_save() fills. */
 #define VH_DEV_INFLIGHT_MAGIC 0x6c666e4968760001ull

@@ -214,6 +214,9 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 	if (~want &
 	    ((1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) | (1ull << VH_USER_PROTOCOL_F_REPLY_ACK)))
 		want &= ~(1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	/* ... and a suspended ring's requests live in the inflight region. */
+	if (!(want & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+		want &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
 	err = vu_set_u64(dev, VH_USER_SET_PROTOCOL_FEATURES, want);
 	if (err < 0)
 		return err;

@@ -50,6 +50,7 @@ struct echo_dev {
 	int hold; /* > 0: keep this many chains without pushing (in flight) */
 	int held;
 	int starts, stops, opens, closes, resets;
+	int suspends; /* queue_stop calls with vh_queue_suspending() */
 	struct vh_vq_elem elems[8];
 	struct iovec iovs[8][16];
 	uint8_t config[16];
@@ -119,8 +120,9 @@ static inline int echo_start(void *inst, struct vh_queue *q)
 
 static inline void echo_stop(void *inst, struct vh_queue *q)
 {
-	(void)q;
 	((struct echo_dev *)inst)->stops++;
+	if (vh_queue_suspending(q))
+		((struct echo_dev *)inst)->suspends++;
 }
 
 static inline int echo_open(void *dev, struct vh_conn *c, void **inst)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <vhost/frontend.h>
+#include <vhost/proto.h>
 
 #include "backend_fake.h"
 
@@ -20,6 +21,7 @@ struct session {
 	char dir[32];
 	char path[64];
 	char url[80];
+	bool suspend; /* cfg.suspend_inflight */
 };
 
 static void print_log(void *opaque, enum vh_log_level level, const char *msg)
@@ -51,6 +53,7 @@ static void session_start(struct session *ss)
 	cfg.ops = &echo_ops;
 	cfg.opaque = &ss->dev;
 	cfg.num_queues = 1;
+	cfg.suspend_inflight = ss->suspend;
 	cfg.log = vh_test_sink(&ss->slog);
 	if (getenv("VH_TEST_VERBOSE"))
 		cfg.log = (struct vh_log_sink){ .fn = print_log, .max_level = VH_LOG_DEBUG };
@@ -232,6 +235,69 @@ static void test_frontend_echo(void **state)
 }
 
 /*
+ * A frontend on @ss with one ring whose device holds the two requests it was given ("aaa" and
+ * "bbb", tokens &t[0] and &t[1]): both are in flight when this returns.
+ */
+static struct vh_dev *start_two_held(struct session *ss, struct fe *f, struct vh_dev_config *dc,
+				     char *t)
+{
+	struct vh_dev_mem_region r = { .size = FE_MEM_SIZE, .host = f->mem, .fd = f->memfd };
+	struct vh_dev_vring vr = { .num = FE_NUM,
+				   .desc_gpa = f->ra.desc_gpa,
+				   .avail_gpa = f->ra.driver_gpa,
+				   .used_gpa = f->ra.device_gpa,
+				   .kick_fd = -1,
+				   .call_fd = -1 };
+	struct vh_dev *dev;
+	uint64_t one = 1;
+
+	dc->path = ss->url;
+	assert_int_equal(vh_dev_create(dc, &dev), 0);
+	assert_int_equal(vh_dev_ack_features(dev, vh_dev_features(dev)), 0);
+	assert_int_equal(vh_dev_mem_begin(dev), 0);
+	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
+	assert_int_equal(vh_dev_mem_commit(dev), 0);
+	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
+	ss->dev.hold = 2;
+	assert_int_equal(vh_dev_start(dev), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct vh_vq_buf bufs[2] = { { FE_OUT_GPA + i * 256, 3 },
+					     { FE_IN_GPA + i * 256, 64 } };
+		struct vh_vq_driver_req req = {
+			.bufs = bufs, .out_num = 1, .in_num = 1, .token = &t[i]
+		};
+
+		memcpy(f->mem + FE_OUT_GPA + i * 256, i ? "bbb" : "aaa", 3);
+		assert_int_equal(vh_vq_driver_add(f->drv, &req), 0);
+	}
+	vh_vq_driver_publish(f->drv);
+	assert_int_equal(write(vh_dev_vring_kick_fd(dev, 0), &one, 8), 8);
+	for (int i = 0; i < 200 && __atomic_load_n(&ss->dev.held, __ATOMIC_ACQUIRE) < 2; i++)
+		usleep(5000);
+	assert_int_equal(ss->dev.held, 2);
+	return dev;
+}
+
+/* Both held requests completed, once each, with their bytes echoed. */
+static void check_two_done(struct vh_dev *dev, struct fe *f, const char *t)
+{
+	void *token;
+	uint32_t len;
+	int seen = 0;
+
+	assert_true(wait_fd(vh_dev_vring_call_fd(dev, 0), 2000));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
+		assert_int_equal(len, 3);
+		seen |= token == &t[0] ? 1 : token == &t[1] ? 2 : 4;
+	}
+	assert_int_equal(seen, 3);
+	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 0);
+	assert_memory_equal(f->mem + FE_IN_GPA, "aaa", 3);
+	assert_memory_equal(f->mem + FE_IN_GPA + 256, "bbb", 3);
+}
+
+/*
  * The back-end "crashes" with two requests in flight (server destroyed), a new one comes up on the
  * same path, the frontend reconnects and hands the inflight region back: both requests complete,
  * exactly once, and the ring carries on.
@@ -244,69 +310,77 @@ static void test_frontend_reconnect_inflight(void **state)
 				    .num_queues = 1,
 				    .timeout_ms = 2000,
 				    .name = "fe" };
-	struct vh_dev_mem_region r = { 0 };
 	struct vh_dev *dev;
-	struct vh_dev_vring vr;
-	char t[3];
-	void *token;
-	uint32_t len;
-	uint64_t one = 1;
-	int seen = 0;
+	char t[2];
 
 	(void)state;
 	session_start(&ss);
 	fe_memory(&f);
 	fe_driver(&f);
-	dc.path = ss.url;
-	r = (struct vh_dev_mem_region){ .size = FE_MEM_SIZE, .host = f.mem, .fd = f.memfd };
-	assert_int_equal(vh_dev_create(&dc, &dev), 0);
-	assert_int_equal(vh_dev_ack_features(dev, vh_dev_features(dev)), 0);
-	assert_int_equal(vh_dev_mem_begin(dev), 0);
-	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(dev), 0);
-	vr = (struct vh_dev_vring){ .num = FE_NUM,
-				    .desc_gpa = f.ra.desc_gpa,
-				    .avail_gpa = f.ra.driver_gpa,
-				    .used_gpa = f.ra.device_gpa,
-				    .kick_fd = -1,
-				    .call_fd = -1 };
-	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
-	ss.dev.hold = 2;
-	assert_int_equal(vh_dev_start(dev), 0);
-	for (unsigned i = 0; i < 2; i++) {
-		struct vh_vq_buf bufs[2] = { { FE_OUT_GPA + i * 256, 3 },
-					     { FE_IN_GPA + i * 256, 64 } };
-		struct vh_vq_driver_req req = {
-			.bufs = bufs, .out_num = 1, .in_num = 1, .token = &t[i]
-		};
-
-		memcpy(f.mem + FE_OUT_GPA + i * 256, i ? "bbb" : "aaa", 3);
-		assert_int_equal(vh_vq_driver_add(f.drv, &req), 0);
-	}
-	vh_vq_driver_publish(f.drv);
-	assert_int_equal(write(vh_dev_vring_kick_fd(dev, 0), &one, 8), 8);
-	for (int i = 0; i < 200 && __atomic_load_n(&ss.dev.held, __ATOMIC_ACQUIRE) < 2; i++)
-		usleep(5000);
-	assert_int_equal(ss.dev.held, 2);
+	dev = start_two_held(&ss, &f, &dc, t);
 	session_stop(&ss); /* the back-end dies with both in flight */
 
 	snprintf(ss2.dir, sizeof(ss2.dir), "%s", ss.dir);
 	session_start(&ss2);
 	assert_string_equal(ss2.url, ss.url);
 	assert_int_equal(vh_dev_reconnect(dev), 0);
-	assert_true(wait_fd(vh_dev_vring_call_fd(dev, 0), 2000));
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(vh_vq_driver_get_used(f.drv, &token, &len), 1);
-		assert_int_equal(len, 3);
-		seen |= token == &t[0] ? 1 : token == &t[1] ? 2 : 4;
-	}
-	assert_int_equal(seen, 3);
-	assert_int_equal(vh_vq_driver_get_used(f.drv, &token, &len), 0);
+	check_two_done(dev, &f, t);
 	assert_int_equal(ss2.dev.pops, 2);
-	assert_memory_equal(f.mem + FE_IN_GPA, "aaa", 3);
-	assert_memory_equal(f.mem + FE_IN_GPA + 256, "bbb", 3);
 	vh_dev_destroy(&dev);
 	session_stop(&ss2);
+	f.sock = -1;
+	fe_teardown(&f);
+}
+
+/*
+ * GET_VRING_BASE_INFLIGHT (asked for by the frontend, offered by a device that can suspend): a
+ * stop with two requests in flight suspends them instead of draining them; GET_VRING_BASE counts
+ * them as taken, and the next start resubmits them from the inflight region, exactly once.
+ */
+static void test_frontend_suspend_inflight(void **state)
+{
+	const uint64_t bit = 1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
+	struct session ss = { .suspend = true };
+	struct fe f = { 0 };
+	struct vh_dev_config dc = {
+		.features = 1ull << VIRTIO_F_VERSION_1,
+		.protocol_features = bit | (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
+				     (1ull << VH_USER_PROTOCOL_F_REPLY_ACK),
+		.num_queues = 1,
+		.timeout_ms = 2000,
+		.name = "fe",
+	};
+	struct vh_dev *dev;
+	char t[2];
+	void *token;
+	uint32_t len, base = 0;
+
+	(void)state;
+	session_start(&ss);
+	fe_memory(&f);
+	fe_driver(&f);
+	dev = start_two_held(&ss, &f, &dc, t);
+	assert_true(vh_dev_protocol_features(dev) & bit);
+	assert_int_equal(vh_dev_stop(dev, &base, 1), 0);
+	assert_int_equal(base, 2);
+	assert_int_equal(ss.dev.suspends, 1);
+	assert_int_equal(vh_vq_driver_get_used(f.drv, &token, &len), 0); /* not drained */
+
+	ss.dev.hold = 0;
+	assert_int_equal(vh_dev_start(dev), 0);
+	check_two_done(dev, &f, t);
+	assert_int_equal(ss.dev.pops, 4); /* 2 suspended + the same 2 resubmitted */
+	vh_dev_destroy(&dev);
+	session_stop(&ss);
+
+	/* A device that cannot suspend does not offer it: not negotiated. */
+	ss = (struct session){ 0 };
+	session_start(&ss);
+	dc.path = ss.url;
+	assert_int_equal(vh_dev_create(&dc, &dev), 0);
+	assert_false(vh_dev_protocol_features(dev) & bit);
+	vh_dev_destroy(&dev);
+	session_stop(&ss);
 	f.sock = -1;
 	fe_teardown(&f);
 }
@@ -317,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_frontend_echo),
 		cmocka_unit_test(test_frontend_echo_iommu),
 		cmocka_unit_test(test_frontend_reconnect_inflight),
+		cmocka_unit_test(test_frontend_suspend_inflight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
