@@ -12,7 +12,8 @@
 #   packed   packed=on on the device: VIRTIO_F_RING_PACKED negotiated
 #   mq2      2 queue pairs (multi-queue tap, --queue-pairs 2, queues=2 / mq=on, 2 vCPUs; QEMU
 #            runs the control queue): the guest has 2 queue pairs, pings from each vCPU, and
-#            vh-net reports frames on both pairs
+#            vh-net reports frames on both pairs; QEMU sends the RAM once per pair with
+#            ADD_MEM_REG (CONFIGURE_MEM_SLOTS) and the repeated region is accepted
 #   reconnect  after the first transfer vh-net is killed (SIGKILL) and a new one started on the
 #            same socket and tap; QEMU reconnects (reconnect=1) and the guest repeats the
 #            transfer through the new one. QEMU 7.2 (Debian 7.2.22) answers the failed
@@ -264,7 +265,7 @@ vhnet_check_xfer()
 vhnet_run_variant()
 {
 	local v=$1 extra=() dev mrg=1 packed=0 pairs=1 smp=1 netdev sock blob st=0 vhnet peer md5 i
-	local reconnect=0 chardev guest log xfer_env=() xfer='' gfiles=() sha
+	local reconnect=0 chardev guest log xfer_env=() xfer='' gfiles=() sha n
 	dev="virtio-net-pci,netdev=n0,mac=$GUEST_MAC,vectors=0"
 	netdev=vhost-user,id=n0,chardev=c0
 	sock=$VH_TMP/$v.sock
@@ -275,7 +276,8 @@ vhnet_run_variant()
 	packed) dev="$dev,packed=on" packed=1 ;;
 	mq2)
 		pairs=2 smp=2 dev="$dev,mq=on" netdev="$netdev,queues=2"
-		extra=(--queue-pairs 2)
+		# --verbose: the log names each request, to see the per-pair ADD_MEM_REG below.
+		extra=(--queue-pairs 2 --verbose)
 		;;
 	reconnect) reconnect=1 chardev="$chardev,reconnect=1" ;;
 	poll) extra=(--poll) ;;
@@ -360,6 +362,17 @@ vhnet_run_variant()
 		grep -E "pair $i: tx [1-9][0-9]* frames, rx [1-9]" "$log" ||
 			vh_fail "queue pair $i carried no frames in one direction"
 	done
+	if [ "$pairs" -gt 1 ]; then
+		# QEMU sends the guest RAM once per pair (CONFIGURE_MEM_SLOTS): pair 1's ADD_MEM_REG
+		# (after its SET_FEATURES) repeats pair 0's regions and is accepted (vh_memmap_add()
+		# counts identical regions).
+		n=$(grep -oE "VHOST_USER_(SET_FEATURES|ADD_MEM_REG)" "$log" | sed 's/VHOST_USER_//' |
+			tr '\n' ' ')
+		vh_log "memory sequence: $n"
+		echo "$n" | grep -qE "SET_FEATURES (ADD_MEM_REG )+SET_FEATURES (ADD_MEM_REG )+" ||
+			vh_fail "expected ADD_MEM_REG from each queue pair"
+		! grep -q "overlap a mapped region" "$log" || vh_fail "a duplicate region was refused"
+	fi
 	rm -f "$blob" "$VH_TMP/up.bin"
 	ip netns del "$NS"
 	NS_MADE=0
