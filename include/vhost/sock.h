@@ -83,6 +83,23 @@ VH_API void vh_msg_close_fds(struct vh_msg *m);
 VH_API int vh_sock_send(int sock, const struct vh_msg *m);
 
 /**
+ * vh_sock_send_step() - send what the socket takes now of a message, without ever waiting.
+ * @sock: connected unix stream socket (blocking or non-blocking; MSG_DONTWAIT is used).
+ * @m: message; @m->nfds fds go with its first byte. Keep passing the same one (and keep its
+ *     fds open) until the call returns 0.
+ * @off: bytes of @m already sent; 0 for a new message. Advanced by what this call sent.
+ *
+ * For a sender that must not block on a peer that does not read (the back-end's replies): on
+ * -EAGAIN wait for POLLOUT (EPOLLOUT) and call again; apply your own deadline. Uses
+ * MSG_NOSIGNAL. Does not close or take ownership of @m->fds.
+ *
+ * Return: 0 the whole message is sent; -EAGAIN the socket is full (@off says how far it got);
+ * -EINVAL / -EBADF as vh_sock_send() (checked when @off is 0); -ECONNRESET the peer is gone;
+ * other -errno from sendmsg. Thread: any, one sender per socket at a time.
+ */
+VH_API int vh_sock_send_step(int sock, const struct vh_msg *m, size_t *off);
+
+/**
  * vh_sock_recv() - receive one whole message and its fds.
  * @sock: connected unix stream socket (blocking or non-blocking).
  * @m: filled on success (hdr, hdr.size payload bytes, fds with O_CLOEXEC, nfds).

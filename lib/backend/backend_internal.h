@@ -77,6 +77,13 @@ struct vh_queue {
 	void *infl; /* this queue's part of the inflight region, while vq/ tracks into it */
 };
 
+/*
+ * Replies the front-end has not taken yet. The dispatch thread never waits for a peer's socket:
+ * a reply that does not fit is queued and sent on EPOLLOUT; while the queue is full no further
+ * request is read (each request has at most one reply), so it never grows past this.
+ */
+#define VH_CONN_TXQ_MAX 16
+
 struct vh_inflight {
 	int fd; /* -1: none */
 	void *base;
@@ -119,6 +126,11 @@ struct vh_conn {
 	struct vh_msg_rx rx_state; /* how much of *rx has arrived */
 	int64_t rx_deadline;	   /* CLOCK_MONOTONIC ms the partial *rx must complete by; -1 */
 	struct vh_msg *tx;	   /* reply buffer */
+	struct vh_msg *txq[VH_CONN_TXQ_MAX]; /* queued replies (own their fds), oldest first */
+	unsigned txq_head, txq_len;
+	size_t tx_off;	     /* bytes of txq[txq_head] already sent */
+	int64_t tx_deadline; /* CLOCK_MONOTONIC ms the front-end must take the head reply by; -1 */
+	uint32_t events;     /* what c->fd is registered for in the epoll set */
 	struct vh_queue q[];
 };
 
@@ -141,7 +153,7 @@ struct vh_server {
 	struct vh_watch listen_w;
 	struct vh_watch stop_w;
 	int stop_fd;
-	struct vh_watch timer_w; /* timerfd: the earliest rx_deadline of any connection */
+	struct vh_watch timer_w; /* timerfd: the earliest rx/tx_deadline of any connection */
 	int timer_fd;
 	bool stop;
 	unsigned nconns;
@@ -173,6 +185,8 @@ void vh_server_rearm_timer(struct vh_server *s);
 
 /* dispatch.c */
 void vh_conn_readable(struct vh_conn *c);
+void vh_conn_writable(struct vh_conn *c);
+void vh_conn_drop_replies(struct vh_conn *c);
 int vh_conn_handle(struct vh_conn *c, struct vh_msg *m);
 
 /* vring.c */

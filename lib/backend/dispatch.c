@@ -7,7 +7,10 @@
  * handler runs; a handler then only checks values. Runs on the dispatch thread.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -403,13 +406,109 @@ static const struct vh_handler vh_handlers[VH_USER_REQUEST_MAX] = {
 _Static_assert(VH_ARRAY_SIZE(vh_handlers) == VH_USER_REQUEST_MAX,
 	       "one dispatch entry per front-end request number");
 
+/* Read requests only while a reply fits; wait for EPOLLOUT while replies are queued. */
+static void conn_watch_events(struct vh_conn *c)
+{
+	uint32_t ev = (c->txq_len < VH_CONN_TXQ_MAX ? EPOLLIN : 0) | (c->txq_len ? EPOLLOUT : 0);
+	struct epoll_event e = { .events = ev, .data.ptr = &c->w };
+
+	if (ev == c->events || c->w.fd < 0)
+		return;
+	if (epoll_ctl(c->s->epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+		c->events = ev;
+}
+
+static void set_tx_deadline(struct vh_conn *c, int64_t deadline)
+{
+	if (c->tx_deadline == deadline)
+		return;
+	c->tx_deadline = deadline;
+	vh_server_rearm_timer(c->s);
+}
+
+static void reply_free(struct vh_msg *q)
+{
+	vh_msg_close_fds(q);
+	free(q);
+}
+
+void vh_conn_drop_replies(struct vh_conn *c)
+{
+	for (; c->txq_len; c->txq_len--, c->txq_head = (c->txq_head + 1) % VH_CONN_TXQ_MAX)
+		reply_free(c->txq[c->txq_head]);
+	c->tx_off = 0;
+	if (c->tx_deadline >= 0)
+		set_tx_deadline(c, -1);
+}
+
+/* Keep a copy of @reply (and of its fds: their owner may close them before it goes out). */
+static int reply_enqueue(struct vh_conn *c, const struct vh_msg *reply, size_t off)
+{
+	struct vh_msg *q;
+
+	if (c->txq_len >= VH_CONN_TXQ_MAX)
+		return -ENOBUFS;
+	q = malloc(sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	*q = *reply;
+	for (unsigned i = 0; i < reply->nfds; i++) {
+		q->fds[i] = fcntl(reply->fds[i], F_DUPFD_CLOEXEC, 0);
+		if (q->fds[i] < 0) {
+			int err = -errno;
+
+			q->nfds = i;
+			reply_free(q);
+			return err;
+		}
+	}
+	c->txq[(c->txq_head + c->txq_len) % VH_CONN_TXQ_MAX] = q;
+	if (c->txq_len++ == 0) {
+		c->tx_off = off;
+		set_tx_deadline(c, vh_server_now_ms() + c->s->cfg.msg_timeout_ms);
+	}
+	conn_watch_events(c);
+	return 0;
+}
+
+/* Never waits: what the socket does not take now goes out from vh_conn_writable(). */
 static int send_reply(struct vh_conn *c, struct vh_msg *reply, uint32_t req)
 {
-	int err = vh_sock_send(c->fd, reply);
+	size_t off = 0;
+	int err = 0;
 
+	if (c->txq_len == 0)
+		err = vh_sock_send_step(c->fd, reply, &off);
+	if (c->txq_len || err == -EAGAIN)
+		err = reply_enqueue(c, reply, off);
 	if (err < 0)
 		return vh_conn_fail(c, req, "cannot send the reply", err);
 	return 0;
+}
+
+/* EPOLLOUT: send queued replies in order; each one taken gives the next a fresh deadline. */
+void vh_conn_writable(struct vh_conn *c)
+{
+	struct vh_msg *q;
+	int err;
+
+	while (c->txq_len) {
+		q = c->txq[c->txq_head];
+		err = vh_sock_send_step(c->fd, q, &c->tx_off);
+		if (err == -EAGAIN)
+			break;
+		if (err < 0) {
+			vh_conn_fail(c, q->hdr.request, "cannot send the reply", err);
+			vh_conn_close(c);
+			return;
+		}
+		reply_free(q);
+		c->txq_head = (c->txq_head + 1) % VH_CONN_TXQ_MAX;
+		c->txq_len--;
+		c->tx_off = 0;
+		set_tx_deadline(c, c->txq_len ? vh_server_now_ms() + c->s->cfg.msg_timeout_ms : -1);
+	}
+	conn_watch_events(c);
 }
 
 /*
@@ -481,8 +580,11 @@ void vh_conn_readable(struct vh_conn *c)
 {
 	int err;
 
-	/* A bounded batch keeps one busy front-end from starving the others. */
-	for (int i = 0; i < 16 && !c->dead; i++) {
+	/*
+	 * A bounded batch keeps one busy front-end from starving the others; a full reply queue
+	 * (a front-end that does not read) stops it until EPOLLOUT drains the queue.
+	 */
+	for (int i = 0; i < 16 && !c->dead && c->txq_len < VH_CONN_TXQ_MAX; i++) {
 		/* Never waits: a partial message stays in c->rx until the socket is readable. */
 		err = vh_sock_recv_step(c->fd, &c->rx_state, c->rx);
 		if (err == -EAGAIN) {

@@ -276,6 +276,8 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 	vh_msg_init(c->rx, 0, 0, 0);
 	vh_msg_rx_init(&c->rx_state);
 	c->rx_deadline = -1;
+	c->tx_deadline = -1;
+	c->events = EPOLLIN;
 	c->log_fd = -1;
 	c->backend_fd = -1;
 	c->infl.fd = -1;
@@ -376,6 +378,7 @@ void vh_conn_close(struct vh_conn *c)
 	close(c->fd);
 	/* A message cut short by the hang-up or timeout: its fds are ours to close. */
 	vh_msg_rx_discard(&c->rx_state, c->rx);
+	vh_conn_drop_replies(c);
 	vh_inflight_drop(c);
 	vh_dirty_log_unmap(&c->dlog);
 	vh_memmap_destroy(&c->mem);
@@ -411,15 +414,22 @@ int64_t vh_server_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Point the timerfd at the earliest deadline of a partial message (disarm when none). */
+static int64_t earlier(int64_t a, int64_t b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/*
+ * Point the timerfd at the earliest deadline of a partial message or of a queued reply
+ * (disarm when none).
+ */
 void vh_server_rearm_timer(struct vh_server *s)
 {
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 	int64_t first = -1;
 
 	for (struct vh_conn *c = s->conns; c; c = c->next)
-		if (c->rx_deadline >= 0 && (first < 0 || c->rx_deadline < first))
-			first = c->rx_deadline;
+		first = earlier(first, earlier(c->rx_deadline, c->tx_deadline));
 	if (first >= 0) {
 		its.it_value.tv_sec = first / 1000;
 		its.it_value.tv_nsec = (first % 1000) * 1000000;
@@ -429,7 +439,10 @@ void vh_server_rearm_timer(struct vh_server *s)
 	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* Close the connections whose front-end stopped halfway through a message for too long. */
+/*
+ * Close the connections whose front-end stopped halfway through a message, or stopped taking
+ * its replies, for too long.
+ */
 static void expire_stalled(struct vh_server *s)
 {
 	int64_t now = vh_server_now_ms();
@@ -440,6 +453,12 @@ static void expire_stalled(struct vh_server *s)
 		return;
 	for (c = s->conns; c; c = next) {
 		next = c->next;
+		if (c->tx_deadline >= 0 && c->tx_deadline <= now) {
+			vh_conn_fail(c, c->txq[c->txq_head]->hdr.request,
+				     "front-end does not read its replies", -ETIMEDOUT);
+			vh_conn_close(c);
+			continue;
+		}
 		if (c->rx_deadline < 0 || c->rx_deadline > now)
 			continue;
 		vh_conn_fail(c, c->rx->hdr.request, "front-end stalled in the middle of a message",
@@ -467,6 +486,7 @@ static void handle_listen(struct vh_server *s)
 
 static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t events)
 {
+	struct vh_conn *c;
 	uint64_t v;
 
 	switch (w->kind) {
@@ -479,8 +499,12 @@ static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t event
 		s->stop = true;
 		break;
 	case VH_WATCH_CONN:
-		if (!((struct vh_conn *)w->ptr)->dead)
-			vh_conn_readable(w->ptr);
+		c = w->ptr;
+		/* A hang-up while replies wait shows as EPOLLHUP/ERR: the send reports it. */
+		if (!c->dead && c->txq_len && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+			vh_conn_writable(c);
+		if (!c->dead && (c->events & EPOLLIN) && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+			vh_conn_readable(c);
 		break;
 	case VH_WATCH_WAKE:
 		/* Drain the eventfd; a stale event for a replaced fd only costs an EAGAIN. */

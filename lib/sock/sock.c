@@ -331,39 +331,62 @@ static ssize_t vh_send_once(int sock, const struct vh_msg *m, size_t off)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-int vh_sock_send(int sock, const struct vh_msg *m)
+static int vh_send_check(const struct vh_msg *m)
 {
-	size_t total, off = 0;
-	int64_t deadline = -1;
-	ssize_t n;
-	int ret;
-
 	if (!m || m->hdr.size > VH_USER_MAX_PAYLOAD || m->nfds > VH_USER_MAX_FDS)
 		return -EINVAL;
 	for (unsigned i = 0; i < m->nfds; i++) {
 		if (m->fds[i] < 0)
 			return -EBADF;
 	}
+	return 0;
+}
+
+int vh_sock_send_step(int sock, const struct vh_msg *m, size_t *off)
+{
+	size_t total;
+	ssize_t n;
+	int ret;
+
+	if (*off == 0) {
+		ret = vh_send_check(m);
+		if (ret < 0)
+			return ret;
+	}
 	total = sizeof(m->hdr) + m->hdr.size;
-	while (off < total) {
-		n = vh_send_once(sock, m, off);
+	while (*off < total) {
+		n = vh_send_once(sock, m, *off);
 		if (n >= 0) {
-			off += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EPIPE || errno == ECONNRESET)
 			return -ECONNRESET;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return -errno;
+	}
+	return 0;
+}
+
+int vh_sock_send(int sock, const struct vh_msg *m)
+{
+	int64_t deadline = -1;
+	size_t off = 0;
+	int ret;
+
+	for (;;) {
+		ret = vh_sock_send_step(sock, m, &off);
+		if (ret != -EAGAIN)
+			return ret;
 		if (deadline < 0)
 			deadline = vh_now_ms() + VH_SOCK_MSG_TIMEOUT_MS;
 		ret = vh_sock_wait(sock, POLLOUT, deadline);
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
 }
 
 static int vh_sock_addr(const char *path, struct sockaddr_un *sa)

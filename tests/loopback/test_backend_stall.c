@@ -4,6 +4,9 @@
  * thread: the other connection is served meanwhile, the stalled message is handled when its
  * rest arrives, and a connection that stays stalled is closed after cfg.msg_timeout_ms (or at
  * once when its peer hangs up) with every fd that came with the partial message closed.
+ * A front-end that does not read its replies must not hold it either: replies queue (bounded),
+ * the other connection is served, the replies go out in order once it reads, and a peer that
+ * never reads is dropped after cfg.msg_timeout_ms.
  */
 #include <errno.h>
 #include <poll.h>
@@ -74,6 +77,9 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return -1;
+		/* A few replies fill the server's end: the reply queue is what is tested. */
+		if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){ 1 }, sizeof(int)) < 0)
 			return -1;
 		if (vh_server_add_conn(t->s, sv[1]) < 0)
 			return -1;
@@ -261,12 +267,90 @@ static void test_stalled_conn_hangs_up(void **state)
 	expect_features(t->b);
 }
 
+#define FLOOD 400
+
+/* @n GET_FEATURES requests in one write: more replies than the socket and the queue hold. */
+static void flood(int sock, unsigned n)
+{
+	struct vh_msg m;
+	uint8_t *buf = malloc(n * sizeof(m.hdr));
+
+	assert_non_null(buf);
+	vh_msg_init(&m, VH_USER_GET_FEATURES, 0, 0);
+	for (unsigned i = 0; i < n; i++)
+		memcpy(buf + i * sizeof(m.hdr), &m.hdr, sizeof(m.hdr));
+	raw_send(sock, buf, n * sizeof(m.hdr), -1);
+	free(buf);
+}
+
+/* A sends and does not read: B is served at once, then A gets every reply in order. */
+static void test_reader_stalls(void **state)
+{
+	struct stall *t = *state;
+	unsigned got = 0;
+	int64_t t0;
+
+	flood(t->a, FLOOD);
+	pump(t->s, 50);
+	assert_int_equal(vh_server_num_conns(t->s), 2);
+	send_get_features(t->b);
+	t0 = now_ms();
+	pump(t->s, 50);
+	/* The old blocking send held the thread for 5 s per reply that did not fit. */
+	assert_true(now_ms() - t0 < 1000);
+	expect_features(t->b);
+
+	t0 = now_ms();
+	while (got < FLOOD && now_ms() - t0 < 5000) {
+		pump(t->s, 1);
+		while (got < FLOOD && readable(t->a)) {
+			expect_features(t->a);
+			got++;
+		}
+	}
+	assert_int_equal(got, FLOOD);
+	pump(t->s, 20);
+	assert_false(readable(t->a)); /* exactly one reply per request */
+	assert_int_equal(vh_server_num_conns(t->s), 2);
+	/* Drained before the timeout: no drop later. */
+	pump(t->s, STALL_TIMEOUT_MS + 100);
+	assert_int_equal(vh_server_num_conns(t->s), 2);
+}
+
+/* A never reads: dropped after the message timeout with a clear error; B served throughout. */
+static void test_reader_never_reads(void **state)
+{
+	struct stall *t = *state;
+	int64_t t0, dt;
+	int nfds = vh_test_count_fds();
+
+	flood(t->a, FLOOD);
+	t0 = now_ms();
+	while (vh_server_num_conns(t->s) == 2 && now_ms() - t0 < 5000) {
+		int64_t t1 = now_ms();
+
+		send_get_features(t->b);
+		pump(t->s, 20);
+		assert_true(now_ms() - t1 < 1000);
+		expect_features(t->b);
+	}
+	dt = now_ms() - t0;
+	assert_int_equal(vh_server_num_conns(t->s), 1);
+	assert_true(dt >= STALL_TIMEOUT_MS);
+	assert_true(dt < STALL_TIMEOUT_MS + 1000);
+	assert_non_null(strstr(t->log.last, "GET_FEATURES: front-end does not read its replies"));
+	/* A's server end and its ring's wake fd are closed; no queued reply leaks anything. */
+	assert_int_equal(vh_test_count_fds(), nfds - 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_other_conn_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_conn_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_conn_hangs_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_stalls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_never_reads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
