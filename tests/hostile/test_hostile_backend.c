@@ -12,6 +12,9 @@
  *   - its fd count is back to what it was before the case;
  * and after all cases its RSS grew by less than RSS_BOUND_KB and (vh-blk) the image holds
  * exactly what the valid requests wrote.
+ *
+ * Endurance: HOSTILE_CHURN (default 1000) connect / negotiate / start / one request / hang-up
+ * cycles against each daemon, with its fd count and RSS printed before and after (no growth).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -310,7 +313,8 @@ static void raw_publish(struct fe *f, uint16_t head, uint16_t idx)
  * A request-shaped chain 0 -> 1 -> 2: header, data @data_gpa/@data_len (device-readable:
  * a vh-blk write of 0xee bytes to sector 0 / a vh-net frame), status.
  */
-static void raw_chain_at(const struct daemon *dm, struct fe *f, uint16_t at, uint64_t data_gpa, uint32_t data_len)
+static void raw_chain_at(const struct daemon *dm, struct fe *f, uint16_t at, uint64_t data_gpa,
+			 uint32_t data_len)
 {
 	struct vring_desc *d = desc(f) + at;
 
@@ -332,7 +336,11 @@ static void raw_chain(const struct daemon *dm, struct fe *f, uint64_t data_gpa, 
 
 struct hcase {
 	const char *name;
-	enum { ST_NEGOTIATED, ST_MEMORY, ST_RING } stage;
+	enum {
+		ST_NEGOTIATED,
+		ST_MEMORY,
+		ST_RING
+	} stage;
 	void (*run)(struct daemon *d, struct fe *f);
 	const char *expect; /* in the daemon's stderr */
 	unsigned flags;
@@ -565,10 +573,9 @@ static void inflight_set(struct fe *f, uint64_t size, uint64_t file, uint16_t nq
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)file), 0);
 	vh_msg_init(&m, VH_USER_SET_INFLIGHT_FD, 0, sizeof(struct vh_user_inflight));
-	m.payload.inflight = (struct vh_user_inflight){ .mmap_size = size,
-							 .mmap_offset = 0,
-							 .num_queues = nq,
-							 .queue_size = qs };
+	m.payload.inflight = (struct vh_user_inflight){
+		.mmap_size = size, .mmap_offset = 0, .num_queues = nq, .queue_size = qs
+	};
 	m.fds[0] = fd;
 	m.nfds = 1;
 	expect_nack(f, &m);
@@ -578,10 +585,10 @@ static void inflight_set(struct fe *f, uint64_t size, uint64_t file, uint16_t nq
 static void c_inflight_too_small(struct daemon *d, struct fe *f)
 {
 	(void)d;
-	inflight_set(f, 64, 4096, 1, FE_NUM);			/* region smaller than the rings */
-	inflight_set(f, 1 << 20, 4096, 1, FE_NUM);		/* file smaller than the region */
-	inflight_set(f, 1 << 20, 1 << 20, 1000, FE_NUM);	/* more queues than the device */
-	inflight_set(f, 1 << 20, 1 << 20, 1, 0);		/* zero-sized rings */
+	inflight_set(f, 64, 4096, 1, FE_NUM);		 /* region smaller than the rings */
+	inflight_set(f, 1 << 20, 4096, 1, FE_NUM);	 /* file smaller than the region */
+	inflight_set(f, 1 << 20, 1 << 20, 1000, FE_NUM); /* more queues than the device */
+	inflight_set(f, 1 << 20, 1 << 20, 1, 0);	 /* zero-sized rings */
 }
 
 static void c_config_past(struct daemon *d, struct fe *f)
@@ -633,7 +640,9 @@ static void c_vanish_mid_message(struct daemon *d, struct fe *f)
 
 static void c_never_reads(struct daemon *d, struct fe *f)
 {
-	enum { N = 4000 };
+	enum {
+		N = 4000
+	};
 	struct vh_user_hdr *h = calloc(N, sizeof(*h));
 
 	(void)d;
@@ -733,7 +742,9 @@ static void valid_requests(struct daemon *d, struct fe *f, unsigned n)
 	uint64_t one = 1;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct vh_vq_buf bufs[3] = { { HDR_GPA, 16 }, { DATA_GPA, 4096 }, { STATUS_GPA, 1 } };
+		struct vh_vq_buf bufs[3] = { { HDR_GPA, 16 },
+					     { DATA_GPA, 4096 },
+					     { STATUS_GPA, 1 } };
 		struct vh_vq_driver_req req = { .bufs = bufs,
 						.out_num = d->blk ? 1 : 3,
 						.in_num = d->blk ? 2 : 0,
@@ -775,37 +786,44 @@ static void c_vanish_mid_request(struct daemon *d, struct fe *f)
 #define MALFORMED "malformed message"
 
 static const struct hcase cases[] = {
-	{ "wrong payload size", ST_NEGOTIATED, c_wrong_size, "SET_VRING_NUM: " MALFORMED, H_CLOSES },
-	{ "u64 request without payload", ST_NEGOTIATED, c_zero_size_u64,
-	  "SET_FEATURES: " MALFORMED, H_CLOSES },
+	{ "wrong payload size", ST_NEGOTIATED, c_wrong_size, "SET_VRING_NUM: " MALFORMED,
+	  H_CLOSES },
+	{ "u64 request without payload", ST_NEGOTIATED, c_zero_size_u64, "SET_FEATURES: " MALFORMED,
+	  H_CLOSES },
 	{ "too many fds", ST_NEGOTIATED, c_too_many_fds, "SET_VRING_CALL: " MALFORMED, H_CLOSES },
 	{ "16 fds", ST_NEGOTIATED, c_way_too_many_fds, "SET_VRING_KICK: receive failed", H_CLOSES },
 	{ "fd where none is expected", ST_NEGOTIATED, c_fd_not_expected,
 	  "SET_VRING_NUM: " MALFORMED, H_CLOSES },
 	{ "too few fds", ST_NEGOTIATED, c_too_few_fds, "SET_MEM_TABLE: " MALFORMED, H_CLOSES },
-	{ "huge region count", ST_NEGOTIATED, c_huge_regions, "SET_MEM_TABLE: " MALFORMED, H_CLOSES },
+	{ "huge region count", ST_NEGOTIATED, c_huge_regions, "SET_MEM_TABLE: " MALFORMED,
+	  H_CLOSES },
 	{ "huge payload size", ST_NEGOTIATED, c_huge_payload, "SET_MEM_TABLE: receive failed",
 	  H_CLOSES },
 	{ "unknown request", ST_NEGOTIATED, c_unknown_request, "request not supported", 0 },
-	{ "zero ring size", ST_NEGOTIATED, c_ring_num_zero, "SET_VRING_NUM: ring size out of range", 0 },
-	{ "huge ring size", ST_NEGOTIATED, c_ring_num_huge, "SET_VRING_NUM: ring size out of range", 0 },
+	{ "zero ring size", ST_NEGOTIATED, c_ring_num_zero, "SET_VRING_NUM: ring size out of range",
+	  0 },
+	{ "huge ring size", ST_NEGOTIATED, c_ring_num_huge, "SET_VRING_NUM: ring size out of range",
+	  0 },
 	{ "ring index past the queues", ST_NEGOTIATED, c_ring_index_past,
-	  "SET_VRING_NUM: ring index out of range",
-	  0 },
+	  "SET_VRING_NUM: ring index out of range", 0 },
 	{ "ring base past the index space", ST_NEGOTIATED, c_base_past,
-	  "SET_VRING_BASE: ring base out of range",
+	  "SET_VRING_BASE: ring base out of range", 0 },
+	{ "region gpa overflows", ST_NEGOTIATED, c_region_overflow,
+	  "SET_MEM_TABLE: bad memory region", 0 },
+	{ "region past the file", ST_NEGOTIATED, c_region_past_file,
+	  "SET_MEM_TABLE: bad memory region", 0 },
+	{ "region offset overflows", ST_NEGOTIATED, c_region_offset_overflow,
+	  "SET_MEM_TABLE: bad memory region", 0 },
+	{ "zero-sized region", ST_NEGOTIATED, c_region_zero, "SET_MEM_TABLE: bad memory region",
 	  0 },
-	{ "region gpa overflows", ST_NEGOTIATED, c_region_overflow, "SET_MEM_TABLE: bad memory region", 0 },
-	{ "region past the file", ST_NEGOTIATED, c_region_past_file, "SET_MEM_TABLE: bad memory region", 0 },
-	{ "region offset overflows", ST_NEGOTIATED, c_region_offset_overflow, "SET_MEM_TABLE: bad memory region", 0 },
-	{ "zero-sized region", ST_NEGOTIATED, c_region_zero, "SET_MEM_TABLE: bad memory region", 0 },
 	{ "log smaller than announced", ST_MEMORY, c_log_too_small,
 	  "SET_LOG_BASE: cannot map the log", 0 },
 	{ "inflight region too small", ST_NEGOTIATED, c_inflight_too_small,
 	  "SET_INFLIGHT_FD: inflight region too small", 0 },
 	{ "config range past the space", ST_NEGOTIATED, c_config_past,
 	  "GET_CONFIG: config range beyond the config space", 0 },
-	{ "unknown IOTLB message", ST_NEGOTIATED, c_iotlb_bad, "IOTLB_MSG: unknown IOTLB message type", 0 },
+	{ "unknown IOTLB message", ST_NEGOTIATED, c_iotlb_bad,
+	  "IOTLB_MSG: unknown IOTLB message type", 0 },
 	{ "stall mid-message", ST_NEGOTIATED, c_stall_mid_message,
 	  "stalled in the middle of a message", H_CLOSES | H_SLOW },
 	{ "vanish mid-message", ST_NEGOTIATED, c_vanish_mid_message, "disconnected", 0 },
@@ -815,8 +833,7 @@ static const struct hcase cases[] = {
 	  "avail idx moved more than the ring size", 0 },
 	{ "head index past the ring", ST_RING, c_head_past, "avail ring head index out of range",
 	  0 },
-	{ "next index past the ring", ST_RING, c_next_past, "descriptor index out of range",
-	  0 },
+	{ "next index past the ring", ST_RING, c_next_past, "descriptor index out of range", 0 },
 	{ "descriptor loop", ST_RING, c_desc_loop, "longer than its table (loop)", 0 },
 	{ "chain past the ring size", ST_RING, c_chain_past_ring, "longer than its table (loop)",
 	  0 },
@@ -920,6 +937,66 @@ static void hostile(const char *kind, bool blk, unsigned q)
 	stop(&d);
 }
 
+/* One front-end's life: connect, negotiate, memory, start a ring, one request, hang up. */
+static void churn_cycle(struct daemon *d)
+{
+	struct fe f;
+
+	memset(&f, 0, sizeof(f));
+	f.memfd = f.kick = f.call = -1;
+	assert_int_equal(fe_connect_path(&f, d->sock), 0);
+	fe_negotiate(&f, 0);
+	fe_memory(&f);
+	assert_int_equal(fe_mem_table(&f), 0);
+	fe_ring_index(&f, d->q, 0, 0);
+	if (d->blk)
+		assert_int_equal(blk_rw(&f, VIRTIO_BLK_T_IN, 0, 4096), VIRTIO_BLK_S_OK);
+	else
+		valid_requests(d, &f, 1);
+	fe_teardown(&f);
+}
+
+/* HOSTILE_CHURN cycles (default 1000): the daemon's fd count and RSS must not grow. */
+static void churn(const char *kind, bool blk, unsigned q)
+{
+	struct daemon d = { .kind = kind, .blk = blk, .q = q };
+	const char *env = getenv("HOSTILE_CHURN");
+	unsigned n = env ? (unsigned)strtoul(env, NULL, 10) : 1000;
+	int fds1;
+	long rss0, rss1;
+	int64_t t0;
+
+	spawn(&d);
+	for (unsigned i = 0; i < 20; i++)
+		churn_cycle(&d);
+	probe(&d);
+	usleep(50000);
+	d.fds0 = proc_fds(d.pid);
+	rss0 = proc_rss_kb(d.pid);
+	t0 = now_ms();
+	for (unsigned i = 0; i < n; i++)
+		churn_cycle(&d);
+	fds_settle(&d, d.fds0);
+	fds1 = proc_fds(d.pid);
+	rss1 = proc_rss_kb(d.pid);
+	printf("churn %s: %u cycles in %lld ms: fds %d -> %d, rss %ld kB -> %ld kB\n", kind, n,
+	       (long long)(now_ms() - t0), d.fds0, fds1, rss0, rss1);
+	assert_true(rss1 - rss0 < RSS_BOUND_KB);
+	stop(&d);
+}
+
+static void test_vhblk_churn(void **state)
+{
+	(void)state;
+	churn("vh-blk", true, 0);
+}
+
+static void test_vhnet_churn(void **state)
+{
+	(void)state;
+	churn("vh-net", false, 1);
+}
+
 static void test_vhblk(void **state)
 {
 	(void)state;
@@ -937,6 +1014,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vhblk),
 		cmocka_unit_test(test_vhnet),
+		cmocka_unit_test(test_vhblk_churn),
+		cmocka_unit_test(test_vhnet_churn),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);
