@@ -1,14 +1,17 @@
 # Thin wrapper for the README's two commands; meson does the building.
 #   make demo   - the main job on built-in defaults
 #   make check  - build everything and run every test (normal, ASan+UBSan, fuzz smoke, format)
+#   make soak   - long campaigns: vh-blk kill storm under a QEMU guest, connection churn
 
 MESON_OPTS ?= --buildtype=debugoptimized
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_S     ?= 3600
+SOAK_KILLS ?= 100
+SOAK_CHURN ?= 1000
 
-.PHONY: all deps build demo deb check check-format check-tests check-asan check-fuzz fuzz clean format
+.PHONY: all deps build demo deb check check-format check-tests check-asan check-fuzz fuzz clean format soak
 
 all: build
 
@@ -38,7 +41,8 @@ $(ASAN_BUILD)/build.ninja:
 check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --suite unit --suite loopback --suite tools --print-errorlogs --num-processes 2
+	  HOSTILE_CHURN=200 meson test -C $(ASAN_BUILD) --suite unit --suite loopback --suite tools \
+	  --suite hostile --print-errorlogs --num-processes 2
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dtests=false \
@@ -67,6 +71,14 @@ deb: deps
 	cd $(DEB_BUILD)/libvhost && dpkg-buildpackage -us -uc -b
 	cd $(DEB_BUILD) && { lintian --fail-on error *.changes >lintian.txt; st=$$?; cat lintian.txt; exit $$st; }
 	@ls -1 $(DEB_BUILD)/*.deb
+
+# Kill storm (SOAK_KILLS SIGKILL + restart cycles of vh-blk under a QEMU guest's O_DIRECT
+# writes), then SOAK_CHURN connection cycles against vh-blk and vh-net.
+soak: build
+	LIBVHOST_SRC=$(CURDIR) LIBVHOST_BUILD=$(CURDIR)/$(BUILD) KILLS=$(SOAK_KILLS) \
+	  ./tests/interop/test_qemu_vhblk_reconnect.sh
+	LIBVHOST_SRC=$(CURDIR) LIBVHOST_BUILD=$(CURDIR)/$(BUILD) HOSTILE_CHURN=$(SOAK_CHURN) \
+	  ./$(BUILD)/tests/hostile/hostile_backend
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
