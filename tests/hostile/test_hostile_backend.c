@@ -35,8 +35,24 @@
 #define DATA_GPA     0x40000ull
 #define CHUNK	     0x10000u
 #define RSS_BOUND_KB 4096
-#define PROBE_MS     1000
-#define CLOSE_MS     (VH_SOCK_MSG_TIMEOUT_MS + 2000)
+
+/*
+ * Under ASan the shadow of every guest mapping stays resident after munmap and freed blocks sit
+ * in the quarantine: RSS is printed but not bounded there. LeakSanitizer checks instead: the
+ * daemons run with detect_leaks and must exit 0 on SIGTERM (stop()).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_CHECKED false
+#endif
+#endif
+#ifndef RSS_CHECKED
+#define RSS_CHECKED true
+#endif
+#define PROBE_MS 1000
+#define CLOSE_MS (VH_SOCK_MSG_TIMEOUT_MS + 2000)
 
 struct daemon {
 	const char *kind;
@@ -931,7 +947,7 @@ static void hostile(const char *kind, bool blk, unsigned q)
 	rss1 = proc_rss_kb(d.pid);
 	printf("%s: fds %d -> %d, rss %ld kB -> %ld kB\n", kind, d.fds0, proc_fds(d.pid), rss0,
 	       rss1);
-	assert_true(rss1 - rss0 < RSS_BOUND_KB);
+	assert_true(!RSS_CHECKED || rss1 - rss0 < RSS_BOUND_KB);
 	if (blk)
 		blk_fill(&d, true);
 	stop(&d);
@@ -981,7 +997,7 @@ static void churn(const char *kind, bool blk, unsigned q)
 	rss1 = proc_rss_kb(d.pid);
 	printf("churn %s: %u cycles in %lld ms: fds %d -> %d, rss %ld kB -> %ld kB\n", kind, n,
 	       (long long)(now_ms() - t0), d.fds0, fds1, rss0, rss1);
-	assert_true(rss1 - rss0 < RSS_BOUND_KB);
+	assert_true(!RSS_CHECKED || rss1 - rss0 < RSS_BOUND_KB);
 	stop(&d);
 }
 

@@ -117,6 +117,14 @@ for pass in $(seq 1 "$KILLS"); do
 	gen=$((gen + 1))
 	start_vhblk "$gen"
 	vh_wait_socket "$sock" 20 "$BACKEND"
+	# QEMU retries once a second (reconnect=1): the next kill only once it is back, so every
+	# kill hits a back-end that the guest's writes are going through.
+	n=0
+	until grep -q "front-end connected" "$VH_TMP/vhblk$gen.log"; do
+		[ "$n" -lt 600 ] || vh_fail "QEMU did not reconnect to vh-blk $gen within 30 s"
+		sleep 0.05
+		n=$((n + 1))
+	done
 done
 vh_log "$KILLS kills in $(($(date +%s) - t0)) s"
 st=0
