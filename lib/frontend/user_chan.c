@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,13 +103,19 @@ static int vh_chan_reply(struct vh_dev *dev, const struct vh_msg *m, int result)
 /* Handle one back-end request; 0, -EAGAIN when none is pending, or a sticky error. */
 static int vh_chan_one(struct vh_dev *dev)
 {
+	struct pollfd pfd = { .fd = dev->chan_fd, .events = POLLIN };
 	struct vh_msg m;
 	const char *req;
 	int err, res;
 
-	err = vh_sock_recv(dev->chan_fd, &m, 0);
-	if (err == -EAGAIN)
-		return err;
+	/*
+	 * Nothing pending: -EAGAIN at once. Something pending: the rest of the message within the
+	 * device's timeout, not VH_SOCK_MSG_TIMEOUT_MS, so a back-end that stops mid-message holds
+	 * the caller's loop no longer than any other request does.
+	 */
+	if (poll(&pfd, 1, 0) == 0)
+		return -EAGAIN;
+	err = vh_sock_recv(dev->chan_fd, &m, dev->timeout_ms);
 	if (err == -EMSGSIZE)
 		err = -EPROTO;
 	req = err < 0 ? "backend channel" : vh_proto_backend_request_name(m.hdr.request);
