@@ -33,8 +33,8 @@
 #include "frontend_env.h"
 
 #define TIMEOUT_MS 300
-#define PF_ALL                                                                                   \
-	(PF(REPLY_ACK) | PF(MQ) | PF(CONFIGURE_MEM_SLOTS) | PF(BACKEND_REQ) | PF(CONFIG) |       \
+#define PF_ALL                                                                             \
+	(PF(REPLY_ACK) | PF(MQ) | PF(CONFIGURE_MEM_SLOTS) | PF(BACKEND_REQ) | PF(CONFIG) | \
 	 PF(INFLIGHT_SHMFD))
 
 static int64_t now_ms(void)
@@ -59,8 +59,8 @@ enum bad {
 	B_COUNT,
 };
 
-static const char *const bad_name[B_COUNT] = { "short",	 "long",    "request", "noreply",
-					       "fd",	 "manyfds", "never",   "close" };
+static const char *const bad_name[B_COUNT] = { "short", "long",	   "request", "noreply",
+					       "fd",	"manyfds", "never",   "close" };
 
 /* Make step @s answer with a broken u64 reply (or none). @fd is the fd B_FD sends. */
 static void break_reply(struct fake_step *s, enum bad b, int fd)
@@ -78,8 +78,8 @@ static void break_reply(struct fake_step *s, enum bad b, int fd)
 		s->reply.hdr.size = 64;
 		break;
 	case B_REQUEST:
-		s->reply.hdr.request = req == VH_USER_GET_FEATURES ? VH_USER_GET_QUEUE_NUM
-								   : VH_USER_GET_FEATURES;
+		s->reply.hdr.request =
+		    req == VH_USER_GET_FEATURES ? VH_USER_GET_QUEUE_NUM : VH_USER_GET_FEATURES;
 		break;
 	case B_NOREPLY:
 		s->reply.hdr.flags &= ~VH_USER_FLAG_REPLY;
@@ -337,11 +337,11 @@ static const struct chan_case chan_cases[] = {
 	{ "config change with 3 fds", VH_USER_BACKEND_CONFIG_CHANGE_MSG, 0, 0, 0, 3, true },
 	{ "16 fds", VH_USER_BACKEND_CONFIG_CHANGE_MSG, 0, 0, 0, 16, true },
 	{ "unknown request, need reply", 77, VH_USER_FLAG_NEED_REPLY, 8, 8, 0, false },
-	{ "a reply flag on a request", VH_USER_BACKEND_CONFIG_CHANGE_MSG, VH_USER_FLAG_REPLY, 0,
-	  0, 0, true },
-	{ "huge size", VH_USER_BACKEND_IOTLB_MSG, 0, 0xfffffff0u, 16, 0, true },
-	{ "stops mid-message", VH_USER_BACKEND_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg), 8,
+	{ "a reply flag on a request", VH_USER_BACKEND_CONFIG_CHANGE_MSG, VH_USER_FLAG_REPLY, 0, 0,
 	  0, true },
+	{ "huge size", VH_USER_BACKEND_IOTLB_MSG, 0, 0xfffffff0u, 16, 0, true },
+	{ "stops mid-message", VH_USER_BACKEND_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg), 8, 0,
+	  true },
 };
 
 static void chan_case(const struct chan_case *c)
