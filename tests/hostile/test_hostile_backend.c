@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,52 +155,36 @@ static bool log_wait(const struct daemon *d, off_t off, const char *needle, int 
 	return strstr(log_since(d, off), needle) != NULL;
 }
 
+/* vh_test_spawn_daemon() with the daemon's stderr going to d->log (its fd 2 is inherited). */
 static void spawn(struct daemon *d)
 {
-	const char *build = getenv("LIBVHOST_BUILD");
-	char bin[256];
-	int fd;
+	char bin[256], rel[64];
+	const char *blk[] = { bin,	   "--socket-path", d->sock, "--blk-file",
+			      "memory:1M", "--queue-size",  "256",   NULL };
+	const char *net[] = { bin, "--socket-path", d->sock, "--loopback", "--queue-size", "256",
+			      NULL };
+	int fd, saved;
 
-	assert_non_null(build);
 	snprintf(d->dir, sizeof(d->dir), "/tmp/vh-hostile-XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/stderr", d->dir);
-	snprintf(bin, sizeof(bin), "%s/devices/%s/%s", build, d->kind, d->kind);
-	d->pid = fork();
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd < 0 || dup2(fd, 2) < 0)
-			_exit(126);
-		if (d->blk)
-			execl(bin, bin, "--socket-path", d->sock, "--blk-file", "memory:1M",
-			      "--queue-size", "256", (char *)NULL);
-		else
-			execl(bin, bin, "--socket-path", d->sock, "--loopback", "--queue-size",
-			      "256", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		struct stat st;
-
-		if (stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			return;
-		assert_true(alive(d));
-		usleep(10000);
-	}
-	fail_msg("%s did not create %s", d->kind, d->sock);
+	snprintf(rel, sizeof(rel), "devices/%s/%s", d->kind, d->kind);
+	vh_test_build_path(bin, sizeof(bin), rel);
+	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	d->pid = vh_test_spawn_daemon(d->blk ? blk : net, d->sock);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
 }
 
 static void stop(struct daemon *d)
 {
-	int status = -1;
-
-	kill(d->pid, SIGTERM);
-	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	vh_test_stop_daemon(d->pid, d->sock);
 	unlink(d->log);
 	rmdir(d->dir);
 	free(d->model);
