@@ -13,6 +13,8 @@ PACKAGES=(
 	scdoc debhelper dpkg-dev lintian
 	# guest images built by the tests
 	busybox-static cpio kmod e2fsprogs
+	# network namespaces and taps of the vh-net tests (ip, ss)
+	iproute2
 	# the guest kernel of tests/interop (/boot/vmlinuz-*, /lib/modules/*: vhost_net, vhost_vsock, tun)
 	linux-image-amd64
 )
