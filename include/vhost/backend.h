@@ -68,9 +68,8 @@ VH_API uint64_t vh_server_library_features(void);
 /**
  * vh_server_library_protocol_features() - protocol features offered by default
  * (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD,
- * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS, INBAND_NOTIFICATIONS (VRING_KICK
- * messages wake the ring; a ring without a call / err eventfd is signalled with
- * BACKEND_VRING_CALL / _ERR on the back-end channel). A device removes bits with
+ * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS (plus GET_VRING_BASE_INFLIGHT and
+ * INBAND_NOTIFICATIONS when the config asks for them). A device removes bits with
  * cfg.protocol_features_clear.
  *
  * Return: the protocol feature mask (a constant). Errors: none. Thread: any.
@@ -188,6 +187,13 @@ struct vh_server_config {
 	 * GET_VRING_BASE_INFLIGHT (with INFLIGHT_SHMFD).
 	 */
 	bool suspend_inflight;
+	/*
+	 * Offer INBAND_NOTIFICATIONS: VRING_KICK messages wake the ring; a ring whose call / err
+	 * eventfd the front-end left out is signalled with BACKEND_VRING_CALL / _ERR on the
+	 * back-end channel. Off by default: a front-end that acks every bit it knows (QEMU masks
+	 * with all bits up to its maximum) but never handles the in-band messages stays safe.
+	 */
+	bool inband_notifications;
 	unsigned num_queues;	 /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
 	unsigned max_queue_size; /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
 	uint32_t config_size;	 /* bytes of device config space (GET/SET_CONFIG) */

@@ -48,6 +48,8 @@ static uint64_t offered_protocol_features(const struct vh_conn *c)
 	 * to be able to suspend its rings. */
 	if (c->s->cfg.suspend_inflight)
 		pf |= 1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
+	if (c->s->cfg.inband_notifications)
+		pf |= 1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
 	pf &= ~c->s->cfg.protocol_features_clear;
 	if (!(pf & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
 		pf &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);

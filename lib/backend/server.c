@@ -40,8 +40,7 @@ uint64_t vh_server_library_protocol_features(void)
 	       (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
 	       (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |
 	       (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       (1ull << VH_USER_PROTOCOL_F_STATUS) |
-	       (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	       (1ull << VH_USER_PROTOCOL_F_STATUS);
 }
 
 void vh_server_config_init(struct vh_server_config *cfg)

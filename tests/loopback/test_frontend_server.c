@@ -101,6 +101,7 @@ static void srv_start(struct srv *v)
 	cfg.ops = &echo_ops;
 	cfg.num_queues = 1;
 	cfg.config_size = 16;
+	cfg.inband_notifications = true;
 	cfg.log = vh_test_sink(&v->log);
 	assert_int_equal(vh_server_create(&cfg, &v->s), 0);
 	assert_int_equal(pthread_create(&v->th, NULL, srv_thread, v), 0);
