@@ -284,6 +284,16 @@ static int run_check(const struct opts *o)
 
 /* ---- flood / sink ---------------------------------------------------------------------------- */
 
+/* Kicks per frame sent: EVENT_IDX / NO_NOTIFY keep them far below one. */
+static void print_kicks(struct vh_net *net)
+{
+	struct vh_net_stats st;
+
+	vh_net_get_stats(net, &st);
+	printf("kicks %llu for %llu frames sent, %llu received\n", (unsigned long long)st.kicks,
+	       (unsigned long long)st.tx_frames, (unsigned long long)st.rx_frames);
+}
+
 static int run_flood(const struct opts *o)
 {
 	static uint8_t f[BENCH_MAX];
@@ -318,6 +328,7 @@ static int run_flood(const struct opts *o)
 	printf("tx_frames %llu seconds %.3f ring_full %llu\n", (unsigned long long)n, t - t0,
 	       (unsigned long long)again);
 	printf("tx_pps %.0f\n", (double)n / (t - t0));
+	print_kicks(net);
 	vh_net_destroy(&net);
 	return r < 0 ? 1 : 0;
 }
@@ -351,6 +362,7 @@ static int run_sink(const struct opts *o)
 		fprintf(stderr, "vh_net_rx_burst: %s\n", strerror(-r));
 	printf("rx_frames %llu seconds %.3f\n", (unsigned long long)n, t0 ? t - t0 : 0.0);
 	printf("rx_pps %.0f\n", t0 && t > t0 ? (double)n / (t - t0) : 0.0);
+	print_kicks(net);
 	vh_net_destroy(&net);
 	return r < 0 || !n ? 1 : 0;
 }
@@ -418,6 +430,7 @@ static int run_pingpong(const struct opts *o)
 		fprintf(stderr, "pingpong: %s\n", strerror(-r));
 	printf("rx_frames %llu seconds %.3f\n", (unsigned long long)(n - n0), t1 ? t - t1 : 0.0);
 	printf("rx_pps %.0f\n", t1 && t > t1 ? (double)(n - n0) / (t - t1) : 0.0);
+	print_kicks(net);
 	vh_net_destroy(&net);
 	return r < 0 || n == n0 ? 1 : 0;
 }
