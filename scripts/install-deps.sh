@@ -9,6 +9,8 @@ PACKAGES=(
 	libcmocka-dev liburing-dev
 	# interop peers: QEMU (TCG guests, qemu-storage-daemon), DPDK testpmd
 	qemu-system-x86 qemu-system-common qemu-utils dpdk-dev
+	# tests/interop/qmp.py (QMP client of the migration tests; meson needs it anyway)
+	python3
 	# man pages (scdoc sources), `make deb` (Debian packages and their lint)
 	scdoc debhelper dpkg-dev lintian
 	# guest images built by the tests

@@ -2,13 +2,16 @@
 # Boot the interop guest under QEMU TCG and turn its verdict into an exit code.
 #
 #   run-guest.sh --initrd FILE --log FILE [--kernel IMAGE] [--timeout SECS] [--smp N] [--mem MB]
-#                [--append "ARGS"] [-- QEMU_ARGS...]
+#                [--append "ARGS"] [--nonce HEX] [-- QEMU_ARGS...]
 #
 # Guest RAM is a shared memfd (memory-backend-memfd,share=on), which vhost-user backends need to map
 # it. QEMU_ARGS add devices, e.g.
 #   -chardev socket,id=c0,path=SOCK -device vhost-user-blk-pci,chardev=c0
 # The serial console goes to --log (QEMU's own stderr to LOG.qemu). QEMU runs under
 # `timeout --kill-after=5 SECS` and is killed by PID if this script exits early.
+#
+# --nonce: the verdict nonce (default random). A migration destination (QEMU_ARGS with -incoming)
+# is given its source's: the guest prints the nonce it booted with.
 #
 # Exit: 0 the guest printed "VH-GUEST-RESULT: PASS", 1 it printed FAIL, 2 no verdict (QEMU failed,
 # the guest crashed or the timeout hit). The console log is printed on stdout when the run fails or
@@ -25,7 +28,7 @@ die()
 	exit 2
 }
 
-kernel=${VH_KERNEL_IMAGE:-} initrd='' log='' timeout=90 smp=1 mem=512 append=''
+kernel=${VH_KERNEL_IMAGE:-} initrd='' log='' timeout=90 smp=1 mem=512 append='' nonce=''
 qemu_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2 ;;
 	--mem) mem=$2 ;;
 	--append) append=$2 ;;
+	--nonce) nonce=$2 ;;
 	--) shift; qemu_args=("$@"); break ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -51,7 +55,7 @@ fi
 qemu=${LIBVHOST_QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || die "$qemu not found (scripts/install-deps.sh)"
 
-nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+[ -n "$nonce" ] || nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 quiet=quiet
 [ "${LIBVHOST_GUEST_VERBOSE:-0}" = 1 ] && quiet=
 # qboot starts the kernel faster than SeaBIOS and is all a -kernel boot needs.

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Live migration of a QEMU 10.0 guest on vh-blk: a source QEMU on one vh-blk process and a
+# destination QEMU (-incoming unix:...) on another, both serving the same image file, while the
+# guest (guest-migrate.sh) writes and reads back two alternating patterns with O_DIRECT. QMP
+# (qmp.py) runs `migrate` and polls query-migrate until completed; the host then writes a marker
+# into the image that the guest, now on the destination, reads through the destination's vh-blk,
+# and the guest does more passes there. Checked: every pass on both sides reads back what it wrote
+# (verdict on the destination's console), passes ran on the destination after the switch, QEMU
+# used the dirty log on the source vh-blk (SET_LOG_BASE with LOG_SHMFD, VHOST_F_LOG_ALL on and the
+# rings' LOG flag), the destination vh-blk served the rest, and the host image holds exactly the
+# last pattern, the marker and zeros elsewhere.
+#   plain    as above
+#   restart  the destination's vh-blk is SIGKILLed while the RAM copy runs and a new one started
+#            on its socket; the destination QEMU reconnects (chardev reconnect-ms) and the
+#            migration completes on the new back-end (copy capped at 32 MiB/s so the kill
+#            lands in the middle of it)
+# VARIANTS: plain restart
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$VH_GUEST_DIR/qemu.sh"
+
+mode=${1:-plain}
+case "$mode" in
+plain | restart) ;;
+*) echo "unknown variant $mode (plain, restart)" >&2 && exit 1 ;;
+esac
+vh_init "qemu10-migrate-$mode"
+vh_need python3
+vh_qemu_backports || vh_fail "no QEMU 10.0 from bookworm-backports"
+vhblk=$LIBVHOST_BUILD/devices/vh-blk/vh-blk
+[ -x "$vhblk" ] || vh_fail "$vhblk not built"
+
+DISK_MB=64
+PATTERN_OFF=$((8 << 20))
+PATTERN_SECTORS=4096 # 2 MiB per pass, in 4 KiB requests from 2 writers
+CTL_OFF=$((60 << 20))
+img=$VH_TMP/disk.img
+vh_make_image "$img" "$DISK_MB"
+vh_pattern "$VH_TMP/pa" "$PATTERN_SECTORS" "VH-MIGRATE-A"
+vh_pattern "$VH_TMP/pb" "$PATTERN_SECTORS" "VH-MIGRATE-B"
+
+# start_vhblk NAME [LOG]: vh-blk on $VH_TMP/NAME.sock over the image, log in
+# $VH_TMP/vhblk-LOG.log (default NAME); --verbose names every request.
+start_vhblk()
+{
+	rm -f "$VH_TMP/$1.sock"
+	vh_spawn "vhblk-${2:-$1}" 150 "$vhblk" --socket-path "$VH_TMP/$1.sock" --blk-file "$img" \
+		--verbose
+	vh_wait_socket "$VH_TMP/$1.sock" 20 "$VH_SPAWNED_PID"
+}
+
+# wait_console LOG TEXT SECS PID: until LOG shows TEXT (fail if PID, its QEMU, ends first).
+wait_console()
+{
+	local n=0
+	until grep -q "$2" "$1" 2>/dev/null; do
+		kill -0 "$4" 2>/dev/null || vh_fail "guest ended before printing '$2' in ${1##*/}"
+		[ "$n" -lt $(($3 * 10)) ] || vh_fail "'$2' not in ${1##*/} within $3 s"
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
+# run_qemu NAME QEMU_ARGS...: the guest under QEMU 10.0 (run-guest.sh, same nonce on both sides),
+# console in $VH_TMP/NAME.txt, QMP on $VH_TMP/NAME.qmp; sets QEMU_PID (run-guest.sh's PID).
+run_qemu()
+{
+	local name=$1
+	shift
+	"$VH_GUEST_DIR/run-guest.sh" --initrd "$VH_TMP/initrd.cpio" --log "$VH_TMP/$name.txt" \
+		--nonce "$nonce" --mem 256 --timeout 110 -- \
+		-qmp "unix:$VH_TMP/$name.qmp,server=on,wait=off" \
+		-chardev "socket,id=blk0,path=$VH_TMP/$name.sock$reconnect" \
+		-device vhost-user-blk-pci,chardev=blk0,num-queues=1 "$@" \
+		>"$VH_TMP/run-$name.log" 2>&1 &
+	QEMU_PID=$!
+	VH_PIDS+=("$QEMU_PID")
+}
+
+start_vhblk src
+start_vhblk dst
+dst_backend=$VH_SPAWNED_PID
+vh_guest_build --script "$VH_INTEROP/guest-migrate.sh" --load "virtio_pci virtio_blk" \
+	--wait /dev/vda --file "$VH_TMP/pa:/vh/pa" --file "$VH_TMP/pb:/vh/pb" \
+	--env VH_PATTERN_OFF="$PATTERN_OFF" --env VH_CTL_OFF="$CTL_OFF" --env VH_AFTER=3 \
+	--env VH_MAX_PASSES=200 --guest-timeout 100
+nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+
+reconnect=
+run_qemu src
+src=$QEMU_PID
+wait_console "$VH_TMP/src.txt" "VH-PASS 2 " 60 "$src"
+vh_log "guest on QEMU $VH_QEMU_VERSION is writing: $(grep -c VH-PASS "$VH_TMP/src.txt") passes so far"
+[ "$mode" = restart ] && reconnect=,reconnect-ms=500
+run_qemu dst -incoming "unix:$VH_TMP/mig.sock"
+dst=$QEMU_PID
+vh_wait_socket "$VH_TMP/dst.qmp" 20 "$dst"
+vh_wait_socket "$VH_TMP/src.qmp" 5 "$src"
+# The destination listens once its devices are up (it has connected to vh-blk dst by then).
+vh_wait_socket "$VH_TMP/mig.sock" 20 "$dst"
+# A loaded 2-core host runs the TCG guest slowly: no bandwidth cap (default 128 MiB/s) and 1 s of
+# downtime allowed, so the copy converges however busy the machine is.
+bw=4294967296
+[ "$mode" = restart ] && bw=$((32 << 20))
+timeout 10 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate-set-parameters \
+	"{\"max-bandwidth\": $bw, \"downtime-limit\": 1000}" >/dev/null ||
+	vh_fail "migrate-set-parameters failed"
+timeout 70 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate "unix:$VH_TMP/mig.sock" 60 \
+	>"$VH_TMP/migrate.out" 2>&1 &
+mig=$!
+VH_PIDS+=("$mig")
+if [ "$mode" = restart ]; then
+	wait_console "$VH_TMP/migrate.out" "active" 20 "$mig"
+	grep -q "completed" "$VH_TMP/migrate.out" && vh_fail "migration completed before the kill"
+	vh_kill_hard "$dst_backend"
+	vh_log "killed the destination's vh-blk (SIGKILL) during the RAM copy"
+	start_vhblk dst dst2
+	wait_console "$VH_TMP/vhblk-dst2.log" "front-end connected" 20 "$dst"
+	grep -q "completed" "$VH_TMP/migrate.out" &&
+		vh_fail "migration completed before the destination reconnected"
+	vh_log "the destination QEMU reconnected to the new vh-blk"
+fi
+wait "$mig" || true
+cat "$VH_TMP/migrate.out"
+grep -q "completed" "$VH_TMP/migrate.out" || vh_fail "migration did not complete"
+src_passes=$(grep -c "VH-PASS" "$VH_TMP/src.txt" || true)
+vh_log "migrated after $src_passes passes on the source"
+printf 'VH-MIGRATED\n' | dd of="$img" bs=512 seek=$((CTL_OFF / 512)) conv=notrunc,sync status=none
+timeout 10 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" quit >/dev/null ||
+	vh_log "source QEMU did not take quit"
+wait "$src" 2>/dev/null || true
+
+st=0
+wait "$dst" || st=$?
+cat "$VH_TMP/run-dst.log"
+[ "$st" -eq 0 ] || vh_fail "guest failed on the destination (run-guest status $st)"
+grep "guest: VH-" "$VH_TMP/dst.txt" | tr -d '\r'
+dst_passes=$(grep -c "VH-PASS" "$VH_TMP/dst.txt" || true)
+[ "$dst_passes" -ge 4 ] || vh_fail "only $dst_passes passes ran on the destination"
+grep -q "VH-MARKER" "$VH_TMP/dst.txt" || vh_fail "the destination never read the marker"
+
+# The dirty log: QEMU gave the source vh-blk a log (SET_LOG_BASE needs LOG_SHMFD) and turned
+# VHOST_F_LOG_ALL on; the destination got none and served the guest after the switch.
+grep -q "SET_LOG_BASE" "$VH_TMP/vhblk-src.log" || vh_fail "source vh-blk never got SET_LOG_BASE"
+n=$(grep -c "SET_FEATURES" "$VH_TMP/vhblk-src.log" || true)
+[ "$n" -ge 2 ] || vh_fail "source vh-blk got SET_FEATURES $n times (LOG_ALL never toggled)"
+served="vhblk-dst"
+[ "$mode" = restart ] && served="vhblk-dst2"
+if grep -q "SET_LOG_BASE" "$VH_TMP"/vhblk-dst*.log; then
+	vh_fail "destination vh-blk got a dirty log"
+fi
+grep -q "SET_VRING_KICK" "$VH_TMP/$served.log" || vh_fail "QEMU never started the rings on $served"
+vh_log "source vh-blk: $(grep -c SET_LOG_BASE "$VH_TMP/vhblk-src.log") SET_LOG_BASE, $n SET_FEATURES"
+
+last=$(tr -d '\r' <"$VH_TMP/dst.txt" | sed -n 's/^guest: VH-DONE [0-9]* \(p[ab]\)$/\1/p')
+[ -n "$last" ] || vh_fail "no VH-DONE line on the destination console"
+vh_cmp_region "$img" "$PATTERN_OFF" $((PATTERN_SECTORS * 512)) "$VH_TMP/$last"
+vh_cmp_region "$img" 0 "$PATTERN_OFF" /dev/zero
+end=$((PATTERN_OFF + PATTERN_SECTORS * 512))
+vh_cmp_region "$img" "$end" $((CTL_OFF - end)) /dev/zero
+[ "$(dd if="$img" bs=512 skip=$((CTL_OFF / 512)) count=1 status=none | head -c 11)" = \
+	VH-MIGRATED ] || vh_fail "the control sector lost its marker"
+vh_cmp_region "$img" $((CTL_OFF + 512)) $((DISK_MB * 1048576 - CTL_OFF - 512)) /dev/zero
+for b in src dst dst2; do
+	[ -e "$VH_TMP/vhblk-$b.log" ] || continue
+	if grep -E "Sanitizer|runtime error" "$VH_TMP/vhblk-$b.log"; then
+		vh_fail "sanitizer report in the vh-blk $b log"
+	fi
+done
+vh_log "image holds pattern $last, the marker and zeros: PASS"
