@@ -7,10 +7,28 @@
 #
 # Kill storm: KILLS (default 10, `make soak` runs 100) SIGKILL + restart cycles, one per pass of
 # the guest's writers, so every kill lands while O_DIRECT writes are in flight.
+#   split    the system QEMU (7.2), 1 queue, split ring
+#   qemu10   QEMU 10.0 from bookworm-backports (guest/qemu.sh), packed=on, num-queues=2, 2 vCPUs:
+#            the guest checks the packed bit, 2 queues, and completions on both
+# VARIANTS: split qemu10
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-vh_init vhblk-reconnect
+mode=${1:-split}
+queues=1 smp=1 packed=0 reconnect=reconnect=1
+case "$mode" in
+split) ;;
+qemu10)
+	. "$VH_GUEST_DIR/qemu.sh"
+	vh_qemu_backports || vh_fail "no QEMU 10.0 from bookworm-backports"
+	# QEMU 9.2 deprecated reconnect= (seconds) for reconnect-ms=.
+	queues=2 smp=2 packed=1 reconnect=reconnect-ms=1000
+	;;
+*) echo "unknown variant $mode (split, qemu10)" >&2 && exit 1 ;;
+esac
+dev=vhost-user-blk-pci,chardev=blk0,num-queues=$queues
+[ "$packed" = 1 ] && dev=$dev,packed=on
+vh_init "vhblk-reconnect-$mode"
 KILLS=${KILLS:-10}
 [ "$KILLS" -ge 1 ] || vh_fail "KILLS must be at least 1"
 PASSES=$((KILLS + 2))
@@ -30,6 +48,11 @@ vh_pattern "$pattern" "$PATTERN_SECTORS" "VH-RECONNECT"
 cat >"$VH_TMP/guest.sh" <<'EOF'
 #!/bin/sh
 . /vh/lib.sh
+queues=$(ls /sys/block/vda/mq | wc -l)
+[ "$queues" = "$VH_EXPECT_QUEUES" ] || vh_die "vda has $queues queues, expected $VH_EXPECT_QUEUES"
+packed=$(vh_feature_bit vda 34)
+[ "$packed" = "$VH_EXPECT_PACKED" ] ||
+	vh_die "VIRTIO_F_RING_PACKED is $packed, expected $VH_EXPECT_PACKED"
 bs=65536
 blocks=$(($(stat -c %s /vh/pattern) / bs))
 seek0=$((VH_PATTERN_OFF / bs))
@@ -57,6 +80,16 @@ echo 3 >/proc/sys/vm/drop_caches
 vh_run dd if=/dev/vda of=/tmp/readback bs=$bs skip=$seek0 count=$blocks iflag=direct status=none
 cmp /vh/pattern /tmp/readback || vh_die "O_DIRECT read-back differs from what was written"
 vh_log "read back $blocks x $bs bytes"
+# Completions on every request queue (one MSI-X vector each, "virtioN-req.Q").
+q=0
+while [ $q -lt "$VH_EXPECT_QUEUES" ]; do
+	irqs=$(awk -v name="-req.$q" -v n="$(nproc)" '
+		$NF ~ name "$" { for (i = 2; i <= n + 1; i++) s += $i }
+		END { print s + 0 }' /proc/interrupts)
+	vh_log "queue $q: $irqs completion interrupts"
+	[ "$irqs" -gt 0 ] || vh_die "queue $q carried no requests"
+	q=$((q + 1))
+done
 exit 0
 EOF
 chmod +x "$VH_TMP/guest.sh"
@@ -65,7 +98,7 @@ chmod +x "$VH_TMP/guest.sh"
 start_vhblk()
 {
 	local n=0
-	vh_spawn "vhblk$1" 200 "$vhblk" --socket-path "$sock" --blk-file "$img"
+	vh_spawn "vhblk$1" 200 "$vhblk" --socket-path "$sock" --blk-file "$img" --num-queues "$queues"
 	while ! BACKEND=$(pgrep -P "$VH_SPAWNED_PID" -x vh-blk); do
 		[ "$n" -lt 50 ] || vh_fail "vh-blk $1 did not start"
 		sleep 0.1
@@ -90,9 +123,10 @@ rm -f "$sock"
 start_vhblk 1
 vh_wait_socket "$sock" 20 "$BACKEND"
 vh_guest_build --script "$VH_TMP/guest.sh" --load "virtio_pci virtio_blk" --wait /dev/vda \
-	--file "$pattern:/vh/pattern" --env VH_PATTERN_OFF="$PATTERN_OFF" --env VH_PASSES="$PASSES" --guest-timeout "$GUEST_TIMEOUT"
-vh_guest_run --timeout $((GUEST_TIMEOUT + 30)) -- -chardev "socket,id=blk0,path=$sock,reconnect=1" \
-	-device vhost-user-blk-pci,chardev=blk0,num-queues=1 &
+	--file "$pattern:/vh/pattern" --env VH_PATTERN_OFF="$PATTERN_OFF" --env VH_PASSES="$PASSES" --env VH_EXPECT_QUEUES="$queues" \
+	--env VH_EXPECT_PACKED="$packed" --guest-timeout "$GUEST_TIMEOUT"
+vh_guest_run --smp "$smp" --timeout $((GUEST_TIMEOUT + 30)) -- \
+	-chardev "socket,id=blk0,path=$sock,$reconnect" -device "$dev" &
 guest=$!
 VH_PIDS+=("$guest")
 
