@@ -384,7 +384,8 @@ static int tx_kick_tap(struct vhnet_pair *p)
  * p->tx back into the held receive buffers with the MAC addresses swapped. The header and the
  * first VHNET_LOOP_PEEK bytes go through a local buffer (the MAC swap, the receive filter); the
  * rest is copied once, guest transmit buffer to guest receive buffer. A checksum the device must
- * fill in (NEEDS_CSUM without GUEST_CSUM) needs the whole frame: d->bounce then.
+ * fill in (NEEDS_CSUM without GUEST_CSUM) needs the whole frame: p->bounce then (one per pair:
+ * in poll mode pairs run on different workers).
  */
 static int loop_one(struct vhnet_pair *p)
 {
@@ -406,8 +407,8 @@ static int loop_one(struct vhnet_pair *p)
 	whole = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 		!(d->acked & (1ull << VIRTIO_NET_F_GUEST_CSUM)) && p->tx_len > peek;
 	if (whole) {
-		f = d->bounce + VHNET_HDR_LEN;
-		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, d->bounce,
+		f = p->bounce + VHNET_HDR_LEN;
+		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, p->bounce,
 				   VHNET_HDR_LEN + p->tx_len);
 	}
 	memcpy(mac, f, 6);
@@ -643,12 +644,21 @@ int vhnet_config_init(struct vhnet *d)
 	for (i = 0; i < d->opt.queue_pairs; i++) {
 		d->pairs[i].dev = d;
 		d->pairs[i].tap_fd = -1;
+		if (d->opt.loopback) {
+			d->pairs[i].bounce = malloc(VHNET_HDR_LEN + VHNET_GSO_MAX);
+			if (!d->pairs[i].bounce)
+				return -ENOMEM;
+		}
 	}
 	return 0;
 }
 
 void vhnet_pairs_free(struct vhnet *d)
 {
+	unsigned i;
+
+	for (i = 0; d->pairs && i < d->opt.queue_pairs; i++)
+		free(d->pairs[i].bounce);
 	free(d->pairs);
 	d->pairs = NULL;
 }

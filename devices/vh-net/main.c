@@ -63,10 +63,6 @@ static int run(struct vhnet *d)
 		err = vhnet_tap_open(d);
 		if (err)
 			return err;
-	} else {
-		d->bounce = malloc(VHNET_HDR_LEN + VHNET_GSO_MAX);
-		if (!d->bounce)
-			return -ENOMEM;
 	}
 	err = server_start(d);
 	if (err)
@@ -140,7 +136,6 @@ int main(int argc, char **argv)
 		log_stats(&d);
 	vhnet_tap_close(&d);
 	vhnet_pairs_free(&d);
-	free(d.bounce);
 	vh_program_destroy(&d.prog);
 	/* The failure was logged where it happened. */
 	return err ? 1 : 0;

@@ -132,6 +132,7 @@ struct vhnet_pair {
 	struct vhnet_filter filter; /* private copy of dev->filter */
 	unsigned filter_gen;
 	bool filter_all; /* the copy accepts everything: skip the per-frame check */
+	uint8_t *bounce; /* loopback: one whole frame on its way back (software checksum) */
 };
 
 /** struct vhnet - the device. */
@@ -152,7 +153,6 @@ struct vhnet {
 	unsigned filter_gen;		 /* atomic: bumped under filter_lock after each change */
 	struct virtio_net_config config; /* little endian, as the driver reads it */
 	struct vhnet_stats st;
-	uint8_t *bounce;	  /* loopback: frame_max bytes, one frame on its way back */
 	struct vhnet_pair *pairs; /* opt.queue_pairs of them */
 };
 
