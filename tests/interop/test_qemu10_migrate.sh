@@ -14,15 +14,17 @@
 #            on its socket; the destination QEMU reconnects (chardev reconnect-ms) and the
 #            migration completes on the new back-end (copy capped at 32 MiB/s so the kill
 #            lands in the middle of it)
-# VARIANTS: plain restart
+#   restart-src  the same with the source's vh-blk: QEMU reconnects the running device, and must
+#            hand the new back-end the dirty log (SET_LOG_BASE) before the copy completes
+# VARIANTS: plain restart restart-src
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$VH_GUEST_DIR/qemu.sh"
 
 mode=${1:-plain}
 case "$mode" in
-plain | restart) ;;
-*) echo "unknown variant $mode (plain, restart)" >&2 && exit 1 ;;
+plain | restart | restart-src) ;;
+*) echo "unknown variant $mode (plain, restart, restart-src)" >&2 && exit 1 ;;
 esac
 vh_init "qemu10-migrate-$mode"
 vh_need python3
@@ -78,6 +80,7 @@ run_qemu()
 }
 
 start_vhblk src
+src_backend=$VH_SPAWNED_PID
 start_vhblk dst
 dst_backend=$VH_SPAWNED_PID
 vh_guest_build --script "$VH_INTEROP/guest-migrate.sh" --load "virtio_pci virtio_blk" \
@@ -87,10 +90,12 @@ vh_guest_build --script "$VH_INTEROP/guest-migrate.sh" --load "virtio_pci virtio
 nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 
 reconnect=
+[ "$mode" = restart-src ] && reconnect=,reconnect-ms=500
 run_qemu src
 src=$QEMU_PID
 wait_console "$VH_TMP/src.txt" "VH-PASS 2 " 60 "$src"
 vh_log "guest on QEMU $VH_QEMU_VERSION is writing: $(grep -c VH-PASS "$VH_TMP/src.txt") passes so far"
+reconnect=
 [ "$mode" = restart ] && reconnect=,reconnect-ms=500
 run_qemu dst -incoming "unix:$VH_TMP/mig.sock"
 dst=$QEMU_PID
@@ -101,7 +106,7 @@ vh_wait_socket "$VH_TMP/mig.sock" 20 "$dst"
 # A loaded 2-core host runs the TCG guest slowly: no bandwidth cap (default 128 MiB/s) and 1 s of
 # downtime allowed, so the copy converges however busy the machine is.
 bw=4294967296
-[ "$mode" = restart ] && bw=$((32 << 20))
+[ "$mode" = plain ] || bw=$((32 << 20))
 timeout 10 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate-set-parameters \
 	"{\"max-bandwidth\": $bw, \"downtime-limit\": 1000}" >/dev/null ||
 	vh_fail "migrate-set-parameters failed"
@@ -109,17 +114,24 @@ timeout 70 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate "unix:$VH_TMP/
 	>"$VH_TMP/migrate.out" 2>&1 &
 mig=$!
 VH_PIDS+=("$mig")
-if [ "$mode" = restart ]; then
+# restart_backend SIDE WRAPPER QEMU_PID: SIGKILL that side's vh-blk during the RAM copy, start
+# its successor (log vhblk-SIDE2.log), wait until QEMU has reconnected to it.
+restart_backend()
+{
 	wait_console "$VH_TMP/migrate.out" "active" 20 "$mig"
 	grep -q "completed" "$VH_TMP/migrate.out" && vh_fail "migration completed before the kill"
-	vh_kill_hard "$dst_backend"
-	vh_log "killed the destination's vh-blk (SIGKILL) during the RAM copy"
-	start_vhblk dst dst2
-	wait_console "$VH_TMP/vhblk-dst2.log" "front-end connected" 20 "$dst"
+	vh_kill_hard "$2" 2>/dev/null
+	vh_log "killed the $1 vh-blk (SIGKILL) during the RAM copy"
+	start_vhblk "$1" "${1}2"
+	wait_console "$VH_TMP/vhblk-${1}2.log" "front-end connected" 20 "$3"
 	grep -q "completed" "$VH_TMP/migrate.out" &&
-		vh_fail "migration completed before the destination reconnected"
-	vh_log "the destination QEMU reconnected to the new vh-blk"
-fi
+		vh_fail "migration completed before QEMU reconnected to the $1 vh-blk"
+	vh_log "the $1 QEMU reconnected to the new vh-blk"
+}
+case "$mode" in
+restart) restart_backend dst "$dst_backend" "$dst" ;;
+restart-src) restart_backend src "$src_backend" "$src" ;;
+esac
 wait "$mig" || true
 cat "$VH_TMP/migrate.out"
 grep -q "completed" "$VH_TMP/migrate.out" || vh_fail "migration did not complete"
@@ -141,8 +153,11 @@ grep -q "VH-MARKER" "$VH_TMP/dst.txt" || vh_fail "the destination never read the
 
 # The dirty log: QEMU gave the source vh-blk a log (SET_LOG_BASE needs LOG_SHMFD) and turned
 # VHOST_F_LOG_ALL on; the destination got none and served the guest after the switch.
-grep -q "SET_LOG_BASE" "$VH_TMP/vhblk-src.log" || vh_fail "source vh-blk never got SET_LOG_BASE"
-n=$(grep -c "SET_FEATURES" "$VH_TMP/vhblk-src.log" || true)
+# After a restart of the source's vh-blk its successor must have been given the log.
+logged="vhblk-src"
+[ "$mode" = restart-src ] && logged="vhblk-src2"
+grep -q "SET_LOG_BASE" "$VH_TMP/$logged.log" || vh_fail "$logged never got SET_LOG_BASE"
+n=$(cat "$VH_TMP"/vhblk-src*.log | grep -c "SET_FEATURES" || true)
 [ "$n" -ge 2 ] || vh_fail "source vh-blk got SET_FEATURES $n times (LOG_ALL never toggled)"
 served="vhblk-dst"
 [ "$mode" = restart ] && served="vhblk-dst2"
@@ -150,7 +165,7 @@ if grep -q "SET_LOG_BASE" "$VH_TMP"/vhblk-dst*.log; then
 	vh_fail "destination vh-blk got a dirty log"
 fi
 grep -q "SET_VRING_KICK" "$VH_TMP/$served.log" || vh_fail "QEMU never started the rings on $served"
-vh_log "source vh-blk: $(grep -c SET_LOG_BASE "$VH_TMP/vhblk-src.log") SET_LOG_BASE, $n SET_FEATURES"
+vh_log "$logged: $(grep -c SET_LOG_BASE "$VH_TMP/$logged.log") SET_LOG_BASE; source side: $n SET_FEATURES"
 
 last=$(tr -d '\r' <"$VH_TMP/dst.txt" | sed -n 's/^guest: VH-DONE [0-9]* \(p[ab]\)$/\1/p')
 [ -n "$last" ] || vh_fail "no VH-DONE line on the destination console"
@@ -161,7 +176,7 @@ vh_cmp_region "$img" "$end" $((CTL_OFF - end)) /dev/zero
 [ "$(dd if="$img" bs=512 skip=$((CTL_OFF / 512)) count=1 status=none | head -c 11)" = \
 	VH-MIGRATED ] || vh_fail "the control sector lost its marker"
 vh_cmp_region "$img" $((CTL_OFF + 512)) $((DISK_MB * 1048576 - CTL_OFF - 512)) /dev/zero
-for b in src dst dst2; do
+for b in src src2 dst dst2; do
 	[ -e "$VH_TMP/vhblk-$b.log" ] || continue
 	if grep -E "Sanitizer|runtime error" "$VH_TMP/vhblk-$b.log"; then
 		vh_fail "sanitizer report in the vh-blk $b log"
