@@ -227,6 +227,10 @@ const void *vq_map_indirect(struct vh_vq *vq, uint64_t gpa, uint32_t len, int *e
 		*err = vq_fail(vq, "indirect table length not a multiple of 16");
 		return NULL;
 	}
+	if (len / 16 > VH_VQ_INDIRECT_MAX) {
+		*err = vq_fail(vq, "indirect table longer than 65536 descriptors");
+		return NULL;
+	}
 	n = vh_mem_translate(vq->mem, gpa, len, VH_MEM_READ, &iov, 1);
 	/* The spec asks no alignment of the table: an odd one is copied out like a straddler. */
 	if (n == 1 && ((uintptr_t)iov.iov_base & 7)) {

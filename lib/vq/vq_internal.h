@@ -17,6 +17,12 @@
 #include "util/util.h"
 
 #define VH_VQ_CACHELINE 64
+/*
+ * Descriptors in one indirect table at most. A table may hold more than the ring (drivers build
+ * such tables for long scatter lists), but its walk must stay bounded: a loop or a run of
+ * zero-length entries in a table of len 4 GiB would otherwise take 2^28 steps per pop.
+ */
+#define VH_VQ_INDIRECT_MAX 65536u
 
 /* Packed descriptor flag bits (virtio 1.2 §2.8.1); the header defines them as shifts. */
 #define VH_VQ_PACKED_AVAIL ((uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL))

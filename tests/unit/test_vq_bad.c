@@ -223,6 +223,37 @@ static void test_split_indirect_unaligned(void **state)
 	bad_fini(&t);
 }
 
+/*
+ * fuzz_vq finding (a timeout): an indirect table of len 0xfffffff0 straddling two regions was
+ * accepted as 2^28 entries read one by one, and a loop of zero-length entries inside its
+ * mapped part kept pop busy for minutes. A table of more than 65536 entries breaks the ring,
+ * split and packed, wherever it lies.
+ */
+static void test_indirect_table_too_long(void **state)
+{
+	struct bad t;
+
+	(void)state;
+	bad_init(&t, false, true);
+	table_desc(&t, B_GPA - 0x10, 0, BUF_GPA, 0, VRING_DESC_F_NEXT, 1);
+	table_desc(&t, B_GPA - 0x10, 1, BUF_GPA, 0, VRING_DESC_F_NEXT, 0);
+	sdesc(&t, 0, B_GPA - 0x10, 0xfffffff0u, VRING_DESC_F_INDIRECT, 0);
+	savail(&t, 0);
+	expect_broken(&t, "indirect table longer than 65536 descriptors");
+	bad_fini(&t);
+
+	bad_init(&t, false, true);
+	sdesc(&t, 0, A_GPA, 16 * 65537, VRING_DESC_F_INDIRECT, 0);
+	savail(&t, 0);
+	expect_broken(&t, "indirect table longer than 65536 descriptors");
+	bad_fini(&t);
+
+	bad_init(&t, true, true);
+	pdesc(&t, 0, B_GPA - 0x10, 0xfffffff0u, 0, VRING_DESC_F_INDIRECT, true);
+	expect_broken(&t, "indirect table longer than 65536 descriptors");
+	bad_fini(&t);
+}
+
 static void test_split_loop(void **state)
 {
 	struct bad t;
@@ -561,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_addresses),
 		cmocka_unit_test(test_split_straddle_ok),
+		cmocka_unit_test(test_indirect_table_too_long),
 		cmocka_unit_test(test_split_indirect_unaligned),
 		cmocka_unit_test(test_split_loop),
 		cmocka_unit_test(test_split_chain_of_num),
