@@ -38,6 +38,10 @@
 #define TXQ	  1u
 #define MAX_FRAME 9000u
 #define MAX_IOV	  64u
+/* Frames held while the receive ring is not running yet (the driver may enable its transmit
+ * ring first and transmit at once, as testpmd --tx-first does): delivered, in order, when it runs. */
+#define HELD_MAX   64u
+#define HELD_FRAME 2048u
 
 struct echo {
 	bool no_mrg;
@@ -48,6 +52,9 @@ struct echo {
 	const char *sock;
 	uint64_t echoed, dropped, bad;
 	uint8_t first_src[6];
+	unsigned held_head, nheld;
+	uint32_t held_len[HELD_MAX];
+	uint8_t held[HELD_MAX][HELD_FRAME];
 };
 
 static const char *feature_name(unsigned bit)
@@ -133,7 +140,10 @@ static size_t scatter(const struct vh_vq_elem *el, const uint8_t *buf, size_t le
 	return n;
 }
 
-/* Put @len bytes (header included) into the next receive buffer; 0 if none is available. */
+/*
+ * Put @len bytes (header included) into the next receive buffer; 0 if none is available,
+ * -ESHUTDOWN if the receive ring is not running.
+ */
 static int deliver(struct echo *e, struct vh_queue *rxq, const uint8_t *buf, size_t len)
 {
 	struct iovec iov[MAX_IOV];
@@ -141,10 +151,10 @@ static int deliver(struct echo *e, struct vh_queue *rxq, const uint8_t *buf, siz
 	int r;
 
 	if (!rxq)
-		return 0;
+		return -ESHUTDOWN;
 	r = vh_queue_pop(rxq, &el);
 	if (r <= 0)
-		return r == -ESHUTDOWN ? 0 : r;
+		return r;
 	if (el.in_len < len) {
 		/* One buffer must hold the frame: this device never merges. */
 		vh_queue_push(rxq, &el, 0);
@@ -179,7 +189,17 @@ static int echo_one(struct echo *e, struct vh_queue *rxq, const struct vh_vq_ele
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, mac, 6);
 	memcpy(buf, &hdr, sizeof(hdr));
-	r = deliver(e, rxq, buf, n);
+	r = e->nheld ? -ESHUTDOWN : deliver(e, rxq, buf, n);
+	if (r == -ESHUTDOWN) {
+		if (e->nheld < HELD_MAX && n <= HELD_FRAME) {
+			unsigned slot = (e->held_head + e->nheld++) % HELD_MAX;
+
+			memcpy(e->held[slot], buf, n);
+			e->held_len[slot] = (uint32_t)n;
+			return 0;
+		}
+		r = 0;
+	}
 	if (r < 0)
 		return r;
 	if (r)
@@ -197,9 +217,20 @@ static int echo_queue_kick(void *inst, struct vh_queue *q)
 	struct vh_vq_elem el;
 	int r;
 
-	if (vh_queue_index(q) != TXQ)
-		return 0; /* receive buffers are taken when a frame arrives */
 	rxq = vh_conn_queue(vh_queue_conn(q), RXQ);
+	while (e->nheld) {
+		r = deliver(e, rxq, e->held[e->held_head], e->held_len[e->held_head]);
+		if (r <= 0)
+			break;
+		e->echoed++;
+		e->held_head = (e->held_head + 1) % HELD_MAX;
+		e->nheld--;
+	}
+	if (vh_queue_index(q) != TXQ) {
+		if (rxq)
+			vh_queue_notify(rxq);
+		return 0; /* receive buffers are taken when a frame arrives */
+	}
 	for (;;) {
 		el = (struct vh_vq_elem){ .iov = iov, .max_iov = MAX_IOV };
 		r = vh_queue_pop(q, &el);
@@ -285,7 +316,7 @@ static int serve(struct echo *e, struct vh_server *srv, int sfd)
 
 int main(int argc, char **argv)
 {
-	struct echo e = { 0 };
+	static struct echo e;
 	struct vh_server_config cfg;
 	struct vh_server *srv = NULL;
 	sigset_t mask;
