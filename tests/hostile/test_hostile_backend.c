@@ -350,22 +350,10 @@ struct hcase {
 
 static void send_raw(struct fe *f, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(f->sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_true(nfds <= 16);
+	assert_int_equal(vh_test_sendmsg(f->sock, &iov, 1, fds, nfds), (ssize_t)len);
 }
 
 /* @m with @nfds copies of an eventfd, whatever the request wants. */

@@ -298,25 +298,12 @@ static void test_inflight_replies(void **state)
 static void chan_send(int sock, const struct vh_user_hdr *h, const void *payload, size_t len,
 		      unsigned nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)];
 	struct iovec iov[2] = { { (void *)h, sizeof(*h) }, { (void *)payload, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	int fds[16];
-	struct cmsghdr *c;
 
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = eventfd(0, EFD_CLOEXEC);
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_true(sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0);
+	assert_true(vh_test_sendmsg(sock, iov, len ? 2 : 1, fds, nfds) >= 0);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
 }

@@ -76,23 +76,9 @@ static void sleep_ms(int ms)
 /* Write raw bytes, optionally with fds, in one sendmsg (bypassing vh_sock_send's checks). */
 static void raw_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
-	assert_true(nfds <= 64);
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(vh_test_sendmsg(sock, &iov, 1, fds, nfds), (ssize_t)len);
 }
 
 static void make_eventfds(int *fds, unsigned n)
