@@ -57,7 +57,7 @@ check-fuzz: deps $(FUZZ_BUILD)/build.ninja
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	meson setup --reconfigure $(FUZZ_BUILD) >/dev/null
 	ninja -C $(FUZZ_BUILD)
-	FUZZ_S=$(FUZZ_S) ./fuzz/run-campaign.sh $(FUZZ_BUILD)
+	FUZZ_S=$(FUZZ_S) FUZZ_JOBS=$(FUZZ_JOBS) ./fuzz/run-campaign.sh $(FUZZ_BUILD)
 
 check: deps check-format check-tests check-asan check-fuzz
 	@./scripts/test-summary.sh $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json

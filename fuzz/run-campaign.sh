@@ -9,6 +9,8 @@
 #   FUZZ_S=600 ./fuzz/run-campaign.sh build-fuzz          # 10 min each
 #   FUZZ_HARNESSES="blk net" FUZZ_S=60 ./fuzz/run-campaign.sh build-fuzz
 #   FUZZ_NICE=19: run at that nice level (a shared machine); FUZZ_NO_MERGE=1: keep the tree as is.
+#   FUZZ_JOBS=N: run N harnesses at once (default 1); each still gets FUZZ_S seconds of wall time,
+#   so with N above the core count each harness gets a share of a core (the report says how much).
 # Exit status: 0 when no harness found anything, 1 otherwise.
 set -uo pipefail
 build=${1:-build-fuzz}
@@ -35,9 +37,13 @@ count_findings() {
 		-o -name 'oom-*' \) | wc -l
 }
 
-rows=()
-total_findings=0
-for h in "${harnesses[@]}"; do
+jobs=${FUZZ_JOBS:-1}
+rowdir=$(mktemp -d)
+trap 'rm -rf "$rowdir"' EXIT
+
+# One harness: FUZZ_S seconds, then the merge; writes its table row and finding count to $rowdir.
+run_one() {
+	local h=$1 name seeds work log start runs cov ft execs nfind left before rc r after dur last corp
 	name=$(basename "$h"); name=${name#fuzz_}
 	seeds="$src/corpus/$name"
 	mkdir -p "$seeds" "$findings_dir/$name"
@@ -76,13 +82,32 @@ for h in "${harnesses[@]}"; do
 	fi
 	corp=$(find "$seeds" -type f | wc -l)
 	rm -rf "$work"
-	total_findings=$((total_findings + nfind))
-	rows+=("| $name | ${dur}s | $runs | ${execs:--} | ${cov:--} | ${ft:--} | $corp | $nfind |")
+	echo "$nfind" >"$rowdir/$name.findings"
+	echo "| $name | ${dur}s | $runs | ${execs:--} | ${cov:--} | ${ft:--} | $corp | $nfind |" >"$rowdir/$name.row"
 	echo "fuzz $name: ${dur}s, $runs runs, cov ${cov:--}, ft ${ft:--}, corpus $corp, findings $nfind"
+}
+
+t0=$(date +%s)
+cpu0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
+for h in "${harnesses[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+	run_one "$h" &
+done
+wait
+wall=$(($(date +%s) - t0))
+# Children's CPU time (utime + stime of the waited-for harnesses), in clock ticks.
+cpu_s=$(( ($(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat) - cpu0) / $(getconf CLK_TCK) ))
+rows=()
+total_findings=0
+for h in "${harnesses[@]}"; do
+	name=$(basename "$h"); name=${name#fuzz_}
+	[ -f "$rowdir/$name.row" ] || continue
+	rows+=("$(cat "$rowdir/$name.row")")
+	total_findings=$((total_findings + $(cat "$rowdir/$name.findings")))
 done
 
 {
-	echo "## Fuzz campaign ($(date -u +%Y-%m-%dT%H:%MZ), FUZZ_S=$secs per harness)"
+	echo "## Fuzz campaign ($(date -u +%Y-%m-%dT%H:%MZ), FUZZ_S=$secs per harness, FUZZ_JOBS=$jobs, $(nproc) CPUs)"
 	echo
 	echo "| harness | time | runs | exec/s | cov | ft | corpus | findings |"
 	echo "|---|---|---|---|---|---|---|---|"
@@ -90,6 +115,7 @@ done
 	echo
 	echo "cov / ft: libFuzzer's edge coverage and features at the end of the run; corpus: files"
 	echo "in fuzz/corpus/<harness>/ after the merge; findings: reproducers in $findings_dir/."
+	echo "Wall time ${wall}s; CPU time of all harnesses ${cpu_s}s ($((cpu_s / ${#harnesses[@]}))s per harness on average)."
 } >"$report"
 echo
 cat "$report"
