@@ -8,6 +8,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_S     ?= 3600
+FUZZ_JOBS  ?= 1
 SOAK_KILLS ?= 100
 SOAK_CHURN ?= 1000
 
