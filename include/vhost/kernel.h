@@ -18,8 +18,11 @@
  * vh_dev_event_fd() / vh_dev_dispatch(): vhost-kernel: the device fd; dispatch answers the
  * kernel's IOTLB misses (VIRTIO_F_ACCESS_PLATFORM) through cfg.iotlb_translate. vhost-vdpa: an
  * eventfd registered with VHOST_VDPA_SET_CONFIG_CALL; dispatch calls cfg.config_changed.
- * vhost-vdpa maps guest RAM itself (iova = GPA) at every memory commit; vh_dev_iotlb_invalidate
- * would remove those mappings, so a vIOMMU with IOVA != GPA is not supported there.
+ * vhost-vdpa maps guest RAM itself (iova = GPA) at every memory commit, unless a vIOMMU sits in
+ * front of the device: after vh_vdpa_set_iommu() the VMM maps IOVAs itself (vh_vdpa_map(),
+ * vh_vdpa_unmap()) and ring addresses are IOVAs. Devices with several virtqueue groups and address
+ * spaces (VHOST_VDPA_GET_GROUP_NUM / GET_AS_NUM) can have a group moved into another address
+ * space (vh_vdpa_set_group_asid()), whose mappings are then made with that asid.
  *
  * Threads: like struct vh_dev, one thread at a time.
  */
@@ -130,5 +133,79 @@ VH_API int vh_dev_ioctl_info(const struct vh_dev *dev, struct vh_dev_ioctl_info 
  * Thread: owner.
  */
 VH_API int vh_dev_vring_group(struct vh_dev *dev, unsigned index, uint32_t *group);
+
+/**
+ * struct vh_vdpa_map - one IOVA mapping a vIOMMU gives a vhost-vdpa device.
+ * @asid: address space: 0, or one a virtqueue group was moved into (vh_vdpa_set_group_asid());
+ *        below the device's address space count (vh_dev_ioctl_info() @as_num).
+ * @iova: first address the device uses; @size: bytes (> 0). [@iova, @iova + @size) must lie in
+ *        the device's IOVA range (vh_dev_ioctl_info() @iova_first .. @iova_last).
+ * @host: this process's address of the memory, or NULL: then @gpa is looked up in the committed
+ *        memory table (the whole range in one region).
+ * @gpa: guest-physical address of the memory when @host is NULL.
+ * @perm: VH_DEV_ACCESS_RO (the device only reads), VH_DEV_ACCESS_WO or VH_DEV_ACCESS_RW.
+ */
+struct vh_vdpa_map {
+	uint32_t asid;
+	uint64_t iova;
+	uint64_t size;
+	void *host;
+	uint64_t gpa;
+	int perm;
+};
+
+/**
+ * vh_vdpa_set_iommu() - a vIOMMU in front of a vhost-vdpa device (IOVA != GPA), or not.
+ * On: the library's own GPA mappings of address space 0 are removed (VHOST_IOTLB_INVALIDATE),
+ * memory commits no longer map anything (the table still serves vh_vdpa_map() lookups by GPA),
+ * ring addresses given to vh_dev_vring_setup() are IOVAs, and the caller maps them and every
+ * buffer the driver uses with vh_vdpa_map(). vh_dev_iotlb_invalidate() then unmaps like
+ * vh_vdpa_unmap() on asid 0. Off: the caller's asid 0 mappings are removed and the memory table
+ * is mapped again (iova = GPA).
+ * @dev: a vhost-vdpa device, stopped, with VIRTIO_F_ACCESS_PLATFORM acked (a driver behind an
+ *       IOMMU negotiates it; acking a feature set without it is refused while on).
+ * @on: vIOMMU mode on or off.
+ * Return: 0; -EOPNOTSUPP not vhost-vdpa; -EBUSY started; -EINVAL VIRTIO_F_ACCESS_PLATFORM not
+ * acked; -errno from the kernel. Thread: owner.
+ */
+VH_API int vh_vdpa_set_iommu(struct vh_dev *dev, bool on);
+
+/**
+ * vh_vdpa_map() - add IOVA mappings (VHOST_IOTLB_UPDATE), framed by VHOST_IOTLB_BATCH_BEGIN/END
+ * per address space when the device offers VHOST_BACKEND_F_IOTLB_BATCH (the parent then sees one
+ * change). Every entry is checked before anything is sent; if the kernel refuses one, those of
+ * this call it took already are removed again. The library keeps the mappings and maps them again
+ * after every device reset (vh_dev_stop(), vh_dev_reset()).
+ * @dev: a vhost-vdpa device. @maps: the mappings. @n: how many (1 or more).
+ * Return: 0; -EOPNOTSUPP not vhost-vdpa, or @asid > 0 without VHOST_BACKEND_F_IOTLB_ASID;
+ * -EINVAL bad size or permission, asid >= the device's address spaces, asid 0 without
+ * vh_vdpa_set_iommu(); -ERANGE outside the device's IOVA range; -EFAULT @gpa not in the memory
+ * table; -EEXIST overlaps a mapping (of this call or an earlier one); -ENOSPC too many mappings;
+ * -errno from the kernel. Each error is logged once. Thread: owner.
+ */
+VH_API int vh_vdpa_map(struct vh_dev *dev, const struct vh_vdpa_map *maps, unsigned n);
+
+/**
+ * vh_vdpa_unmap() - remove every mapping of address space @asid inside [@iova, @iova + @size)
+ * (one VHOST_IOTLB_INVALIDATE). The kernel removes whole mappings, so a range that cuts one is
+ * refused.
+ * @dev: a vhost-vdpa device. @asid: address space. @iova: start. @size: bytes (> 0).
+ * Return: 0 (also when nothing was mapped there: nothing is sent); -EOPNOTSUPP not vhost-vdpa;
+ * -EINVAL @size 0, the range wraps, or it cuts a mapping; -errno from the kernel.
+ * Thread: owner.
+ */
+VH_API int vh_vdpa_unmap(struct vh_dev *dev, uint32_t asid, uint64_t iova, uint64_t size);
+
+/**
+ * vh_vdpa_set_group_asid() - VHOST_VDPA_SET_GROUP_ASID: virtqueue group @group (see
+ * vh_dev_vring_group(); e.g. a network device's control queue) translates through address space
+ * @asid from the next start on. Kept across device resets (sent again after each).
+ * @dev: a vhost-vdpa device, stopped. @group: below vh_dev_ioctl_info() @group_num.
+ * @asid: below @as_num.
+ * Return: 0; -EOPNOTSUPP not vhost-vdpa, no VHOST_BACKEND_F_IOTLB_ASID, or the device cannot
+ * move groups; -EBUSY started; -EINVAL @group or @asid out of range; -errno from the kernel.
+ * Thread: owner.
+ */
+VH_API int vh_vdpa_set_group_asid(struct vh_dev *dev, uint32_t group, uint32_t asid);
 
 #endif

@@ -19,6 +19,7 @@
 
 struct vh_dev;
 struct vh_memtable;
+struct vh_vdpa_iommu;
 
 /* Each call returns >= 0 or -errno (never -1 with errno). */
 struct vh_ioctl_sys {
@@ -58,12 +59,17 @@ struct vh_ioctl {
 	bool mapped;		/* vdpa: the device IOTLB may hold our mappings */
 	bool suspended;		/* vdpa: VHOST_VDPA_SUSPEND done since the last reset */
 	int config_fd;		/* vdpa: eventfd of VHOST_VDPA_SET_CONFIG_CALL, -1 if none */
+	struct vh_vdpa_iommu
+	    *iommu; /* vdpa: the caller's IOVA maps and group ASIDs (vdpa_iommu.c) */
 };
 
 /* The backend features this library uses (SUSPEND: vdpa only, no kernel vhost device offers it). */
 #define VH_IOCTL_BACKEND_WANTED                                                           \
 	((1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_BATCH) | \
 	 (1ull << VHOST_BACKEND_F_SUSPEND))
+/* vhost-vdpa also: the asid field of struct vhost_msg_v2 selects the address space. */
+#define VH_IOCTL_BACKEND_WANTED_VDPA \
+	(VH_IOCTL_BACKEND_WANTED | (1ull << VHOST_BACKEND_F_IOTLB_ASID))
 
 /*
  * One ioctl on the device fd through dev->sys. @name is the request's name for the log line.
@@ -80,6 +86,11 @@ void vh_ioctl_close(struct vh_dev *dev);
 int vh_ioctl_set_owner(struct vh_dev *dev);
 /* Write one IOTLB message in the negotiated format (struct vhost_msg_v2 or struct vhost_msg). */
 int vh_ioctl_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m);
+/*
+ * The same for address space @asid (vhost-vdpa): only the v2 format carries it, and the kernel
+ * reads it only with VHOST_BACKEND_F_IOTLB_ASID acked; the caller has checked both for @asid > 0.
+ */
+int vh_ioctl_send_iotlb_asid(struct vh_dev *dev, uint32_t asid, const struct vhost_iotlb_msg *m);
 bool vh_ioctl_has_backend(const struct vh_dev *dev, unsigned bit);
 
 /* Generic operations shared by both tables. */

@@ -149,7 +149,7 @@ void vh_ioctl_close(struct vh_dev *dev)
 
 /*
  * VHOST_SET_OWNER, then the backend features: only what this library implements is acked
- * (VH_IOCTL_BACKEND_WANTED: the v2 message format, batching, vdpa suspend). vhost-scsi has no
+ * (VH_IOCTL_BACKEND_WANTED: the v2 message format, batching, vdpa suspend and ASIDs). vhost-scsi has no
  * backend features ioctl (ENOTTY): it keeps the v1 message format.
  */
 int vh_ioctl_set_owner(struct vh_dev *dev)
@@ -170,7 +170,8 @@ int vh_ioctl_set_owner(struct vh_dev *dev)
 	}
 	io->backend_offered = offered;
 	io->backend_acked = 0;
-	acked = offered & VH_IOCTL_BACKEND_WANTED;
+	acked = offered & (io->kind == VH_IOCTL_VDPA ? VH_IOCTL_BACKEND_WANTED_VDPA
+						     : VH_IOCTL_BACKEND_WANTED);
 	if (!acked)
 		return 0;
 	err = VH_IOCTL(dev, VHOST_SET_BACKEND_FEATURES, &acked);
@@ -282,12 +283,13 @@ static void vh_ioctl_msg_copy(struct vhost_iotlb_msg *d, const struct vhost_iotl
 	d->type = m->type;
 }
 
-static size_t vh_ioctl_msg_pack(const struct vh_dev *dev, union vh_ioctl_msg *u,
+static size_t vh_ioctl_msg_pack(const struct vh_dev *dev, union vh_ioctl_msg *u, uint32_t asid,
 				const struct vhost_iotlb_msg *m)
 {
 	memset(u, 0, sizeof(*u));
 	if (vh_ioctl_has_backend(dev, VHOST_BACKEND_F_IOTLB_MSG_V2)) {
 		u->v2.type = VHOST_IOTLB_MSG_V2;
+		u->v2.asid = asid;
 		vh_ioctl_msg_copy(&u->v2.iotlb, m);
 		return sizeof(u->v2);
 	}
@@ -298,9 +300,14 @@ static size_t vh_ioctl_msg_pack(const struct vh_dev *dev, union vh_ioctl_msg *u,
 
 int vh_ioctl_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m)
 {
+	return vh_ioctl_send_iotlb_asid(dev, 0, m);
+}
+
+int vh_ioctl_send_iotlb_asid(struct vh_dev *dev, uint32_t asid, const struct vhost_iotlb_msg *m)
+{
 	const struct vh_ioctl_sys *sys = vh_sys(dev);
 	union vh_ioctl_msg u;
-	size_t len = vh_ioctl_msg_pack(dev, &u, m);
+	size_t len = vh_ioctl_msg_pack(dev, &u, asid, m);
 	ssize_t n;
 	int err = vh_dev_usable(dev);
 
@@ -311,8 +318,8 @@ int vh_ioctl_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m)
 		n = -EIO; /* the kernel consumes a whole message or fails it */
 	if (n < 0) {
 		vh_dev_err(dev, "VHOST_IOTLB_MSG", (int)n,
-			   "type %u iova 0x%" PRIx64 " size 0x%" PRIx64, m->type, (uint64_t)m->iova,
-			   (uint64_t)m->size);
+			   "type %u asid %u iova 0x%" PRIx64 " size 0x%" PRIx64, m->type, asid,
+			   (uint64_t)m->iova, (uint64_t)m->size);
 		return (int)n;
 	}
 	return 0;

@@ -10,6 +10,7 @@
  *   ACKNOWLEDGE | DRIVER at open, FEATURES_OK after VHOST_SET_FEATURES (the kernel refuses
  *   SET_FEATURES once FEATURES_OK is set), DRIVER_OK at start, reset again at stop.
  * - Config space through VHOST_VDPA_GET/SET_CONFIG, rings enabled with SET_VRING_ENABLE.
+ * - With a vIOMMU in front (vdpa_iommu.c) the caller's IOVA maps replace the GPA ones.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 
 #include "frontend/dev_internal.h"
 #include "frontend/ioctl.h"
+#include "frontend/vdpa.h"
 
 #define VH_VDPA_STATUS_INIT (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
 
@@ -238,8 +240,15 @@ static int vh_vdpa_set_features(struct vh_dev *dev, uint64_t features)
 {
 	struct vh_ioctl *io = dev->ioctl;
 	uint8_t s;
-	int err = vh_vdpa_get_status(dev, &s);
+	int err;
 
+	/* Behind an IOMMU the driver uses IOVAs: that is what ACCESS_PLATFORM tells the device. */
+	if (vh_vdpa_iommu_on(dev) && !(features & (1ull << VIRTIO_F_ACCESS_PLATFORM))) {
+		vh_dev_err(dev, "VHOST_SET_FEATURES", -EINVAL,
+			   "vIOMMU mode needs VIRTIO_F_ACCESS_PLATFORM");
+		return -EINVAL;
+	}
+	err = vh_vdpa_get_status(dev, &s);
 	if (err < 0)
 		return err;
 	if ((s & VIRTIO_CONFIG_S_FEATURES_OK) && features == io->wire_features)
@@ -269,27 +278,51 @@ static int vh_vdpa_set_status(struct vh_dev *dev, uint8_t status)
 
 /* ---- memory: IOTLB mappings ---------------------------------------------------------------- */
 
-static int vh_vdpa_iotlb(struct vh_dev *dev, uint8_t type, const struct vh_memtable_region *r)
+int vh_vdpa_check_range(struct vh_dev *dev, const char *req, uint64_t iova, uint64_t size)
+{
+	const struct vh_ioctl *io = dev->ioctl;
+	uint64_t last;
+
+	if (!size || vh_add_overflows(iova, size - 1, &last)) {
+		vh_dev_err(dev, req, -EINVAL, "iova 0x%" PRIx64 "+0x%" PRIx64 ": %s", iova, size,
+			   size ? "range wraps" : "empty range");
+		return -EINVAL;
+	}
+	if (iova < io->iova_first || last > io->iova_last) {
+		vh_dev_err(dev, req, -ERANGE,
+			   "iova 0x%" PRIx64 "+0x%" PRIx64
+			   " outside the device's iova range 0x%" PRIx64 "-0x%" PRIx64,
+			   iova, size, io->iova_first, io->iova_last);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int vh_vdpa_iotlb_op(struct vh_dev *dev, uint32_t asid, uint8_t type)
 {
 	struct vhost_iotlb_msg m = { .type = type };
 
-	if (r && type == VHOST_IOTLB_UPDATE &&
-	    (r->gpa < dev->ioctl->iova_first || r->gpa + r->size - 1 > dev->ioctl->iova_last)) {
-		vh_dev_err(dev, "VHOST_IOTLB_UPDATE", -ERANGE,
-			   "gpa 0x%" PRIx64 "+0x%" PRIx64 " outside the device's iova range",
-			   r->gpa, r->size);
-		return -ERANGE;
-	}
-	if (r) {
-		m.iova = r->gpa;
-		m.size = r->size;
-		if (type == VHOST_IOTLB_UPDATE) {
-			m.uaddr = r->host;
-			m.perm =
-			    r->flags & VH_MEMTABLE_READONLY ? VHOST_ACCESS_RO : VHOST_ACCESS_RW;
-		}
-	} else if (type == VHOST_IOTLB_INVALIDATE) {
+	if (type == VHOST_IOTLB_INVALIDATE)
 		m.size = UINT64_MAX; /* every IOVA: [0, 2^64 - 1) */
+	return vh_ioctl_send_iotlb_asid(dev, asid, &m);
+}
+
+/* The memory table's own mappings (iova = GPA) live in address space 0. */
+static int vh_vdpa_iotlb(struct vh_dev *dev, uint8_t type, const struct vh_memtable_region *r)
+{
+	struct vhost_iotlb_msg m = { .type = type };
+	int err;
+
+	if (!r)
+		return vh_vdpa_iotlb_op(dev, 0, type);
+	m.iova = r->gpa;
+	m.size = r->size;
+	if (type == VHOST_IOTLB_UPDATE) {
+		err = vh_vdpa_check_range(dev, "VHOST_IOTLB_UPDATE", r->gpa, r->size);
+		if (err < 0)
+			return err;
+		m.uaddr = r->host;
+		m.perm = r->flags & VH_MEMTABLE_READONLY ? VHOST_ACCESS_RO : VHOST_ACCESS_RW;
 	}
 	return vh_ioctl_send_iotlb_msg(dev, &m);
 }
@@ -320,6 +353,8 @@ static int vh_vdpa_set_mem_table(struct vh_dev *dev, const struct vh_memtable *t
 
 	if (err < 0)
 		return err; /* closed (a failed reconnect): no state to map into */
+	if (vh_vdpa_iommu_on(dev))
+		return 0; /* the vIOMMU's maps are the address space; the table serves lookups */
 	if (batch)
 		err = vh_vdpa_iotlb(dev, VHOST_IOTLB_BATCH_BEGIN, NULL);
 	if (!err)
@@ -343,6 +378,8 @@ static int vh_vdpa_stop_device(struct vh_dev *dev)
 	/* Without IOTLB_PERSIST a reset may drop the device's maps: map the table again. */
 	if (!err && dev->mem_sent && vh_memtable_count(dev->mem))
 		err = vh_vdpa_set_mem_table(dev, dev->mem, true);
+	if (!err)
+		err = vh_vdpa_iommu_replay(dev);
 	return err;
 }
 
@@ -398,6 +435,21 @@ static int vh_vdpa_set_config(struct vh_dev *dev, uint32_t offset, const void *b
 	return err;
 }
 
+/* Generic IOTLB requests (vh_dev_iotlb_invalidate, prefill): the vIOMMU's maps when it is on. */
+static int vh_vdpa_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m)
+{
+	if (vh_vdpa_iommu_on(dev))
+		return vh_vdpa_iommu_msg(dev, m);
+	return vh_ioctl_send_iotlb_msg(dev, m);
+}
+
+static void vh_vdpa_close(struct vh_dev *dev)
+{
+	if (dev->ioctl)
+		vh_vdpa_iommu_free(dev->ioctl);
+	vh_ioctl_close(dev);
+}
+
 /* vhost-vdpa has no dirty log (VHOST_SET_LOG_BASE is ENOTTY there). */
 static int vh_vdpa_set_log_base(struct vh_dev *dev, struct vh_log_buf *log)
 {
@@ -410,7 +462,7 @@ const struct vh_transport_ops vh_transport_vdpa = {
 	.name = "vhost-vdpa",
 	.caps = 0, /* ring addresses are IOVAs, no log fd, no memory fds */
 	.open = vh_vdpa_open,
-	.close = vh_ioctl_close,
+	.close = vh_vdpa_close,
 	.set_owner = vh_vdpa_set_owner,
 	.get_features = vh_ioctl_get_features,
 	.set_features = vh_vdpa_set_features,
@@ -423,7 +475,7 @@ const struct vh_transport_ops vh_transport_vdpa = {
 	.set_vring_call = vh_ioctl_set_vring_call,
 	.set_vring_err = vh_ioctl_set_vring_err,
 	.set_log_base = vh_vdpa_set_log_base,
-	.send_iotlb_msg = vh_ioctl_send_iotlb_msg,
+	.send_iotlb_msg = vh_vdpa_send_iotlb_msg,
 	.set_vring_enable = vh_vdpa_set_vring_enable,
 	.set_status = vh_vdpa_set_status,
 	.reset_device = vh_vdpa_reset_device,

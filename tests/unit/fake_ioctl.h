@@ -73,6 +73,9 @@ struct fake {
 	uint16_t base;
 	int open_err; /* the device path fails to open with this errno */
 	uint64_t iova_last;
+	uint32_t groups, ases;	      /* VHOST_VDPA_GET_GROUP_NUM / GET_AS_NUM answers */
+	unsigned nwrites, fail_write; /* the write numbered fail_write (1-based) fails */
+	int fail_write_err;
 	/* messages the device fd returns, then EAGAIN */
 	uint8_t rd[4][80];
 	size_t rdlen[4];
@@ -149,8 +152,10 @@ static inline void fk_answer(struct fake *f, unsigned long req, void *arg)
 		*(uint32_t *)arg = f->vqs;
 		break;
 	case VHOST_VDPA_GET_GROUP_NUM:
+		*(uint32_t *)arg = f->groups;
+		break;
 	case VHOST_VDPA_GET_AS_NUM:
-		*(uint32_t *)arg = 1;
+		*(uint32_t *)arg = f->ases;
 		break;
 	case VHOST_VDPA_GET_VRING_NUM:
 		*(uint16_t *)arg = 256;
@@ -207,8 +212,12 @@ static inline ssize_t fk_read(void *ctx, int fd, void *buf, size_t len)
 
 static inline ssize_t fk_write(void *ctx, int fd, const void *buf, size_t len)
 {
+	struct fake *f = ctx;
+
 	assert_int_equal(fd, FK_DEV_FD);
 	fk_record(ctx, FK_WRITE, fd, 0, buf, len);
+	if (++f->nwrites == f->fail_write)
+		return -f->fail_write_err;
 	return (ssize_t)len;
 }
 
@@ -225,6 +234,8 @@ static inline void fk_init(struct fake *f)
 	f->vqs = 3;
 	f->base = 77;
 	f->iova_last = UINT64_MAX;
+	f->groups = 1;
+	f->ases = 1;
 }
 
 static inline void fk_fail(struct fake *f, unsigned long req, int err)

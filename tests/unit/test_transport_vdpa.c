@@ -32,7 +32,8 @@ static void test_vdpa_create_sequence(void **state)
 	fk_expect_ioctls(&e->f, 0, want, VH_ARRAY_SIZE(want));
 	memcpy(&v, e->f.calls[fk_find(&e->f, 0, VHOST_SET_BACKEND_FEATURES)].buf, 8);
 	assert_int_equal(v, (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) |
-				(1ull << VHOST_BACKEND_F_IOTLB_BATCH));
+				(1ull << VHOST_BACKEND_F_IOTLB_BATCH) |
+				(1ull << VHOST_BACKEND_F_IOTLB_ASID));
 	i = fk_find(&e->f, 0, VHOST_VDPA_SET_STATUS);
 	assert_int_equal(e->f.calls[i].len, 1);
 	assert_int_equal(e->f.calls[i].buf[0], 0);
