@@ -27,6 +27,8 @@ enum vh_watch_kind {
 	VH_WATCH_WAKE,
 	VH_WATCH_USER,
 	VH_WATCH_TIMER,
+	VH_WATCH_CHAN,	     /* the back-end channel's socket (ptr: conn) */
+	VH_WATCH_CHAN_TIMER, /* its timerfd (ptr: conn) */
 };
 
 struct vh_watch {
@@ -84,6 +86,46 @@ struct vh_queue {
  */
 #define VH_CONN_TXQ_MAX 16
 
+/*
+ * Back-end channel (SET_BACKEND_REQ_FD, chan.c). The dispatch thread and the poll workers send
+ * on it without ever waiting: what the socket does not take is queued (at most
+ * VH_CHAN_QUEUE_MAX messages) and sent on EPOLLOUT by the dispatch thread. A message sent with
+ * a reply callback (NEED_REPLY) is answered asynchronously: the dispatch thread reads the
+ * front-end's REPLY_ACK and calls the callback. A front-end that lets the queue fill, does not
+ * take the oldest message or does not answer within msg_timeout_ms loses the channel (one log
+ * line); the connection itself keeps working.
+ */
+#define VH_CHAN_QUEUE_MAX 64
+
+/*
+ * A reply to a back-end request: @result 0 (REPLY_ACK 0), -EIO (non-zero ack), or -ETIMEDOUT /
+ * -ECONNRESET / -EPROTO when the channel went away first (@reply NULL). @reply's fds are closed
+ * after the call unless the callback takes them (sets the slot to -1). Runs on the dispatch
+ * thread, with no backend lock held.
+ */
+typedef void (*vh_chan_reply_fn)(struct vh_conn *c, void *opaque, int result, struct vh_msg *reply);
+
+struct vh_chan_wait {
+	struct vh_user_hdr sent;
+	vh_chan_reply_fn done;
+	void *opaque;
+};
+
+struct vh_chan {
+	struct vh_watch w;	 /* the socket, EPOLLET (workers never touch the epoll set) */
+	struct vh_watch timer_w; /* timerfd: the oldest queued message or awaited reply is late */
+	int timer_fd;
+	bool broken;			     /* given up: sends fail quietly until the next fd */
+	int err;			     /* why (what its waiters get) */
+	struct vh_msg *q[VH_CHAN_QUEUE_MAX]; /* not sent yet (own their fds), oldest first */
+	unsigned q_head, q_len;
+	size_t q_off;				     /* bytes of q[q_head] already sent */
+	struct vh_chan_wait wait[VH_CHAN_QUEUE_MAX]; /* replies owed, oldest first */
+	unsigned w_head, w_len;
+	struct vh_msg *rx;
+	struct vh_msg_rx rx_state;
+};
+
 struct vh_inflight {
 	int fd; /* -1: none */
 	void *base;
@@ -114,10 +156,11 @@ struct vh_conn {
 	struct vh_dirty_log *dlog;
 	int log_fd; /* SET_LOG_FD eventfd */
 	int backend_fd VH_GUARDED_BY(backend_lock);
+	struct vh_chan chan VH_GUARDED_BY(backend_lock);
 	/*
-	 * backend_lock serialises sends on backend_fd (workers report IOTLB misses) and guards
-	 * miss_iova/miss_sent. backend_fd is written only by the dispatch thread, under the lock,
-	 * so the dispatch thread may read it without.
+	 * backend_lock serialises sends on backend_fd (workers report IOTLB misses and in-band
+	 * calls), guards the channel's queues and miss_iova/miss_sent. backend_fd is written only
+	 * by the dispatch thread, under the lock, so the dispatch thread may read it without.
 	 */
 	struct vh_mutex backend_lock;
 	struct vh_inflight infl;
@@ -200,7 +243,27 @@ void vh_conn_pause(struct vh_conn *c);
 void vh_conn_resume(struct vh_conn *c);
 void vh_conn_iotlb_updated(struct vh_conn *c) VH_EXCLUDES(&c->backend_lock);
 void vh_conn_attach_log(struct vh_conn *c);
+
+/* chan.c */
+void vh_chan_init(struct vh_conn *c);
+int vh_chan_attach(struct vh_conn *c, int fd) VH_EXCLUDES(&c->backend_lock);
+void vh_chan_close(struct vh_conn *c) VH_EXCLUDES(&c->backend_lock);
+void vh_chan_event(struct vh_conn *c, uint32_t events) VH_EXCLUDES(&c->backend_lock);
+void vh_chan_timer(struct vh_conn *c) VH_EXCLUDES(&c->backend_lock);
+/*
+ * Send @m on the back-end channel without waiting (any thread). @done NULL: fire and forget.
+ * @done set: the message goes with NEED_REPLY (REPLY_ACK must be negotiated, else -EOPNOTSUPP)
+ * and @done runs later on the dispatch thread, exactly once, if this returns 0. @m's fds stay
+ * the caller's. Returns 0, -ENOTCONN (no channel), -ENOBUFS (queue full: channel closed), or
+ * another -errno; every failure but -ENOTCONN after a logged breakage is logged.
+ */
+int vh_chan_send(struct vh_conn *c, struct vh_msg *m, vh_chan_reply_fn done, void *opaque)
+    VH_EXCLUDES(&c->backend_lock);
 int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m) VH_EXCLUDES(&c->backend_lock);
+
+/* dispatch.c: a copy of @m that owns duplicates of its fds; NULL + errno on failure */
+struct vh_msg *vh_conn_msg_copy(const struct vh_msg *m);
+void vh_conn_msg_free(struct vh_msg *m);
 
 /* inflight.c */
 int vh_inflight_get(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);

@@ -269,11 +269,11 @@ static int h_set_log_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *repl
 
 static int h_set_backend_req_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 {
+	int fd = m->fds[0];
+
 	(void)reply;
-	vh_mutex_lock(&c->backend_lock);
-	h_take_fd(&c->backend_fd, m);
-	vh_mutex_unlock(&c->backend_lock);
-	return 0;
+	m->fds[0] = -1;
+	return vh_chan_attach(c, fd);
 }
 
 static int config_range(struct vh_conn *c, const struct vh_msg *m)
@@ -428,42 +428,53 @@ static void set_tx_deadline(struct vh_conn *c, int64_t deadline)
 	vh_server_rearm_timer(c->s);
 }
 
-static void reply_free(struct vh_msg *q)
+void vh_conn_msg_free(struct vh_msg *q)
 {
 	vh_msg_close_fds(q);
 	free(q);
 }
 
+/* A queued message keeps its own fds: their owner may close them before it goes out. */
+struct vh_msg *vh_conn_msg_copy(const struct vh_msg *m)
+{
+	struct vh_msg *q = malloc(sizeof(*q));
+
+	if (!q)
+		return NULL;
+	*q = *m;
+	for (unsigned i = 0; i < m->nfds; i++) {
+		q->fds[i] = fcntl(m->fds[i], F_DUPFD_CLOEXEC, 0);
+		if (q->fds[i] < 0) {
+			int err = errno;
+
+			q->nfds = i;
+			vh_conn_msg_free(q);
+			errno = err;
+			return NULL;
+		}
+	}
+	return q;
+}
+
 void vh_conn_drop_replies(struct vh_conn *c)
 {
 	for (; c->txq_len; c->txq_len--, c->txq_head = (c->txq_head + 1) % VH_CONN_TXQ_MAX)
-		reply_free(c->txq[c->txq_head]);
+		vh_conn_msg_free(c->txq[c->txq_head]);
 	c->tx_off = 0;
 	if (c->tx_deadline >= 0)
 		set_tx_deadline(c, -1);
 }
 
-/* Keep a copy of @reply (and of its fds: their owner may close them before it goes out). */
+/* Keep a copy of @reply and its fds. */
 static int reply_enqueue(struct vh_conn *c, const struct vh_msg *reply, size_t off)
 {
 	struct vh_msg *q;
 
 	if (c->txq_len >= VH_CONN_TXQ_MAX)
 		return -ENOBUFS;
-	q = malloc(sizeof(*q));
+	q = vh_conn_msg_copy(reply);
 	if (!q)
-		return -ENOMEM;
-	*q = *reply;
-	for (unsigned i = 0; i < reply->nfds; i++) {
-		q->fds[i] = fcntl(reply->fds[i], F_DUPFD_CLOEXEC, 0);
-		if (q->fds[i] < 0) {
-			int err = -errno;
-
-			q->nfds = i;
-			reply_free(q);
-			return err;
-		}
-	}
+		return -errno;
 	c->txq[(c->txq_head + c->txq_len) % VH_CONN_TXQ_MAX] = q;
 	if (c->txq_len++ == 0) {
 		c->tx_off = off;
@@ -504,7 +515,7 @@ void vh_conn_writable(struct vh_conn *c)
 			vh_conn_close(c);
 			return;
 		}
-		reply_free(q);
+		vh_conn_msg_free(q);
 		c->txq_head = (c->txq_head + 1) % VH_CONN_TXQ_MAX;
 		c->txq_len--;
 		c->tx_off = 0;

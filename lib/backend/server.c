@@ -279,6 +279,7 @@ static struct vh_conn *alloc_conn(struct vh_server *s, int fd)
 	c->events = EPOLLIN;
 	c->log_fd = -1;
 	c->backend_fd = -1;
+	vh_chan_init(c);
 	c->infl.fd = -1;
 	c->num_queues = nq;
 	c->w = (struct vh_watch){ .kind = VH_WATCH_CONN, .fd = -1, .ptr = c };
@@ -362,6 +363,8 @@ void vh_conn_close(struct vh_conn *c)
 	c->dead = true;
 	for (unsigned i = 0; i < c->num_queues; i++)
 		vh_queue_stop_live(&c->q[i]);
+	/* Back-end requests still owed a reply fail before the device instance goes. */
+	vh_chan_close(c);
 	if (opened && s->cfg.ops->conn_close)
 		s->cfg.ops->conn_close(c->inst, c);
 	for (unsigned i = 0; i < c->num_queues; i++) {
@@ -384,8 +387,6 @@ void vh_conn_close(struct vh_conn *c)
 	vh_iotlb_destroy(&c->iotlb);
 	if (c->log_fd >= 0)
 		close(c->log_fd);
-	if (c->backend_fd >= 0)
-		close(c->backend_fd);
 	for (pc = &s->conns; *pc; pc = &(*pc)->next) {
 		if (*pc == c) {
 			*pc = c->next;
@@ -521,6 +522,16 @@ static void handle_event(struct vh_server *s, struct vh_watch *w, uint32_t event
 		break;
 	case VH_WATCH_TIMER:
 		expire_stalled(s);
+		break;
+	case VH_WATCH_CHAN:
+		c = w->ptr;
+		if (!c->dead)
+			vh_chan_event(c, events);
+		break;
+	case VH_WATCH_CHAN_TIMER:
+		c = w->ptr;
+		if (!c->dead)
+			vh_chan_timer(c);
 		break;
 	}
 }

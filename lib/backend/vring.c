@@ -28,20 +28,6 @@ static bool is_poll(const struct vh_conn *c)
 	return c->s->cfg.datapath == VH_SERVER_DATAPATH_POLL;
 }
 
-int vh_conn_send_backend(struct vh_conn *c, struct vh_msg *m)
-{
-	int err = -ENOTCONN;
-
-	vh_mutex_lock(&c->backend_lock);
-	if (c->backend_fd >= 0)
-		err = vh_sock_send(c->backend_fd, m);
-	vh_mutex_unlock(&c->backend_lock);
-	if (err < 0)
-		vh_logf(&c->s->cfg.log, VH_LOG_ERR, c->name, "%s: cannot send: %s",
-			vh_proto_backend_request_name(m->hdr.request), strerror(-err));
-	return err;
-}
-
 /* vhost-user.rst "IOMMU support": ask the front-end for the translation that just missed. */
 static void send_iotlb_miss(struct vh_conn *c)
 {

@@ -187,6 +187,8 @@ struct fe {
 	uint64_t addr_base; /* what ring and buffer addresses are relative to (0 or FE_IOVA_BASE) */
 	bool packed;	    /* driver lays out a packed ring */
 	bool event_idx;
+	unsigned max_connections; /* fe_server(): 0 keeps the server's default */
+	unsigned msg_timeout_ms;  /* fe_server(): 0 keeps the server's default */
 };
 
 static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
@@ -202,6 +204,9 @@ static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
 	cfg.config_size = sizeof(f->dev.config);
 	cfg.datapath = dp;
 	cfg.log = vh_test_sink(&f->log);
+	if (f->max_connections)
+		cfg.max_connections = f->max_connections;
+	cfg.msg_timeout_ms = f->msg_timeout_ms;
 	assert_int_equal(vh_server_create(&cfg, &f->s), 0);
 }
 
