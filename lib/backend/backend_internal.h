@@ -136,6 +136,20 @@ struct vh_inflight {
 	bool packed;
 };
 
+/* Postcopy live migration (PAGEFAULT): ADVISE -> LISTEN -> END, on the dispatch thread. */
+enum vh_postcopy_state {
+	VH_POSTCOPY_NONE = 0,
+	VH_POSTCOPY_ADVISED,   /* uffd exists (handed to the front-end), nothing registered */
+	VH_POSTCOPY_LISTENING, /* every mapped region is registered; table changes reply */
+};
+
+struct vh_postcopy {
+	enum vh_postcopy_state state;
+	int uffd;	     /* valid unless state is NONE */
+	bool ack_pending;    /* a table reply went out; the front-end's ack has not come yet */
+	bool resume_pending; /* rings paused by that table restart at the ack */
+};
+
 struct vh_conn {
 	struct vh_server *s;
 	struct vh_conn *next;
@@ -174,6 +188,7 @@ struct vh_conn {
 	size_t tx_off;	     /* bytes of txq[txq_head] already sent */
 	int64_t tx_deadline; /* CLOCK_MONOTONIC ms the front-end must take the head reply by; -1 */
 	uint32_t events;     /* what c->fd is registered for in the epoll set */
+	struct vh_postcopy pc;
 	struct vh_queue q[];
 };
 
@@ -205,6 +220,7 @@ struct vh_server {
 	struct vh_conn *zombies; /* closed during this dispatch; freed at its end */
 	struct vh_watch *user_watches;
 	bool dispatching;
+	int postcopy_probe; /* userfaultfd: 0 not probed yet, 1 usable, -errno not usable */
 	/* poll mode */
 	/* lock guards pause (writes; workers poll it atomically), exit_workers, workers[].parked. */
 	struct vh_mutex lock;
@@ -271,6 +287,27 @@ int vh_inflight_set(struct vh_conn *c, struct vh_msg *m);
 void vh_inflight_drop(struct vh_conn *c);
 int vh_inflight_queue_start(struct vh_queue *q);
 void vh_inflight_queue_stop(struct vh_queue *q);
+
+/*
+ * A handler's return: its @reply goes out although the request normally has none (postcopy
+ * SET_MEM_TABLE / ADD_MEM_REG answer with the back-end's addresses).
+ */
+#define VH_HANDLER_REPLY 1
+
+/* postcopy.c */
+uint64_t vh_postcopy_offer(struct vh_server *s);
+int vh_postcopy_advise(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+int vh_postcopy_listen(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+int vh_postcopy_end(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+/* While listening: register @map's regions, fill @reply with their addresses (SET_MEM_TABLE).
+ * 0 when not listening, VH_HANDLER_REPLY, or -errno (logged). */
+int vh_postcopy_mem_table(struct vh_conn *c, struct vh_memmap *map, const struct vh_msg *m,
+			  struct vh_msg *reply);
+/* Same for the region ADD_MEM_REG just added to c->mem. */
+int vh_postcopy_add_region(struct vh_conn *c, const struct vh_msg *m, struct vh_msg *reply);
+/* True (message consumed) when @m is the front-end's ack of a postcopy table reply. */
+bool vh_postcopy_take_ack(struct vh_conn *c, struct vh_msg *m);
+void vh_postcopy_drop(struct vh_conn *c);
 
 /* poll.c */
 int vh_poll_start(struct vh_server *s);

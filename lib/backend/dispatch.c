@@ -50,6 +50,7 @@ static uint64_t offered_protocol_features(const struct vh_conn *c)
 		pf |= 1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
 	if (c->s->cfg.inband_notifications)
 		pf |= 1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+	pf |= vh_postcopy_offer(c->s);
 	pf &= ~c->s->cfg.protocol_features_clear;
 	if (!(pf & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
 		pf &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
@@ -189,11 +190,21 @@ static int h_set_mem_table(struct vh_conn *c, struct vh_msg *m, struct vh_msg *r
 			return vh_conn_fail(c, m->hdr.request, "bad memory region", err);
 		}
 	}
+	/* Postcopy: registered, and answered with our addresses (postcopy.c). */
+	err = vh_postcopy_mem_table(c, map, m, reply);
+	if (err < 0) {
+		vh_memmap_destroy(&map);
+		return err;
+	}
 	/* vhost-user.rst: the old table stays valid until the rings stop using it. */
 	vh_conn_pause(c);
 	swap_memmap(c, map);
-	vh_conn_resume(c);
-	return 0;
+	/* Postcopy: guest memory is off limits until the front-end acks our addresses. */
+	if (err == VH_HANDLER_REPLY)
+		c->pc.resume_pending = true;
+	else
+		vh_conn_resume(c);
+	return err;
 }
 
 static int h_add_mem_reg(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
@@ -212,6 +223,10 @@ static int h_add_mem_reg(struct vh_conn *c, struct vh_msg *m, struct vh_msg *rep
 	vh_poll_resume(c->s);
 	if (err < 0)
 		return vh_conn_fail(c, m->hdr.request, "bad memory region", err);
+	/* Postcopy: rings start at the front-end's ack of our address (postcopy.c). */
+	err = vh_postcopy_add_region(c, m, reply);
+	if (err != 0)
+		return err;
 	/* A ring whose addresses were not mapped yet may start now. */
 	for (unsigned i = 0; i < c->num_queues; i++)
 		vh_queue_try_start(&c->q[i]);
@@ -394,6 +409,9 @@ static const struct vh_handler vh_handlers[VH_USER_REQUEST_MAX] = {
 	[VH_USER_IOTLB_MSG] = { h_iotlb_msg, 0 },
 	[VH_USER_GET_CONFIG] = { h_get_config, VH_H_REPLY },
 	[VH_USER_SET_CONFIG] = { h_set_config, 0 },
+	[VH_USER_POSTCOPY_ADVISE] = { vh_postcopy_advise, VH_H_REPLY },
+	[VH_USER_POSTCOPY_LISTEN] = { vh_postcopy_listen, 0 },
+	[VH_USER_POSTCOPY_END] = { vh_postcopy_end, VH_H_REPLY },
 	[VH_USER_GET_INFLIGHT_FD] = { vh_inflight_get, VH_H_REPLY },
 	[VH_USER_SET_INFLIGHT_FD] = { vh_ring_handler, 0 },
 	[VH_USER_RESET_DEVICE] = { h_reset, 0 },
@@ -535,6 +553,9 @@ int vh_conn_handle(struct vh_conn *c, struct vh_msg *m)
 	bool want = vh_proto_reply_expected(false, &m->hdr);
 	int err;
 
+	/* Postcopy: the ack of our table reply is not a request (postcopy.c). */
+	if (vh_postcopy_take_ack(c, m))
+		return 0;
 	err = vh_proto_validate(false, &m->hdr, m->payload.raw, m->hdr.size, m->nfds);
 	if (err == 0 && req < VH_USER_REQUEST_MAX)
 		h = &vh_handlers[req];
@@ -559,7 +580,7 @@ int vh_conn_handle(struct vh_conn *c, struct vh_msg *m)
 	vh_msg_close_fds(m);
 	if (err == -EPROTO)
 		return err;
-	if (h->flags & VH_H_REPLY)
+	if ((h->flags & VH_H_REPLY) || err == VH_HANDLER_REPLY)
 		return send_reply(c, c->tx, req);
 	if (m->hdr.flags & VH_USER_FLAG_NEED_REPLY) {
 		/* vhost-user.rst REPLY_ACK: zero on success, non-zero on failure. */

@@ -115,8 +115,8 @@ static const struct vh_request_rule vh_request_rules[VH_USER_REQUEST_MAX] = {
 					      .max = VH_USER_MAX_PAYLOAD },
 					    true },
 	[VH_USER_CLOSE_CRYPTO_SESSION] = { .req = VH_RULE_U64 },
-	/* The reply carries the userfaultfd and no payload. */
-	[VH_USER_POSTCOPY_ADVISE] = { VH_RULE_NONE, VH_RULE_EXACT_FDS(0, VH_FDS_EXACT, 1), true },
+	/* The reply carries the userfaultfd and no payload; no fd is a back-end that failed. */
+	[VH_USER_POSTCOPY_ADVISE] = { VH_RULE_NONE, VH_RULE_EXACT_FDS(0, VH_FDS_UP_TO, 1), true },
 	[VH_USER_POSTCOPY_LISTEN] = { .req = VH_RULE_NONE },
 	[VH_USER_POSTCOPY_END] = { VH_RULE_NONE, VH_RULE_U64, true },
 	/* The back-end sends no fd when it has no inflight area (mmap_size 0). */

@@ -461,6 +461,21 @@ static inline bool fe_wait_call(struct fe *f, int ms)
 	return false;
 }
 
+/* Submit @text in slot @slot, wait for the call, check the echo came back in the in buffer. */
+static inline void fe_echo_once(struct fe *f, unsigned slot, const char *text)
+{
+	void *token = NULL;
+	uint32_t len = 0;
+	char tok;
+
+	fe_submit(f, slot, text, &tok);
+	assert_true(fe_wait_call(f, 2000));
+	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
+	assert_ptr_equal(token, &tok);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(f->mem + FE_IN_GPA + slot * 256, text, strlen(text));
+}
+
 static inline void fe_disconnect(struct fe *f)
 {
 	close(f->sock);

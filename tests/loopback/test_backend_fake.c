@@ -7,20 +7,6 @@
  */
 #include "backend_fake.h"
 
-static void echo_once(struct fe *f, unsigned slot, const char *text)
-{
-	void *token = NULL;
-	uint32_t len = 0;
-	char tok;
-
-	fe_submit(f, slot, text, &tok);
-	assert_true(fe_wait_call(f, 2000));
-	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
-	assert_ptr_equal(token, &tok);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(f->mem + FE_IN_GPA + slot * 256, text, strlen(text));
-}
-
 static void test_echo(void **state)
 {
 	struct fe f = { 0 };
@@ -38,8 +24,8 @@ static void test_echo(void **state)
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
 	assert_int_equal(f.dev.starts, 1);
-	echo_once(&f, 0, "hello");
-	echo_once(&f, 1, "second request");
+	fe_echo_once(&f, 0, "hello");
+	fe_echo_once(&f, 1, "second request");
 
 	/* GET_CONFIG: the device's bytes at the offset asked for. */
 	vh_msg_init(&m, VH_USER_GET_CONFIG, 0, VH_USER_CONFIG_HDR_SIZE + 4);
@@ -94,7 +80,7 @@ static void test_dirty_log(void **state)
 	assert_int_equal(reply.payload.u64, 0);
 	fe_ring(&f, 0, 1u << VHOST_VRING_F_LOG);
 	memset(log, 0, 4096);
-	echo_once(&f, 0, "dirty me");
+	fe_echo_once(&f, 0, "dirty me");
 	assert_true(bit(log, FE_IN_GPA));	      /* the page the device wrote */
 	assert_true(bit(log, f.ra.device_gpa));	      /* the used ring */
 	assert_false(bit(log, FE_OUT_GPA));	      /* only read */
@@ -119,7 +105,7 @@ static void test_dirty_log_at_run_time(void **state)
 	fe_negotiate(&f, 0);
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "before");
+	fe_echo_once(&f, 0, "before");
 	lfd = memfd_create("log", MFD_CLOEXEC);
 	assert_int_equal(ftruncate(lfd, 4096), 0);
 	log = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
@@ -130,20 +116,20 @@ static void test_dirty_log_at_run_time(void **state)
 	assert_int_equal(fe_xfer(&f, &m, &reply), 0);
 	assert_int_equal(reply.payload.u64, 0);
 	/* Not logging yet: LOG_ALL is off. */
-	echo_once(&f, 1, "not logged");
+	fe_echo_once(&f, 1, "not logged");
 	assert_false(bit(log, FE_IN_GPA));
 	starts = f.dev.starts;
 	assert_int_equal(fe_u64(&f, VH_USER_SET_FEATURES, f.features | (1ull << VHOST_F_LOG_ALL)),
 			 0);
 	assert_int_equal(fe_vring_addr(&f, 0, 1u << VHOST_VRING_F_LOG), 0);
 	assert_true(f.dev.starts > starts); /* paused and resumed, position kept */
-	echo_once(&f, 2, "logged");
+	fe_echo_once(&f, 2, "logged");
 	assert_true(bit(log, FE_IN_GPA));
 	assert_true(bit(log, f.ra.device_gpa));
 	/* Migration cancelled. */
 	assert_int_equal(fe_u64(&f, VH_USER_SET_FEATURES, f.features), 0);
 	memset(log, 0, 4096);
-	echo_once(&f, 3, "off again");
+	fe_echo_once(&f, 3, "off again");
 	assert_false(bit(log, FE_IN_GPA));
 	assert_false(bit(log, f.ra.device_gpa));
 	munmap(log, 4096);
@@ -367,7 +353,7 @@ static void test_bad_input(void **state)
 	fe_negotiate(&f, 0);
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "still alive");
+	fe_echo_once(&f, 0, "still alive");
 	fe_teardown(&f);
 }
 
@@ -408,10 +394,10 @@ static void test_poll_mode(void **state)
 	fe_negotiate(&f, 0);
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "polled");
+	fe_echo_once(&f, 0, "polled");
 	/* Memory replaced under a running worker: it is parked, then resumes. */
 	assert_int_equal(fe_mem_table(&f), 0);
-	echo_once(&f, 1, "after new table");
+	fe_echo_once(&f, 1, "after new table");
 	fe_teardown(&f);
 }
 
@@ -503,7 +489,7 @@ static void reconnect_inflight(bool packed)
 	assert_memory_equal(f.mem + FE_IN_GPA + 256, "two", 3);
 	reap(&f, &t0, &t1);
 	/* The ring goes on from the right avail index. */
-	echo_once(&f, 3, "after");
+	fe_echo_once(&f, 3, "after");
 	assert_int_equal(f.dev.pops, pops + 3);
 	close(ifd);
 	fe_teardown(&f);
@@ -603,7 +589,7 @@ static void test_guest_garbage(void **state)
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
 	assert_int_equal(fe_ring_fd(&f, VH_USER_SET_VRING_ERR, 0, err_fd), 0);
-	echo_once(&f, 0, "fine");
+	fe_echo_once(&f, 0, "fine");
 	avail = f.ra.host.driver;
 	avail->ring[1] = 9999; /* head index beyond the ring */
 	__atomic_store_n(&avail->idx, 2, __ATOMIC_RELEASE);

@@ -8,20 +8,6 @@
  */
 #include "backend_fake.h"
 
-static void echo_once(struct fe *f, unsigned slot, const char *text)
-{
-	void *token = NULL;
-	uint32_t len = 0;
-	char tok;
-
-	fe_submit(f, slot, text, &tok);
-	assert_true(fe_wait_call(f, 2000));
-	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
-	assert_ptr_equal(token, &tok);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(f->mem + FE_IN_GPA + slot * 256, text, strlen(text));
-}
-
 static void start_packed(struct fe *f)
 {
 	f->packed = true;
@@ -31,7 +17,7 @@ static void start_packed(struct fe *f)
 	fe_negotiate(f, 1ull << VIRTIO_F_RING_PACKED);
 	assert_int_equal(fe_mem_table(f), 0);
 	fe_ring(f, 1u << 15, 0); /* packed: avail wrap counter 1 */
-	echo_once(f, 0, "before");
+	fe_echo_once(f, 0, "before");
 }
 
 /* A live packed ring is paused, re-mapped into the new table and resumed. */
@@ -44,7 +30,7 @@ static void test_mem_table_live_packed(void **state)
 	start_packed(&f);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(fe_mem_table(&f), 0);
-		echo_once(&f, 1 + (unsigned)i, "after a new table");
+		fe_echo_once(&f, 1 + (unsigned)i, "after a new table");
 	}
 	assert_int_equal(f.dev.stops, 3);  /* paused for each table ... */
 	assert_int_equal(f.dev.starts, 4); /* ... and resumed */
@@ -78,7 +64,7 @@ static void test_mem_table_stopped_packed(void **state)
 	assert_int_equal(fe_u64(&f, VH_USER_SET_FEATURES, f.features), 0);
 	/* The ring restarts in the new table and still works. */
 	assert_int_equal(fe_state(&f, VH_USER_SET_VRING_ENABLE, 0, 1), 0);
-	echo_once(&f, 1, "restarted");
+	fe_echo_once(&f, 1, "restarted");
 	fe_teardown(&f);
 	assert_int_equal(vh_test_count_fds(), fds);
 }

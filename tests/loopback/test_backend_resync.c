@@ -58,17 +58,10 @@ static void echo_once(struct fe *f, unsigned slot, const char *text)
 {
 	void *token = NULL;
 	uint32_t len = 0;
-	char tok;
 
-	fe_submit(f, slot, text, &tok);
-	assert_true(fe_wait_call(f, 2000));
-	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
-	assert_ptr_equal(token, &tok);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(f->mem + FE_IN_GPA + slot * 256, text, strlen(text));
+	fe_echo_once(f, slot, text);
 	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 0);
 }
-
 /* A first back-end completes 7 chains: avail idx 7, used idx 7 in guest memory. */
 static void first_life(struct fe *f)
 {

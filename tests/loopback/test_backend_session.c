@@ -11,20 +11,6 @@
 
 #include "backend_fake.h"
 
-static void echo_once(struct fe *f, unsigned slot, const char *text)
-{
-	void *token = NULL;
-	uint32_t len = 0;
-	char tok;
-
-	fe_submit(f, slot, text, &tok);
-	assert_true(fe_wait_call(f, 2000));
-	assert_int_equal(vh_vq_driver_get_used(f->drv, &token, &len), 1);
-	assert_ptr_equal(token, &tok);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(f->mem + FE_IN_GPA + slot * 256, text, strlen(text));
-}
-
 /* ---- a real socket, the run loop in a thread, stop from a signal handler -------------------- */
 
 static struct vh_server *signal_target; /* test-only: the handler needs to find the server */
@@ -151,15 +137,15 @@ static void test_two_instances(void **state)
 	assert_int_equal(fe_mem_table(&b), 0);
 	fe_ring(&a, 0, 0);
 	fe_ring(&b, 0, 0);
-	echo_once(&a, 0, "from a");
-	echo_once(&b, 0, "from b");
+	fe_echo_once(&a, 0, "from a");
+	fe_echo_once(&b, 0, "from b");
 
 	/* a sends garbage: closed; b carries on. */
 	vh_msg_init(&m, VH_USER_SET_VRING_NUM, VH_USER_FLAG_NEED_REPLY, 3);
 	assert_int_equal(fe_xfer(&a, &m, &reply), -ECONNRESET);
 	assert_int_equal(vh_server_num_conns(a.s), 1);
 	assert_true(strstr(a.log.last, "VHOST_USER_SET_VRING_NUM") != NULL);
-	echo_once(&b, 1, "b still here");
+	fe_echo_once(&b, 1, "b still here");
 	close(a.sock);
 	a.sock = -1;
 	if (a.backend >= 0)
@@ -203,15 +189,15 @@ static void test_mem_slots(void **state)
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x80000, 0x80000), 0);
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x40000, 0x1000), 1); /* overlap */
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "two slots");
+	fe_echo_once(&f, 0, "two slots");
 	/* Removing a region the ring does not use: the ring is paused and resumed. */
 	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 0);
 	assert_int_equal(f.dev.starts, 2);
 	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 1); /* gone */
-	echo_once(&f, 1, "one slot");
+	fe_echo_once(&f, 1, "one slot");
 	/* A whole new table replaces the slots. */
 	assert_int_equal(fe_mem_table(&f), 0);
-	echo_once(&f, 2, "table");
+	fe_echo_once(&f, 2, "table");
 	fe_teardown(&f);
 }
 
@@ -235,19 +221,19 @@ static void test_mem_slots_per_pair(void **state)
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x80000), 0);
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x80000, 0x80000), 0);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "pair 0");
+	fe_echo_once(&f, 0, "pair 0");
 	/* pair 1: the same regions, acked with 0 */
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x80000), 0);
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0x80000, 0x80000), 0);
-	echo_once(&f, 1, "pair 1 added");
+	fe_echo_once(&f, 1, "pair 1 added");
 	/* Overlapping but not identical: refused, the connection carries on. */
 	assert_int_equal(mem_reg(&f, VH_USER_ADD_MEM_REG, 0, 0x40000), 1);
-	echo_once(&f, 2, "after the conflict");
+	fe_echo_once(&f, 2, "after the conflict");
 	/* Both pairs remove the second region: still mapped after the first, gone after both. */
 	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 0);
 	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 0);
 	assert_int_equal(mem_reg(&f, VH_USER_REM_MEM_REG, 0x80000, 0x80000), 1);
-	echo_once(&f, 3, "one region");
+	fe_echo_once(&f, 3, "one region");
 	fe_teardown(&f);
 }
 
@@ -263,7 +249,7 @@ static void test_reset_and_config(void **state)
 	fe_negotiate(&f, 0);
 	assert_int_equal(fe_mem_table(&f), 0);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "before reset");
+	fe_echo_once(&f, 0, "before reset");
 
 	/* The config space is read-only for this device. */
 	vh_msg_init(&m, VH_USER_SET_CONFIG, 0, VH_USER_CONFIG_HDR_SIZE + 2);
@@ -286,7 +272,7 @@ static void test_reset_and_config(void **state)
 	close(f.kick);
 	close(f.call);
 	fe_ring(&f, 0, 0);
-	echo_once(&f, 0, "after reset");
+	fe_echo_once(&f, 0, "after reset");
 	fe_teardown(&f);
 }
 
@@ -308,7 +294,7 @@ static void test_packed_event_idx(void **state)
 		char text[16];
 
 		snprintf(text, sizeof(text), "p%u", i);
-		echo_once(&f, i % 3, text);
+		fe_echo_once(&f, i % 3, text);
 	}
 	fe_teardown(&f);
 }
