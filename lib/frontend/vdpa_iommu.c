@@ -338,9 +338,10 @@ int vh_vdpa_unmap(struct vh_dev *dev, uint32_t asid, uint64_t iova, uint64_t siz
  * unmap of the maps inside it. */
 int vh_vdpa_iommu_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m)
 {
-	struct vh_vdpa_map r = {
-		.iova = m->iova, .size = m->size, .host = (void *)(uintptr_t)m->uaddr, .perm = m->perm
-	};
+	struct vh_vdpa_map r = { .iova = m->iova,
+				 .size = m->size,
+				 .host = (void *)(uintptr_t)m->uaddr,
+				 .perm = m->perm };
 
 	if (m->type == VHOST_IOTLB_INVALIDATE)
 		return vh_vdpa_unmap(dev, 0, m->iova, m->size);

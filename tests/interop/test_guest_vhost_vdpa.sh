@@ -7,8 +7,12 @@
 #   net: a VDUSE network device of ours (guest-progs/vduse_net_dev.c, on libvhost's device-side
 #        ring; Debian builds no vdpa_sim_net) loops frames for its MAC back; vh_net reads the MAC
 #        and link status from config space and gets its frames back byte for byte.
-# (guest-progs/vdpa_guest.sh, vdpa_blk_guest.c, vdpa_net_guest.c, vduse_net_dev.c)
-# VARIANTS: blk net
+#   iommu: the same VDUSE network device behind a vIOMMU: vdpa_iommu_guest maps its rings and
+#        buffers at IOVAs != GPAs (vh_vdpa_map, IOTLB messages), frames come back byte for byte,
+#        remapped elsewhere after a stop; ASIDs are used when the device has more than one.
+# (guest-progs/vdpa_guest.sh, vdpa_blk_guest.c, vdpa_net_guest.c, vdpa_iommu_guest.c,
+# vduse_net_dev.c)
+# VARIANTS: blk net iommu
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=guest-progs/build.sh
@@ -28,12 +32,13 @@ blk)
 	prog=vdpa_blk_guest mods="vdpa vduse vhost_vdpa" wait=/dev/vduse/control
 	extra=(--bin qemu-storage-daemon)
 	;;
-net)
+net | iommu)
 	prog=vdpa_net_guest mods="vdpa vduse vhost_vdpa" wait=/dev/vduse/control
+	[ "$variant" = iommu ] && prog=vdpa_iommu_guest
 	gp_build vduse_net_dev
 	extra=(--bin "$VH_TMP/vduse_net_dev")
 	;;
-*) vh_fail "unknown variant '$variant' (blk, net)" ;;
+*) vh_fail "unknown variant '$variant' (blk, net, iommu)" ;;
 esac
 gp_build "$prog"
 vh_guest_build --script "$GP_DIR/vdpa_guest.sh" --args "$variant" --load "$mods" \
@@ -43,6 +48,7 @@ gp_report "$prog"
 case "$variant" in
 blk) lines=('read: ' 'write: 4 writes' 'PASS') ;;
 net) lines=('loopback: ' 'PASS') ;;
+iommu) lines=('round 0: ' 'round 1: ' 'asid: ' 'PASS') ;;
 esac
 for line in "${lines[@]}"; do
 	grep -q "^$prog: $line" "$VH_TMP/console.txt" || vh_fail "no '$line' on the guest console"

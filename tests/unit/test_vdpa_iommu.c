@@ -53,16 +53,37 @@ static unsigned writes(const struct fake *f, unsigned from)
 	return n;
 }
 
-#define BEGIN(a)	  (struct msg){ .asid = (a), .type = VHOST_IOTLB_BATCH_BEGIN }
-#define END(a)		  (struct msg){ .asid = (a), .type = VHOST_IOTLB_BATCH_END }
-#define INVAL_ALL(a)	  (struct msg){ .asid = (a), .type = VHOST_IOTLB_INVALIDATE, .size = UINT64_MAX }
-#define UPD(a, i, s, u, p)                                                                    \
-	(struct msg)                                                                          \
-	{                                                                                     \
-		.asid = (a), .type = VHOST_IOTLB_UPDATE, .iova = (i), .size = (s), .uaddr = (u), \
-		.perm = (p)                                                                   \
-	}
-#define INVAL(a, i, s) (struct msg){ .asid = (a), .type = VHOST_IOTLB_INVALIDATE, .iova = (i), .size = (s) }
+static struct msg m_begin(uint32_t asid)
+{
+	return (struct msg){ .asid = asid, .type = VHOST_IOTLB_BATCH_BEGIN };
+}
+
+static struct msg m_end(uint32_t asid)
+{
+	return (struct msg){ .asid = asid, .type = VHOST_IOTLB_BATCH_END };
+}
+
+static struct msg m_inval(uint32_t asid, uint64_t iova, uint64_t size)
+{
+	return (
+	    struct msg){ .asid = asid, .type = VHOST_IOTLB_INVALIDATE, .iova = iova, .size = size };
+}
+
+/* Every IOVA: [0, 2^64 - 1). */
+static struct msg m_inval_all(uint32_t asid)
+{
+	return m_inval(asid, 0, UINT64_MAX);
+}
+
+static struct msg m_upd(uint32_t asid, uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm)
+{
+	return (struct msg){ .asid = asid,
+			     .type = VHOST_IOTLB_UPDATE,
+			     .iova = iova,
+			     .size = size,
+			     .uaddr = uaddr,
+			     .perm = perm };
+}
 
 static void expect(const struct fake *f, unsigned from, const struct msg *w, unsigned n)
 {
@@ -92,7 +113,7 @@ static void env_iommu(struct env *e, uint64_t backend, uint32_t groups, uint32_t
 	env_open(e, backend, groups, ases);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_set_iommu(e->dev, true), 0);
-	expect(&e->f, before, (struct msg[]){ INVAL_ALL(0) }, 1);
+	expect(&e->f, before, (struct msg[]){ m_inval_all(0) }, 1);
 	assert_int_equal(e->f.ncalls - before, 1);
 }
 
@@ -122,19 +143,21 @@ static void test_iommu_map_bytes(void **state)
 	env_iommu(e, BE_ALL, 1, 1);
 	ram = (uintptr_t)e->ram;
 	before = e->f.ncalls;
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     (struct vh_vdpa_map[]){
-					 { .iova = IOVA, .size = 0x8000, .gpa = 0,
-					   .perm = VH_DEV_ACCESS_RW },
-					 { .iova = IOVA + 0x100000, .size = 0x1000,
-					   .host = e->ram + 0x9000, .perm = VH_DEV_ACCESS_RO },
-				     },
-				     2),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			(struct vh_vdpa_map[]){
+			    { .iova = IOVA, .size = 0x8000, .gpa = 0, .perm = VH_DEV_ACCESS_RW },
+			    { .iova = IOVA + 0x100000,
+			      .size = 0x1000,
+			      .host = e->ram + 0x9000,
+			      .perm = VH_DEV_ACCESS_RO },
+			},
+			2),
+	    0);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), UPD(0, IOVA, 0x8000, ram, VHOST_ACCESS_RW),
-			       UPD(0, IOVA + 0x100000, 0x1000, ram + 0x9000, VHOST_ACCESS_RO),
-			       END(0) },
+	       (struct msg[]){ m_begin(0), m_upd(0, IOVA, 0x8000, ram, VHOST_ACCESS_RW),
+			       m_upd(0, IOVA + 0x100000, 0x1000, ram + 0x9000, VHOST_ACCESS_RO),
+			       m_end(0) },
 	       4);
 	/* A new memory table (a region added) is kept for lookups but not mapped. */
 	before = e->f.ncalls;
@@ -163,13 +186,14 @@ static void test_iommu_nobatch(void **state)
 	env_iommu(e, 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2, 1, 1);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_map(e->dev,
-				     &(struct vh_vdpa_map){ .iova = IOVA, .size = 0x1000,
+				     &(struct vh_vdpa_map){ .iova = IOVA,
+							    .size = 0x1000,
 							    .host = e->ram,
 							    .perm = VH_DEV_ACCESS_WO },
 				     1),
 			 0);
 	expect(&e->f, before,
-	       (struct msg[]){ UPD(0, IOVA, 0x1000, (uintptr_t)e->ram, VHOST_ACCESS_WO) }, 1);
+	       (struct msg[]){ m_upd(0, IOVA, 0x1000, (uintptr_t)e->ram, VHOST_ACCESS_WO) }, 1);
 	env_destroy(e);
 }
 
@@ -222,13 +246,14 @@ static void test_iommu_refusals(void **state)
 	assert_int_equal(vh_vdpa_map(e->dev, &m, 1), -EINVAL);
 	assert_non_null(strstr(e->log.last, "1 address spaces"));
 	/* Overlaps inside one call: the good first entry is not sent either. */
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     (struct vh_vdpa_map[]){
-					 { .iova = IOVA, .size = 0x2000, .gpa = 0, .perm = 3 },
-					 { .iova = IOVA + 0x1000, .size = 0x1000, .gpa = 0, .perm = 3 },
-				     },
-				     2),
-			 -EEXIST);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			(struct vh_vdpa_map[]){
+			    { .iova = IOVA, .size = 0x2000, .gpa = 0, .perm = 3 },
+			    { .iova = IOVA + 0x1000, .size = 0x1000, .gpa = 0, .perm = 3 },
+			},
+			2),
+	    -EEXIST);
 	assert_int_equal(writes(&e->f, before), 0);
 	/* ... and with an earlier call. */
 	m = (struct vh_vdpa_map){ .iova = IOVA, .size = 0x2000, .gpa = 0, .perm = 3 };
@@ -262,16 +287,15 @@ static void test_iommu_unmap(void **state)
 	unsigned before;
 
 	env_iommu(e, BE_ALL, 1, 1);
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     (struct vh_vdpa_map[]){
-					 { .iova = IOVA, .size = 0x1000, .gpa = 0, .perm = 3 },
-					 { .iova = IOVA + 0x1000, .size = 0x1000, .gpa = 0x1000,
-					   .perm = 3 },
-					 { .iova = IOVA + 0x4000, .size = 0x4000, .gpa = 0x4000,
-					   .perm = 1 },
-				     },
-				     3),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			(struct vh_vdpa_map[]){
+			    { .iova = IOVA, .size = 0x1000, .gpa = 0, .perm = 3 },
+			    { .iova = IOVA + 0x1000, .size = 0x1000, .gpa = 0x1000, .perm = 3 },
+			    { .iova = IOVA + 0x4000, .size = 0x4000, .gpa = 0x4000, .perm = 1 },
+			},
+			3),
+	    0);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_unmap(e->dev, 0, IOVA + 0x5000, 0x1000), -EINVAL);
 	assert_non_null(strstr(e->log.last, "cuts the mapping"));
@@ -281,18 +305,18 @@ static void test_iommu_unmap(void **state)
 	assert_int_equal(writes(&e->f, before), 0);
 	/* Two whole maps in one range. */
 	assert_int_equal(vh_vdpa_unmap(e->dev, 0, IOVA, 0x4000), 0);
-	expect(&e->f, before, (struct msg[]){ INVAL(0, IOVA, 0x4000) }, 1);
+	expect(&e->f, before, (struct msg[]){ m_inval(0, IOVA, 0x4000) }, 1);
 	/* They are gone: mapping there again works; vh_dev_iotlb_invalidate unmaps too. */
 	before = e->f.ncalls;
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     &(struct vh_vdpa_map){ .iova = IOVA, .size = 0x2000, .gpa = 0,
-							    .perm = 3 },
-				     1),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			&(struct vh_vdpa_map){ .iova = IOVA, .size = 0x2000, .gpa = 0, .perm = 3 },
+			1),
+	    0);
 	assert_int_equal(vh_dev_iotlb_invalidate(e->dev, IOVA + 0x4000, 0x4000), 0);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), UPD(0, IOVA, 0x2000, (uintptr_t)e->ram, 3), END(0),
-			       INVAL(0, IOVA + 0x4000, 0x4000) },
+	       (struct msg[]){ m_begin(0), m_upd(0, IOVA, 0x2000, (uintptr_t)e->ram, 3), m_end(0),
+			       m_inval(0, IOVA + 0x4000, 0x4000) },
 	       4);
 	assert_int_equal(vh_dev_iotlb_invalidate(e->dev, IOVA + 0x1000, 0x1000), -EINVAL);
 	env_destroy(e);
@@ -316,9 +340,9 @@ static void test_iommu_rollback(void **state)
 	e->f.fail_write_err = ENOMEM;
 	assert_int_equal(vh_vdpa_map(e->dev, two, 2), -ENOMEM);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), UPD(0, IOVA, 0x1000, ram, 3),
-			       UPD(0, IOVA + 0x1000, 0x1000, ram + 0x1000, 3), END(0),
-			       INVAL(0, IOVA, 0x1000) },
+	       (struct msg[]){ m_begin(0), m_upd(0, IOVA, 0x1000, ram, 3),
+			       m_upd(0, IOVA + 0x1000, 0x1000, ram + 0x1000, 3), m_end(0),
+			       m_inval(0, IOVA, 0x1000) },
 	       5);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_map(e->dev, two, 2), 0);
@@ -355,25 +379,27 @@ static void test_asid_routing(void **state)
 	assert_int_equal(fk_count(&e->f, before, VHOST_VDPA_SET_GROUP_ASID), 1);
 	/* The same IOVA in both spaces is no overlap; one batch per asid run. */
 	before = e->f.ncalls;
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     (struct vh_vdpa_map[]){
-					 { .asid = 0, .iova = IOVA, .size = 0x1000, .gpa = 0,
-					   .perm = 3 },
-					 { .asid = 1, .iova = IOVA, .size = 0x1000, .gpa = 0x2000,
-					   .perm = 3 },
-					 { .asid = 1, .iova = 0x1000, .size = 0x1000,
-					   .host = e->ram + 0x3000, .perm = 1 },
-				     },
-				     3),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			(struct vh_vdpa_map[]){
+			    { .asid = 0, .iova = IOVA, .size = 0x1000, .gpa = 0, .perm = 3 },
+			    { .asid = 1, .iova = IOVA, .size = 0x1000, .gpa = 0x2000, .perm = 3 },
+			    { .asid = 1,
+			      .iova = 0x1000,
+			      .size = 0x1000,
+			      .host = e->ram + 0x3000,
+			      .perm = 1 },
+			},
+			3),
+	    0);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), UPD(0, IOVA, 0x1000, ram, 3), END(0), BEGIN(1),
-			       UPD(1, IOVA, 0x1000, ram + 0x2000, 3),
-			       UPD(1, 0x1000, 0x1000, ram + 0x3000, 1), END(1) },
+	       (struct msg[]){ m_begin(0), m_upd(0, IOVA, 0x1000, ram, 3), m_end(0), m_begin(1),
+			       m_upd(1, IOVA, 0x1000, ram + 0x2000, 3),
+			       m_upd(1, 0x1000, 0x1000, ram + 0x3000, 1), m_end(1) },
 	       7);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_unmap(e->dev, 1, 0x1000, 0x1000), 0);
-	expect(&e->f, before, (struct msg[]){ INVAL(1, 0x1000, 0x1000) }, 1);
+	expect(&e->f, before, (struct msg[]){ m_inval(1, 0x1000, 0x1000) }, 1);
 
 	/* A reset (stop) may drop both: group ASIDs first, then each space's maps again. */
 	ring_at(e, 0, IOVA);
@@ -386,9 +412,9 @@ static void test_asid_routing(void **state)
 	assert_int_equal(s.index, 1);
 	assert_int_equal(s.num, 1);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), INVAL_ALL(0), UPD(0, IOVA, 0x1000, ram, 3), END(0),
-			       BEGIN(1), INVAL_ALL(1), UPD(1, IOVA, 0x1000, ram + 0x2000, 3),
-			       END(1) },
+	       (struct msg[]){ m_begin(0), m_inval_all(0), m_upd(0, IOVA, 0x1000, ram, 3), m_end(0),
+			       m_begin(1), m_inval_all(1), m_upd(1, IOVA, 0x1000, ram + 0x2000, 3),
+			       m_end(1) },
 	       8);
 	for (unsigned k = before; k < (unsigned)i; k++)
 		assert_true(e->f.calls[k].op != FK_WRITE); /* the group first, then its maps */
@@ -406,11 +432,12 @@ static void test_asid_needs_feature(void **state)
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_set_group_asid(e->dev, 1, 1), -EOPNOTSUPP);
 	assert_non_null(strstr(e->log.last, "VHOST_BACKEND_F_IOTLB_ASID"));
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     &(struct vh_vdpa_map){ .asid = 1, .iova = 0, .size = 0x1000,
-							    .gpa = 0, .perm = 3 },
-				     1),
-			 -EOPNOTSUPP);
+	assert_int_equal(
+	    vh_vdpa_map(
+		e->dev,
+		&(struct vh_vdpa_map){ .asid = 1, .iova = 0, .size = 0x1000, .gpa = 0, .perm = 3 },
+		1),
+	    -EOPNOTSUPP);
 	assert_int_equal(e->f.ncalls, before);
 	env_destroy(e);
 }
@@ -441,34 +468,38 @@ static void test_asid_without_iommu(void **state)
 	ram = (uintptr_t)e->ram;
 	assert_int_equal(vh_vdpa_set_group_asid(e->dev, 1, 1), 0);
 	before = e->f.ncalls;
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     &(struct vh_vdpa_map){ .asid = 1, .iova = 0x1000, .size = 0x1000,
-							    .host = e->ram + 0x8000, .perm = 3 },
-				     1),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(
+		e->dev,
+		&(struct vh_vdpa_map){
+		    .asid = 1, .iova = 0x1000, .size = 0x1000, .host = e->ram + 0x8000, .perm = 3 },
+		1),
+	    0);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(1), UPD(1, 0x1000, 0x1000, ram + 0x8000, 3), END(1) }, 3);
+	       (struct msg[]){ m_begin(1), m_upd(1, 0x1000, 0x1000, ram + 0x8000, 3), m_end(1) },
+	       3);
 	/* Stop: the table in asid 0 as before, then asid 1's map. */
 	ring_at(e, 0, 0x1000);
 	assert_int_equal(vh_dev_start(e->dev), 0);
 	before = e->f.ncalls;
 	assert_int_equal(vh_dev_stop(e->dev, NULL, 0), 0);
 	expect(&e->f, before,
-	       (struct msg[]){ BEGIN(0), INVAL_ALL(0), UPD(0, 0, 0x10000, ram, 3), END(0),
-			       BEGIN(1), INVAL_ALL(1), UPD(1, 0x1000, 0x1000, ram + 0x8000, 3),
-			       END(1) },
+	       (struct msg[]){ m_begin(0), m_inval_all(0), m_upd(0, 0, 0x10000, ram, 3), m_end(0),
+			       m_begin(1), m_inval_all(1),
+			       m_upd(1, 0x1000, 0x1000, ram + 0x8000, 3), m_end(1) },
 	       8);
 	/* vIOMMU on and off again: asid 0 goes from the table to the VMM's maps and back. */
 	assert_int_equal(vh_vdpa_set_iommu(e->dev, true), 0);
-	assert_int_equal(vh_vdpa_map(e->dev,
-				     &(struct vh_vdpa_map){ .iova = IOVA, .size = 0x1000, .gpa = 0,
-							    .perm = 3 },
-				     1),
-			 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			&(struct vh_vdpa_map){ .iova = IOVA, .size = 0x1000, .gpa = 0, .perm = 3 },
+			1),
+	    0);
 	before = e->f.ncalls;
 	assert_int_equal(vh_vdpa_set_iommu(e->dev, false), 0);
 	expect(&e->f, before,
-	       (struct msg[]){ INVAL_ALL(0), BEGIN(0), UPD(0, 0, 0x10000, ram, 3), END(0) }, 4);
+	       (struct msg[]){ m_inval_all(0), m_begin(0), m_upd(0, 0, 0x10000, ram, 3), m_end(0) },
+	       4);
 	env_destroy(e);
 }
 

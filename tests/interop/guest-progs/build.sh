@@ -17,7 +17,7 @@ gp_build()
 
 gp_report()
 {
-	tr -d '\r' <"$VH_TMP/console.txt" | grep -E "^$1: (probe|vh_net|vh_dev|vsock|vdpa|stats)" || true
+	tr -d '\r' <"$VH_TMP/console.txt" | grep -E "^$1: (probe|vh_net|vh_dev|vsock|vdpa|stats|asid|range|round)" || true
 }
 
 # gp_kernel_variant [VARIANT]: the "# VARIANTS: system backports" convention of the kernel tests:

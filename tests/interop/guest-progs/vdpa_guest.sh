@@ -7,6 +7,8 @@
 #   net: vduse_net_dev (our minimal VDUSE network device: it loops frames for its MAC back) is
 #        added the same way, and vdpa_net_guest (libvhost's vh_net over vhost-vdpa) checks the
 #        config space and the frames that come back.
+#   iommu: the same device, driven by vdpa_iommu_guest (libvhost's frontend as a VMM with a
+#        vIOMMU: rings and buffers at IOVAs that are not their GPAs, maps sent as IOTLB messages).
 . /vh/lib.sh
 
 # vdpa_add NAME MGMTDEV [ARGS...]: add the device, wait for its vhost-vdpa node, check the driver.
@@ -52,26 +54,29 @@ variant_blk()
 	[ "$rc" -eq 0 ] || { cat /tmp/qsd.log; vh_die "vdpa_blk_guest failed ($rc)"; }
 }
 
+# vduse_net_dev on the vdpa bus, bound to vhost_vdpa, then PROG /dev/vhost-vdpa-0 MAC.
 variant_net()
 {
+	prog=${1:-vdpa_net_guest}
 	mac=02:00:00:00:00:aa
 	vduse_net_dev vduse-net0 $mac >/tmp/dev.log 2>&1 &
 	dev=$!
 	vh_wait_path /dev/vduse/vduse-net0
 	vdpa_add vduse-net0 vduse
 	vdpa dev config show vduse-net0
-	vdpa_net_guest /dev/vhost-vdpa-0 $mac
+	$prog /dev/vhost-vdpa-0 $mac
 	rc=$?
 	vh_run vdpa dev del vduse-net0
 	kill $dev
 	wait $dev
 	cat /tmp/dev.log
-	[ "$rc" -eq 0 ] || vh_die "vdpa_net_guest failed ($rc)"
+	[ "$rc" -eq 0 ] || vh_die "$prog failed ($rc)"
 }
 
 case "$1" in
 blk) variant_blk ;;
 net) variant_net ;;
+iommu) variant_net vdpa_iommu_guest ;;
 *) vh_die "unknown variant '$1'" ;;
 esac
 vh_log "vdpa $1: PASS"
