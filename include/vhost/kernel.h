@@ -91,7 +91,8 @@ VH_API int vh_dev_set_vring_endian(struct vh_dev *dev, unsigned index, bool big_
 /**
  * struct vh_dev_ioctl_info - what an ioctl transport learnt about the device at create.
  * @backend_features: VHOST_GET_BACKEND_FEATURES offer (bit n = VHOST_BACKEND_F_* n); 0 if none.
- * @backend_features_acked: what the library set (IOTLB_MSG_V2, IOTLB_BATCH when offered).
+ * @backend_features_acked: what the library set (IOTLB_MSG_V2, IOTLB_BATCH, SUSPEND; vdpa also
+ *             IOTLB_ASID; each when offered).
  * @device_id: virtio device id (VIRTIO_ID_*): vdpa asks the device, vhost-kernel knows it
  *             from the device name (net 1, scsi 8, vsock 19); 0 if unknown.
  * @config_size: vdpa config space bytes (VHOST_VDPA_GET_CONFIG_SIZE); 0 none/unknown.
@@ -101,7 +102,8 @@ VH_API int vh_dev_set_vring_endian(struct vh_dev *dev, unsigned index, bool big_
  * @max_mem_regions: memory regions the device takes (vhost-kernel: the vhost module's
  *             max_mem_regions parameter, else 64).
  * @iova_first, @iova_last: vdpa IOVA range the device maps (VHOST_VDPA_GET_IOVA_RANGE; guest
- *             RAM must lie inside, since iova = GPA); 0 and UINT64_MAX when not reported.
+ *             RAM must lie inside, since iova = GPA, or the vIOMMU's maps with vh_vdpa_map());
+ *             0 and UINT64_MAX when not reported.
  * @vdpa: the transport is vhost-vdpa.
  */
 struct vh_dev_ioctl_info {
