@@ -202,6 +202,7 @@ void vq_split_push(struct vh_vq *vq, const struct vh_vq_elem *elem, uint32_t wri
 	VQ_WRITE_ONCE(used->ring[slot].id, htole32(elem->id));
 	VQ_WRITE_ONCE(used->ring[slot].len, htole32(written));
 	vq->used_idx++;
+	vq->published = false;
 	if (vh_unlikely(vq->infl != NULL))
 		vq_inflight_push(vq, elem->id);
 	if (vh_unlikely(vq->dlog != NULL)) {
@@ -217,6 +218,14 @@ void vq_split_flush(struct vh_vq *vq)
 {
 	struct vring_used *used = vq->device;
 
+	/*
+	 * Nothing pushed since the last store: leave the idx alone. The driver polls that cache
+	 * line; storing the same value again would take it away from the driver's core on every
+	 * idle polling round.
+	 */
+	if (vq->published)
+		return;
+	vq->published = true;
 	/* virtio 1.2 §2.7.13.3 (device side, §2.7.8): entries before the idx that covers them. */
 	__atomic_store_n(&used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
 	if (vh_unlikely(vq->infl != NULL))

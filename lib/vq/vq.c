@@ -84,6 +84,7 @@ int vh_vq_set_addrs(struct vh_vq *vq, const struct vh_vq_addrs *a)
 		return -EINVAL;
 	}
 	vq->desc = a->desc;
+	vq->published = false;
 	vq->driver = a->driver;
 	vq->device = a->device;
 	packed_log_gpa(vq);
@@ -116,6 +117,7 @@ int vh_vq_set_base(struct vh_vq *vq, uint32_t base)
 	vq->signalled_used_valid = false;
 	vq->inflight = 0;
 	vq->push_pending = false;
+	vq->published = false;
 	vq->broken = false;
 	return 0;
 }
@@ -165,6 +167,7 @@ int vh_vq_sync_used_idx(struct vh_vq *vq, uint16_t *old_idx, uint16_t *new_idx)
 	vq->signalled_used = used;
 	vq->signalled_used_valid = false;
 	vq->push_pending = false;
+	vq->published = false;
 	/* A fresh inflight region recorded the old position: nothing is in flight in it yet. */
 	vq_inflight_set_used(vq, used);
 	return 1;
