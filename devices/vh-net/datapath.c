@@ -380,6 +380,22 @@ static int tx_kick_tap(struct vhnet_pair *p)
 /* Bytes of a looped frame read into a local buffer: the MACs and an 802.1Q tag for the filter. */
 #define VHNET_LOOP_PEEK 64u
 
+/* A field of guest memory read once (the guest may change it under us). */
+#define VQ_LOAD_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Exchange the frame's destination and source MAC; the transmission is done. */
+static void loop_swap(struct vhnet_pair *p, uint8_t *f)
+{
+	uint8_t mac[6];
+
+	memcpy(mac, f, 6);
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, mac, 6);
+	p->st.tx_frames++;
+	p->st.tx_bytes += p->tx_len;
+	p->tx_frames++;
+}
+
 /*
  * p->tx back into the held receive buffers with the MAC addresses swapped. The header and the
  * first VHNET_LOOP_PEEK bytes go through a local buffer (the MAC swap, the receive filter); the
@@ -390,7 +406,7 @@ static int tx_kick_tap(struct vhnet_pair *p)
 static int loop_one(struct vhnet_pair *p)
 {
 	struct vhnet *d = p->dev;
-	uint8_t head[VHNET_HDR_LEN + VHNET_LOOP_PEEK], *f = head + VHNET_HDR_LEN, mac[6];
+	uint8_t head[VHNET_HDR_LEN + VHNET_LOOP_PEEK], *f = head + VHNET_HDR_LEN;
 	uint64_t room, peek = VHNET_MIN(p->tx_len, (uint64_t)VHNET_LOOP_PEEK);
 	struct virtio_net_hdr hdr;
 	bool whole;
@@ -411,12 +427,7 @@ static int loop_one(struct vhnet_pair *p)
 		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, p->bounce,
 				   VHNET_HDR_LEN + p->tx_len);
 	}
-	memcpy(mac, f, 6);
-	memcpy(f, f + 6, 6);
-	memcpy(f + 6, mac, 6);
-	p->st.tx_frames++;
-	p->st.tx_bytes += p->tx_len;
-	p->tx_frames++;
+	loop_swap(p, f);
 	/* The header comes back as sent (offload.c), unless the receive side cannot take it. */
 	if (vhnet_loop_hdr(d, &hdr, f, whole ? p->tx_len : peek)) {
 		p->st.rx_dropped++;
@@ -435,6 +446,42 @@ static int loop_one(struct vhnet_pair *p)
 				       VHNET_HDR_LEN + peek, p->tx_len - peek);
 	}
 	return rx_commit(p, p->tx_len, &hdr);
+}
+
+/*
+ * The common frame, in one piece: the transmit chain is one descriptor (header and frame
+ * together) with a plain header (no checksum or segmentation request), the first held receive
+ * buffer is one descriptor with room for it, and the receive filter takes everything. Then header
+ * and frame are copied across in one go, the MACs swapped in place and num_buffers set: what
+ * loop_one() does through a local copy, with a third of the instructions. Return: true handled.
+ */
+static bool loop_fast(struct vhnet_pair *p)
+{
+	struct virtio_net_hdr_mrg_rxbuf *h = p->tx.iov[0].iov_base;
+	const struct vh_vq_elem *rx = held_at(p, 0);
+	uint64_t len = p->tx.out_len;
+	uint8_t *f;
+
+	if (p->tx.out_num != 1 || rx->in_num != 1 || rx->in_len < len || !p->filter_all ||
+	    p->filter_gen != __atomic_load_n(&p->dev->filter_gen, __ATOMIC_RELAXED) ||
+	    (VQ_LOAD_ONCE(h->hdr.flags) | VQ_LOAD_ONCE(h->hdr.gso_type)))
+		return false;
+	f = rx->iov[0].iov_base;
+	/* tx_check() read the header already; the guest may have changed it since: the copy is
+	 * what counts, so the plain header is written again over it. */
+	memcpy(f, h, len);
+	((struct virtio_net_hdr_mrg_rxbuf *)f)->hdr.flags = 0;
+	((struct virtio_net_hdr_mrg_rxbuf *)f)->hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	((struct virtio_net_hdr_mrg_rxbuf *)f)->num_buffers = htole16(1);
+	f += VHNET_HDR_LEN;
+	loop_swap(p, f);
+	if (vh_queue_push(p->rxq, rx, (uint32_t)len) < 0)
+		p->rx_broken = true;
+	held_drop_first(p);
+	p->st.rx_frames++;
+	p->rx_frames++;
+	p->st.rx_bytes += p->tx_len;
+	return true;
 }
 
 /* Echo transmitted frames while receive buffers last; a frame without room waits (pending) for
@@ -456,7 +503,7 @@ static int loop_pump(struct vhnet_pair *p)
 			if (!r)
 				break;
 			/* A broken receive ring loses the frame, not the transmit ring. */
-			if (r > 0)
+			if (r > 0 && !loop_fast(p))
 				loop_one(p);
 		}
 		p->tx_pending = false;
