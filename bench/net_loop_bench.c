@@ -4,13 +4,16 @@
  * one loop, no eventfds (bench/net_bench's low-noise row; the counterpart of dpdk-testpmd
  * forwarding between its own vhost PMD and virtio-user ports on one lcore).
  *
- *   net_loop_bench [-t SECONDS | -n FRAMES] [-s BYTES] [-b BURST] [--packed] [--no-mrg]
+ *   net_loop_bench [-t SECONDS | -n FRAMES] [-s BYTES] [-b BURST] [--packed] [--no-mrg] [--zc]
  *
  * Each round: vh_net_tx_burst() of BURST frames; the device pops every transmit chain and a
  * receive buffer for it, copies header and frame across (as vh-net --loopback does), pushes both
  * and flushes once per round; vh_net_rx_burst() takes the frames back. A frame thus crosses the
  * transmit ring one way and the receive ring the other: the rate printed is per direction, as
- * testpmd's per-port Rx-pps is. -n runs a fixed number of frames (for callgrind: instructions
+ * testpmd's per-port Rx-pps is. --zc forwards instead, as testpmd's io forwarding does: one
+ * vh_net_tx_burst() of BURST frames to start, then each round vh_net_rx_burst_zc() lends the
+ * frames the device looped back and vh_net_tx_burst_zc() sends them on from their receive
+ * buffers (the device's copy is the only one, as the DPDK virtio PMD hands mbufs over). -n runs a fixed number of frames (for callgrind: instructions
  * per frame are the difference of two runs divided by the difference of their frame counts).
  *
  * Output: "net_loop split|packed SIZE BURST: FRAMES frames SECONDS s MPPS Mpps, CPU s CPU
@@ -197,7 +200,26 @@ struct opts {
 	unsigned burst;
 	bool packed;
 	bool mrg;
+	bool zc;
 };
+
+/* --zc: what came back goes out again from its receive buffer; returns frames received. */
+static int zc_round(struct loop *l, struct vh_net_pkt *p, unsigned burst)
+{
+	int r = vh_net_rx_burst_zc(l->net, 0, p, burst), s;
+
+	if (r <= 0)
+		return r;
+	for (unsigned i = 0; i < (unsigned)r; i++)
+		p[i].hdr = (struct virtio_net_hdr){ 0 };
+	s = vh_net_tx_burst_zc(l->net, 0, p, (unsigned)r);
+	if (s < 0)
+		return s;
+	/* The transmit ring is as large as the receive ring: nothing is left over. */
+	if (s < r && vh_net_rx_free(l->net, 0, p + s, (unsigned)(r - s)) < 0)
+		return -EPROTO;
+	return r;
+}
 
 static int run(struct loop *l, const struct opts *o)
 {
@@ -219,10 +241,23 @@ static int run(struct loop *l, const struct opts *o)
 		if (o->frames ? done >= o->frames
 			      : (rounds & 63) == 0 && (t = now_s()) - t0 >= o->seconds)
 			break;
+		if (o->zc && rounds) {
+			r = device_round(l);
+			if (r < 0)
+				return r;
+			r = zc_round(l, rx, o->burst);
+			if (r < 0)
+				return r;
+			rounds++;
+			done += (unsigned)r;
+			continue;
+		}
 		rounds++;
 		r = vh_net_tx_burst(l->net, 0, tx, o->burst);
 		if (r < 0)
 			return r;
+		if (o->zc)
+			continue;
 		r = device_round(l);
 		if (r < 0)
 			return r;
@@ -233,9 +268,10 @@ static int run(struct loop *l, const struct opts *o)
 	}
 	t = now_s();
 	c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
-	printf("net_loop %s %u %u: %" PRIu64 " frames %.3f s %.2f Mpps, %.3f s CPU %.2f Mpps/CPU-s "
+	printf("net_loop %s%s %u %u: %" PRIu64
+	       " frames %.3f s %.2f Mpps, %.3f s CPU %.2f Mpps/CPU-s "
 	       "(dropped %" PRIu64 ")\n",
-	       o->packed ? "packed" : "split", o->size, o->burst, done, t - t0,
+	       o->packed ? "packed" : "split", o->zc ? " zc" : "", o->size, o->burst, done, t - t0,
 	       (double)done / (t - t0) / 1e6, c, c > 0 ? (double)done / c / 1e6 : 0.0, l->dropped);
 	return 0;
 }
@@ -244,6 +280,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "packed", no_argument, NULL, 'p' },
 					    { "no-mrg", no_argument, NULL, 'm' },
+					    { "zc", no_argument, NULL, 'z' },
 					    { NULL, 0, NULL, 0 } };
 	struct opts o = { .seconds = 2, .size = 64, .burst = 32, .mrg = true };
 	struct loop l;
@@ -269,11 +306,14 @@ int main(int argc, char **argv)
 		case 'm':
 			o.mrg = false;
 			break;
+		case 'z':
+			o.zc = true;
+			break;
 		default:
 			fprintf(
 			    stderr,
 			    "usage: %s [-t SECONDS | -n FRAMES] [-s BYTES] [-b BURST] [--packed] "
-			    "[--no-mrg]\n",
+			    "[--no-mrg] [--zc]\n",
 			    argv[0]);
 			return 2;
 		}

@@ -138,6 +138,8 @@ struct vh_net_info {
  *       VIRTIO_NET_HDR_F_NEEDS_CSUM with csum_start/csum_offset needs VIRTIO_NET_F_CSUM, a
  *       gso_type needs the matching HOST_* feature, NEEDS_CSUM and a gso_size); receive: the
  *       device's header (NEEDS_CSUM / DATA_VALID, gso_type and gso_size with GUEST_* offloads).
+ * @buf: zero-copy: the receive buffer vh_net_rx_burst_zc() lent (0: none, @data is the
+ *       caller's); vh_net_tx_burst_zc() and vh_net_rx_free() take it back and set it to 0.
  */
 struct vh_net_pkt {
 	void *data;
@@ -145,6 +147,7 @@ struct vh_net_pkt {
 	uint32_t cap;
 	uint16_t nbufs;
 	struct virtio_net_hdr hdr;
+	uint32_t buf;
 };
 
 /* Buffers of one received frame whose guest addresses vh_net_recv() reports (dirty-log checks). */
@@ -290,6 +293,50 @@ VH_API int vh_net_tx_burst(struct vh_net *net, unsigned qp, const struct vh_net_
  * Return: frames received (0 .. @n); -EINVAL bad @qp; -EPROTO. Thread: the receive side of @qp.
  */
 VH_API int vh_net_rx_burst(struct vh_net *net, unsigned qp, struct vh_net_pkt *pkts, unsigned n);
+
+/**
+ * vh_net_rx_burst_zc() - vh_net_rx_burst() without the copy: take up to @n received frames of
+ * queue pair @qp and lend their receive buffers (as rte_eth_rx_burst hands out mbufs).
+ * @net: the driver. @qp: queue pair.
+ * @pkts: per frame, @data is set to the frame inside its receive buffer, @cap to the bytes from
+ *        there to the buffer's end, @len, @nbufs (1) and @hdr as vh_net_rx_burst() sets them,
+ *        and @buf to the buffer's handle. A frame that spans several buffers (MRG_RXBUF) is
+ *        copied into @data/@cap as vh_net_rx_burst() does, with @buf 0 (so @data/@cap should
+ *        name the caller's memory on entry; a @data inside the rings' memory gets no copy, only
+ *        @len). @n: how many.
+ *
+ * A lent buffer stays the caller's (its frame may be changed in place) until vh_net_rx_free()
+ * gives it back, or vh_net_tx_burst_zc() transmits it as it is (it returns to the receive ring
+ * when the device has sent it). The device gets no other buffer meanwhile: a caller that keeps
+ * many starves the ring.
+ * Return: frames received (0 .. @n); -EINVAL bad @qp; -EPROTO. Thread: both sides of @qp (a
+ * buffer sent on comes back through the transmit ring's completions).
+ */
+VH_API int vh_net_rx_burst_zc(struct vh_net *net, unsigned qp, struct vh_net_pkt *pkts, unsigned n);
+
+/**
+ * vh_net_rx_free() - give the receive buffers lent by vh_net_rx_burst_zc() back to the device
+ * (one index update, at most one kick).
+ * @net: the driver. @qp: the queue pair that lent them.
+ * @pkts: the frames; those with @buf 0 are skipped, the others get @buf 0. @n: how many.
+ * Return: buffers given back; -EINVAL a @buf that is not lent (the ones before it were given
+ * back); -EPROTO. Thread: the receive side of @qp.
+ */
+VH_API int vh_net_rx_free(struct vh_net *net, unsigned qp, struct vh_net_pkt *pkts, unsigned n);
+
+/**
+ * vh_net_tx_burst_zc() - vh_net_tx_burst() that sends lent receive buffers as they are.
+ * @net: the driver. @qp: the queue pair whose vh_net_rx_burst_zc() lent them.
+ * @pkts: the frames. One with @buf set goes out from its receive buffer without a copy: @data
+ *        (moved or not) must leave VH_NET_HDR_LEN bytes of the buffer in front of it for the
+ *        header, and @data + @len must stay inside the buffer (-EMSGSIZE); @buf is set to 0
+ *        once it is queued (the buffer returns to the receive ring when its transmission
+ *        completes). One with @buf 0 is copied as vh_net_tx_burst() copies it. @n: how many.
+ *
+ * Return: as vh_net_tx_burst(); frames not queued keep their @buf (vh_net_rx_free() them, or
+ * send them again); -EINVAL also for a @buf that is not lent. Thread: both sides of @qp.
+ */
+VH_API int vh_net_tx_burst_zc(struct vh_net *net, unsigned qp, struct vh_net_pkt *pkts, unsigned n);
 
 /**
  * vh_net_tx_reap_qp() - vh_net_tx_reap() for queue pair @qp.

@@ -173,7 +173,8 @@ static int pair_init(struct vh_net *n, unsigned p, uint64_t features)
 	pr->tx_free = calloc(num, sizeof(*pr->tx_free));
 	pr->rx_pend = calloc(num, sizeof(*pr->rx_pend));
 	pr->rx_pend_len = calloc(num, sizeof(*pr->rx_pend_len));
-	if (!pr->tx_free || !pr->rx_pend || !pr->rx_pend_len)
+	pr->rx_state = calloc(num, sizeof(*pr->rx_state));
+	if (!pr->tx_free || !pr->rx_pend || !pr->rx_pend_len || !pr->rx_state)
 		return -ENOMEM;
 	for (q = 0; q < 2; q++) {
 		err = ring_init(n, p, q, features);
@@ -571,6 +572,7 @@ void vh_net_destroy(struct vh_net **np)
 		free(n->pairs[p].tx_free);
 		free(n->pairs[p].rx_pend);
 		free(n->pairs[p].rx_pend_len);
+		free(n->pairs[p].rx_state);
 	}
 	free(n->pairs);
 	if (n->own_mem && n->mem)

@@ -42,7 +42,19 @@ struct net_pair {
 	uint32_t *rx_pend_len;
 	unsigned rx_pend_n;
 	unsigned rx_pend_want;
+	/* Zero-copy (vh_net_rx_burst_zc): where each receive buffer is (NET_RX_*), and how many
+	 * received buffers the transmit ring holds (vh_net_tx_burst_zc). */
+	uint8_t *rx_state;
+	unsigned tx_zc;
 };
+
+/* net_pair.rx_state: the device's (on the ring), the caller's, or on the transmit ring. */
+#define NET_RX_RING   0
+#define NET_RX_CALLER 1
+#define NET_RX_TX     2
+
+/* Transmit ring tokens: buffer number + 1, NET_TOK_RX set for a receive buffer sent as it is. */
+#define NET_TOK_RX (1u << 20)
 
 struct vh_net {
 	struct vh_net_config cfg;

@@ -32,11 +32,27 @@ static struct net_pair *pair(struct vh_net *n, unsigned qp)
 
 /* ---- transmit -------------------------------------------------------------------------------- */
 
+/* A receive buffer sent as it is (vh_net_tx_burst_zc) was transmitted: back to the receive ring. */
+static int tx_done_zc(struct vh_net *n, struct net_pair *pr, uintptr_t tok)
+{
+	unsigned slot = (unsigned)(tok & ~(uintptr_t)NET_TOK_RX) - 1;
+
+	if (vh_unlikely(slot >= n->cfg.queue_size || pr->rx_state[slot] != NET_RX_TX))
+		return net_fail(n, "tx", "completion of a receive buffer not in flight");
+	pr->rx_state[slot] = NET_RX_RING;
+	pr->tx_zc--;
+	if (vh_unlikely(net_rx_add(&pr->q[VH_NET_RX], slot) < 0))
+		return net_fail(n, "rx", "cannot give a receive buffer back");
+	return 0;
+}
+
+/* Every completed transmission off the used ring in one pass. */
 static int tx_reap(struct vh_net *n, struct net_pair *pr)
 {
 	struct vh_vq_driver *vq = pr->q[VH_NET_TX].vq;
 	unsigned num = n->cfg.queue_size;
 	int reaped = 0, r;
+	bool rx_back = false;
 	uint32_t len;
 	void *tok;
 
@@ -46,12 +62,21 @@ static int tx_reap(struct vh_net *n, struct net_pair *pr)
 			return net_fail(n, "tx", "transmit ring broken");
 		if (r == 0)
 			break;
+		if (vh_unlikely((uintptr_t)tok & NET_TOK_RX)) {
+			if (tx_done_zc(n, pr, (uintptr_t)tok) < 0)
+				return -EPROTO;
+			rx_back = true;
+			reaped++;
+			continue;
+		}
 		/* The ring only hands back tokens we added; the free stack cannot overflow. */
 		if (vh_unlikely(pr->tx_nfree >= num))
 			return net_fail(n, "tx", "more completions than transmissions");
 		pr->tx_free[pr->tx_nfree++] = (uint16_t)((uintptr_t)tok - 1);
 		reaped++;
 	}
+	if (rx_back)
+		publish(n, &pr->q[VH_NET_RX]);
 	n->st.tx_completed += (uint64_t)reaped;
 	return reaped;
 }
@@ -74,7 +99,9 @@ int vh_net_tx_reap(struct vh_net *n)
 
 unsigned vh_net_tx_inflight_qp(const struct vh_net *n, unsigned qp)
 {
-	return qp < n->cfg.queue_pairs ? n->cfg.queue_size - n->pairs[qp].tx_nfree : 0;
+	return qp < n->cfg.queue_pairs
+		   ? n->cfg.queue_size - n->pairs[qp].tx_nfree + n->pairs[qp].tx_zc
+		   : 0;
 }
 
 unsigned vh_net_tx_inflight(const struct vh_net *n)
@@ -123,6 +150,15 @@ static int tx_hdr_check(const struct vh_net *n, const struct virtio_net_hdr *h, 
 	return need & ~(unsigned)n->tx_hdr_ok ? -EINVAL : 0;
 }
 
+/* The offload request of a frame about to be sent (VH_NET_TX_UNCHECKED: the caller vouches). */
+static int tx_hdr_ok(const struct vh_net *n, const struct vh_net_pkt *pkt)
+{
+	if (vh_likely(!(pkt->hdr.flags | pkt->hdr.gso_type)) ||
+	    (n->cfg.flags & VH_NET_TX_UNCHECKED))
+		return 0;
+	return tx_hdr_check(n, &pkt->hdr, pkt->len);
+}
+
 /* Copy one frame into a free transmit buffer and add it to the ring (not yet published). */
 static int tx_one(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt *pkt)
 {
@@ -131,14 +167,13 @@ static int tx_one(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt
 	unsigned slot;
 	int err;
 
+	if (vh_unlikely(!pr->tx_nfree))
+		return -ENOSPC;
 	if (vh_unlikely(pkt->len == 0 || pkt->len > r->buf_size - VH_NET_HDR_LEN))
 		return -EMSGSIZE;
-	if (vh_unlikely(pkt->hdr.flags | pkt->hdr.gso_type) &&
-	    !(n->cfg.flags & VH_NET_TX_UNCHECKED)) {
-		err = tx_hdr_check(n, &pkt->hdr, pkt->len);
-		if (err < 0)
-			return err;
-	}
+	err = tx_hdr_ok(n, pkt);
+	if (vh_unlikely(err < 0))
+		return err;
 	slot = pr->tx_free[--pr->tx_nfree];
 	h = (struct virtio_net_hdr_mrg_rxbuf *)(r->buf + (uint64_t)slot * r->buf_size);
 	h->hdr = pkt->hdr;
@@ -156,24 +191,63 @@ static int tx_one(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt
 	return 0;
 }
 
-int vh_net_tx_burst(struct vh_net *n, unsigned qp, const struct vh_net_pkt *pkts, unsigned cnt)
+/*
+ * Send a received buffer as it is: the header goes into the 12 bytes before the frame (where the
+ * device's was), the descriptor covers both; the buffer returns to the receive ring when the
+ * transmission completes (tx_done_zc).
+ */
+static int tx_one_zc(struct vh_net *n, struct net_pair *pr, const struct vh_net_pkt *pkt)
 {
-	struct net_pair *pr = pair(n, qp);
+	struct net_ring *rx = &pr->q[VH_NET_RX];
+	unsigned slot = pkt->buf - 1;
+	struct virtio_net_hdr_mrg_rxbuf *h;
+	uint8_t *base, *d = pkt->data;
+	int err;
+
+	if (vh_unlikely(slot >= n->cfg.queue_size || pr->rx_state[slot] != NET_RX_CALLER))
+		return -EINVAL;
+	base = rx->buf + (uint64_t)slot * rx->buf_size;
+	if (vh_unlikely(d < base + VH_NET_HDR_LEN || d > base + rx->buf_size || !pkt->len ||
+			pkt->len > (uint64_t)(base + rx->buf_size - d)))
+		return -EMSGSIZE;
+	err = tx_hdr_ok(n, pkt);
+	if (vh_unlikely(err < 0))
+		return err;
+	h = (struct virtio_net_hdr_mrg_rxbuf *)(d - VH_NET_HDR_LEN);
+	h->hdr = pkt->hdr;
+	h->num_buffers = 0;
+	err = vh_vq_driver_add_one(
+	    pr->q[VH_NET_TX].vq, rx->buf_gpa + (uint64_t)((uint8_t *)h - rx->buf),
+	    VH_NET_HDR_LEN + pkt->len, false, (void *)(uintptr_t)(NET_TOK_RX | (slot + 1)));
+	if (vh_unlikely(err < 0))
+		return err;
+	pr->rx_state[slot] = NET_RX_TX;
+	pr->tx_zc++;
+	n->st.tx_bytes += pkt->len;
+	return 0;
+}
+
+/* Up to @cnt frames onto the ring, one publish; the ring full ends the burst early (no error). */
+static int tx_burst(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *pkts, unsigned cnt,
+		    bool zc)
+{
 	unsigned i;
 	int err = 0;
 
-	if (vh_unlikely(!pr))
-		return -EINVAL;
-	if (vh_unlikely(n->broken))
-		return -EPROTO;
-	/* Reap only when the free stack cannot take the whole burst: fewer used-ring reads. */
-	if (pr->tx_nfree < cnt) {
+	/* Reap only when the burst may not fit: fewer used-ring reads. */
+	if (pr->tx_nfree < cnt || (pr->tx_zc && vh_vq_driver_num_free(pr->q[VH_NET_TX].vq) < cnt)) {
 		err = tx_reap(n, pr);
 		if (err < 0)
 			return err;
 	}
-	for (i = 0; i < cnt && pr->tx_nfree; i++) {
-		err = tx_one(n, pr, &pkts[i]);
+	for (i = 0; i < cnt; i++) {
+		if (zc && pkts[i].buf) {
+			err = tx_one_zc(n, pr, &pkts[i]);
+			if (vh_likely(err == 0))
+				pkts[i].buf = 0;
+		} else {
+			err = tx_one(n, pr, &pkts[i]);
+		}
 		if (vh_unlikely(err < 0))
 			break;
 	}
@@ -182,7 +256,30 @@ int vh_net_tx_burst(struct vh_net *n, unsigned qp, const struct vh_net_pkt *pkts
 		n->st.tx_frames += i;
 		return (int)i;
 	}
-	return err;
+	return err == -ENOSPC ? 0 : err;
+}
+
+int vh_net_tx_burst(struct vh_net *n, unsigned qp, const struct vh_net_pkt *pkts, unsigned cnt)
+{
+	struct net_pair *pr = pair(n, qp);
+
+	if (vh_unlikely(!pr))
+		return -EINVAL;
+	if (vh_unlikely(n->broken))
+		return -EPROTO;
+	/* Not zero-copy: nothing in @pkts is written. */
+	return tx_burst(n, pr, (struct vh_net_pkt *)(uintptr_t)pkts, cnt, false);
+}
+
+int vh_net_tx_burst_zc(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsigned cnt)
+{
+	struct net_pair *pr = pair(n, qp);
+
+	if (vh_unlikely(!pr))
+		return -EINVAL;
+	if (vh_unlikely(n->broken))
+		return -EPROTO;
+	return tx_burst(n, pr, pkts, cnt, true);
 }
 
 int vh_net_send(struct vh_net *n, const void *frame, size_t len, const struct virtio_net_hdr *hdr)
@@ -276,6 +373,11 @@ static void rx_copy(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *p)
 	uint32_t done = 0, total = 0, blen, skip = VH_NET_HDR_LEN, c;
 	unsigned k;
 
+	/* A zero-copy burst left @data inside a receive buffer: never copy into the rings' memory. */
+	if (vh_unlikely(p->cap && vh_net_gpa(n, p->data) != UINT64_MAX))
+		p->cap = 0;
+	p->buf = 0;
+
 	memcpy(&p->hdr, rx_buf(pr, 0), sizeof(p->hdr));
 	p->nbufs = (uint16_t)pr->rx_pend_n;
 	for (k = 0; k < pr->rx_pend_n; k++) {
@@ -315,10 +417,12 @@ struct rx_tally {
 
 /*
  * The common case: the next used buffer holds a whole frame (num_buffers 1, or no MRG_RXBUF).
- * Copy it into @p and give the buffer back at once. Return: 1 done; 0 nothing used; 2 the first
- * buffer of a larger frame, now pending for rx_gather(); -EPROTO.
+ * Copy it into @p and give the buffer back at once, or (@zc) lend it: @p points into it.
+ * Return: 1 done; 0 nothing used; 2 the first buffer of a larger frame, now pending for
+ * rx_gather(); -EPROTO.
  */
-static int rx_fast(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *p, struct rx_tally *t)
+static int rx_fast(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *p, struct rx_tally *t,
+		   bool zc)
 {
 	struct net_ring *r = &pr->q[VH_NET_RX];
 	const struct virtio_net_hdr_mrg_rxbuf *h;
@@ -342,33 +446,39 @@ static int rx_fast(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *p, 
 	}
 	flen = len - VH_NET_HDR_LEN;
 	memcpy(&p->hdr, h, sizeof(p->hdr));
-	memcpy(p->data, h + 1, VH_MIN(flen, p->cap));
 	p->len = flen;
 	p->nbufs = 1;
 	t->frames++;
 	t->bytes += flen;
+	if (zc) {
+		p->data = (uint8_t *)(uintptr_t)(h + 1);
+		p->cap = r->buf_size - VH_NET_HDR_LEN;
+		p->buf = i + 1;
+		pr->rx_state[i] = NET_RX_CALLER;
+		return 1;
+	}
+	memcpy(p->data, h + 1, VH_MIN(flen, p->cap));
+	p->buf = 0;
 	t->truncated += flen > p->cap;
 	if (vh_unlikely(net_rx_add(r, i) < 0))
 		return net_fail(n, "rx", "cannot give a receive buffer back");
 	return 1;
 }
 
-int vh_net_rx_burst(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsigned cnt)
+static int rx_burst(struct vh_net *n, struct net_pair *pr, struct vh_net_pkt *pkts, unsigned cnt,
+		    bool zc)
 {
-	struct net_pair *pr = pair(n, qp);
 	struct rx_tally t = { 0 };
-	unsigned i;
+	unsigned i, lent = 0;
 	int r = 0;
 
-	if (vh_unlikely(!pr))
-		return -EINVAL;
-	if (vh_unlikely(n->broken))
-		return -EPROTO;
 	for (i = 0; i < cnt; i++) {
 		if (pr->rx_pend_n == 0) {
-			r = rx_fast(n, pr, &pkts[i], &t);
-			if (r == 1)
+			r = rx_fast(n, pr, &pkts[i], &t, zc);
+			if (r == 1) {
+				lent += zc;
 				continue;
+			}
 			if (r <= 0)
 				break;
 		}
@@ -383,9 +493,70 @@ int vh_net_rx_burst(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsi
 	n->st.rx_frames += t.frames;
 	n->st.rx_bytes += t.bytes;
 	n->st.rx_truncated += t.truncated;
-	if (i)
+	if (i > lent)
 		publish(n, &pr->q[VH_NET_RX]);
 	return r < 0 ? r : (int)i;
+}
+
+int vh_net_rx_burst(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsigned cnt)
+{
+	struct net_pair *pr = pair(n, qp);
+
+	if (vh_unlikely(!pr))
+		return -EINVAL;
+	if (vh_unlikely(n->broken))
+		return -EPROTO;
+	return rx_burst(n, pr, pkts, cnt, false);
+}
+
+int vh_net_rx_burst_zc(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsigned cnt)
+{
+	struct net_pair *pr = pair(n, qp);
+	int r;
+
+	if (vh_unlikely(!pr))
+		return -EINVAL;
+	if (vh_unlikely(n->broken))
+		return -EPROTO;
+	/* Received buffers sent on come back when their transmission completes: look for those
+	 * (one used-ring pass) once the device holds fewer than half of the receive buffers. */
+	if (pr->tx_zc && vh_vq_driver_num_free(pr->q[VH_NET_RX].vq) > n->cfg.queue_size / 2) {
+		r = tx_reap(n, pr);
+		if (r < 0)
+			return r;
+	}
+	return rx_burst(n, pr, pkts, cnt, true);
+}
+
+int vh_net_rx_free(struct vh_net *n, unsigned qp, struct vh_net_pkt *pkts, unsigned cnt)
+{
+	struct net_pair *pr = pair(n, qp);
+	unsigned i, k = 0, slot;
+	int r = 0;
+
+	if (vh_unlikely(!pr))
+		return -EINVAL;
+	if (vh_unlikely(n->broken))
+		return -EPROTO;
+	for (i = 0; i < cnt; i++) {
+		if (!pkts[i].buf)
+			continue;
+		slot = pkts[i].buf - 1;
+		if (vh_unlikely(slot >= n->cfg.queue_size || pr->rx_state[slot] != NET_RX_CALLER)) {
+			r = -EINVAL;
+			break;
+		}
+		if (vh_unlikely(net_rx_add(&pr->q[VH_NET_RX], slot) < 0)) {
+			r = net_fail(n, "rx", "cannot give a receive buffer back");
+			break;
+		}
+		pr->rx_state[slot] = NET_RX_RING;
+		pkts[i].buf = 0;
+		k++;
+	}
+	if (k)
+		publish(n, &pr->q[VH_NET_RX]);
+	return r < 0 ? r : (int)k;
 }
 
 int vh_net_recv(struct vh_net *n, void *buf, size_t len, struct vh_net_rx_info *info)

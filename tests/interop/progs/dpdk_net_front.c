@@ -15,15 +15,21 @@
  *   dpdk_net_front sink PATH [--seconds S] [--packed] [--no-mrg]
  *       receive for S seconds (vh_net_rx_burst); print "rx_pps N".
  *   dpdk_net_front pingpong PATH [--seconds S] [--size B] [--window W] [--packed] [--no-mrg]
+ *                  [--zc] [--cpu N]
  *       the counterpart of dpdk-testpmd --forward-mode=macswap --tx-first against an echoing
  *       backend: send W frames (default 32, one burst), then send every frame that comes back
  *       again with its MAC addresses exchanged; count for S seconds after a one-second warm-up;
- *       print "rx_pps N" (frames received per second: the rate of each direction).
+ *       print "rx_pps N" (frames received per second: the rate of each direction). --zc
+ *       exchanges the MACs in the receive buffer and sends the frame on from there
+ *       (vh_net_rx_burst_zc / vh_net_tx_burst_zc), as testpmd's macswap does with its mbufs.
+ *
+ * --cpu N pins the process to CPU N (as testpmd's -l pins its lcores).
  *
  * PATH is "unix:/path/to.sock" (the backend listens). Exit 0 pass, 1 fail, 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +60,8 @@ struct opts {
 	unsigned size;
 	unsigned window;
 	unsigned rx_buf;
+	bool zc;
+	int cpu;
 };
 
 static const uint8_t src_mac[ETH_ALEN_] = { 0x02, 0x76, 0x68, 0x00, 0x00, 0x01 };
@@ -367,11 +375,12 @@ static int run_sink(const struct opts *o)
 	return r < 0 || !n ? 1 : 0;
 }
 
-/* Frames that came back go out again with the MAC addresses exchanged (testpmd macswap). */
-static int pingpong_round(struct vh_net *net, struct vh_net_pkt *p, uint64_t *n)
+/* Frames that came back go out again with the MAC addresses exchanged (testpmd macswap);
+ * @zc: in place, from their receive buffers. */
+static int pingpong_round(struct vh_net *net, struct vh_net_pkt *p, uint64_t *n, bool zc)
 {
 	uint8_t mac[ETH_ALEN_];
-	int r = vh_net_rx_burst(net, 0, p, BURST), i, s;
+	int r = zc ? vh_net_rx_burst_zc(net, 0, p, BURST) : vh_net_rx_burst(net, 0, p, BURST), i, s;
 
 	if (r <= 0)
 		return r;
@@ -386,7 +395,8 @@ static int pingpong_round(struct vh_net *net, struct vh_net_pkt *p, uint64_t *n)
 	*n += (uint64_t)r;
 	/* The ring has room for every frame in flight: a short send is the device's doing. */
 	for (i = 0; i < r; i += s) {
-		s = vh_net_tx_burst(net, 0, p + i, (unsigned)(r - i));
+		s = zc ? vh_net_tx_burst_zc(net, 0, p + i, (unsigned)(r - i))
+		       : vh_net_tx_burst(net, 0, p + i, (unsigned)(r - i));
 		if (s < 0)
 			return s;
 	}
@@ -419,7 +429,7 @@ static int run_pingpong(const struct opts *o)
 	t = t0;
 	while (r >= 0 && t - t0 < o->seconds + 1) {
 		for (i = 0; i < 64 && r >= 0; i++)
-			r = pingpong_round(net, p, &n);
+			r = pingpong_round(net, p, &n, o->zc);
 		t = now_s();
 		if (!t1 && t - t0 >= 1) {
 			t1 = t;
@@ -448,13 +458,18 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "size", required_argument, NULL, 'b' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "rx-buf", required_argument, NULL, 'r' },
+		{ "zc", no_argument, NULL, 'z' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){
-		.frames = 1000, .macswap = true, .seconds = 5, .size = 64, .window = BURST
-	};
+	*o = (struct opts){ .frames = 1000,
+			    .macswap = true,
+			    .seconds = 5,
+			    .size = 64,
+			    .window = BURST,
+			    .cpu = -1 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -481,6 +496,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'r':
 			o->rx_buf = (unsigned)strtoul(optarg, NULL, 0);
 			break;
+		case 'z':
+			o->zc = true;
+			break;
+		case 'c':
+			o->cpu = (int)strtol(optarg, NULL, 0);
+			break;
 		default:
 			return -1;
 		}
@@ -501,9 +522,19 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: %s check|flood|sink|pingpong unix:PATH [--packed] [--no-mrg] "
 			"[--frames N] [--fwd macswap|io] [--seconds S] [--size B] [--window W] "
-			"[--rx-buf B]\n",
+			"[--rx-buf B] [--zc] [--cpu N]\n",
 			argv[0]);
 		return 2;
+	}
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "--cpu %d: %s\n", o.cpu, strerror(errno));
+			return 2;
+		}
 	}
 	if (strcmp(o.cmd, "check") == 0)
 		return run_check(&o);
