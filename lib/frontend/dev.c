@@ -99,6 +99,7 @@ static void vh_dev_free(struct vh_dev *dev)
 	vh_dev_log_free(dev);
 	vh_dev_inflight_free(dev);
 	vh_memtable_destroy(&dev->mem);
+	vh_vdpa_iommu_free(dev);
 	free(dev->batch);
 	free(dev->path);
 	free(dev->name);

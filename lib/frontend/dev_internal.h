@@ -110,6 +110,8 @@ struct vh_dev {
 	/* Ioctl transports (transport_ioctl.c): syscall table (NULL: the real calls) and state. */
 	const struct vh_ioctl_sys *sys;
 	struct vh_ioctl *ioctl;
+	/* vhost-vdpa: the caller's IOVA maps and group ASIDs (vdpa_iommu.c); outlive a reopen. */
+	struct vh_vdpa_iommu *vdpa_iommu;
 };
 
 /* Log one error line "<dev>: <request>: <what>: <strerror>". */
@@ -119,6 +121,7 @@ struct vh_dev {
 
 struct vh_ioctl_sys;
 struct vh_ioctl;
+struct vh_vdpa_iommu;
 
 /* vh_dev_create() with the ioctl transports' system calls replaced by @sys (unit tests). */
 int vh_dev_create_sys(const struct vh_dev_config *cfg, const struct vh_ioctl_sys *sys,
@@ -161,6 +164,12 @@ void vh_dev_log_free(struct vh_dev *dev);
  * update (@req names the request for the log line).
  */
 int vh_dev_iotlb_update(struct vh_dev *dev, const char *req, uint64_t iova, int perm);
+
+/*
+ * vdpa_iommu.c, from vh_dev_destroy(): the vIOMMU state lives in struct vh_dev, not in the
+ * transport's, so that a reopen (vh_dev_reconnect) keeps it.
+ */
+void vh_vdpa_iommu_free(struct vh_dev *dev);
 
 /* dev_extra.c: inflight region */
 int vh_dev_inflight_apply(struct vh_dev *dev);

@@ -19,7 +19,6 @@
 
 struct vh_dev;
 struct vh_memtable;
-struct vh_vdpa_iommu;
 
 /* Each call returns >= 0 or -errno (never -1 with errno). */
 struct vh_ioctl_sys {
@@ -59,8 +58,6 @@ struct vh_ioctl {
 	bool mapped;		/* vdpa: the device IOTLB may hold our mappings */
 	bool suspended;		/* vdpa: VHOST_VDPA_SUSPEND done since the last reset */
 	int config_fd;		/* vdpa: eventfd of VHOST_VDPA_SET_CONFIG_CALL, -1 if none */
-	struct vh_vdpa_iommu
-	    *iommu; /* vdpa: the caller's IOVA maps and group ASIDs (vdpa_iommu.c) */
 };
 
 /* The backend features this library uses (SUSPEND: vdpa only, no kernel vhost device offers it). */

@@ -204,7 +204,10 @@ static int vh_vdpa_dispatch(struct vh_dev *dev)
 	return 1;
 }
 
-/* SET_OWNER and backend features, what the device is, then a clean ACKNOWLEDGE | DRIVER. */
+/*
+ * SET_OWNER and backend features, what the device is, then a clean ACKNOWLEDGE | DRIVER. After
+ * a reopen (vh_dev_reconnect) the vIOMMU's maps and group ASIDs go to the new fd.
+ */
 static int vh_vdpa_set_owner(struct vh_dev *dev)
 {
 	int err = vh_ioctl_set_owner(dev);
@@ -217,6 +220,8 @@ static int vh_vdpa_set_owner(struct vh_dev *dev)
 		err = vh_vdpa_reset(dev);
 	if (!err)
 		err = vh_vdpa_add_status(dev, VH_VDPA_STATUS_INIT);
+	if (!err)
+		err = vh_vdpa_iommu_replay(dev, true);
 	return err;
 }
 
@@ -379,7 +384,7 @@ static int vh_vdpa_stop_device(struct vh_dev *dev)
 	if (!err && dev->mem_sent && vh_memtable_count(dev->mem))
 		err = vh_vdpa_set_mem_table(dev, dev->mem, true);
 	if (!err)
-		err = vh_vdpa_iommu_replay(dev);
+		err = vh_vdpa_iommu_replay(dev, false);
 	return err;
 }
 
@@ -443,13 +448,6 @@ static int vh_vdpa_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_m
 	return vh_ioctl_send_iotlb_msg(dev, m);
 }
 
-static void vh_vdpa_close(struct vh_dev *dev)
-{
-	if (dev->ioctl)
-		vh_vdpa_iommu_free(dev->ioctl);
-	vh_ioctl_close(dev);
-}
-
 /* vhost-vdpa has no dirty log (VHOST_SET_LOG_BASE is ENOTTY there). */
 static int vh_vdpa_set_log_base(struct vh_dev *dev, struct vh_log_buf *log)
 {
@@ -462,7 +460,7 @@ const struct vh_transport_ops vh_transport_vdpa = {
 	.name = "vhost-vdpa",
 	.caps = 0, /* ring addresses are IOVAs, no log fd, no memory fds */
 	.open = vh_vdpa_open,
-	.close = vh_vdpa_close,
+	.close = vh_ioctl_close,
 	.set_owner = vh_vdpa_set_owner,
 	.get_features = vh_ioctl_get_features,
 	.set_features = vh_vdpa_set_features,

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 struct vh_dev;
-struct vh_ioctl;
 struct vhost_iotlb_msg;
 
 /*
@@ -24,10 +23,12 @@ int vh_vdpa_iotlb_op(struct vh_dev *dev, uint32_t asid, uint8_t type);
 
 /* vIOMMU mode on: memory commits map nothing, the caller's maps are the device's address space 0. */
 bool vh_vdpa_iommu_on(const struct vh_dev *dev);
-/* After a device reset: the group ASIDs, then every address space's maps again. */
-int vh_vdpa_iommu_replay(struct vh_dev *dev);
+/*
+ * After a device reset: the group ASIDs, then every address space's maps again (@fresh: a newly
+ * opened device fd, whose IOTLB is empty: no invalidation first).
+ */
+int vh_vdpa_iommu_replay(struct vh_dev *dev, bool fresh);
 /* vh_dev_iotlb_invalidate() and the iotlb_translate prefill in vIOMMU mode (asid 0). */
 int vh_vdpa_iommu_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *m);
-void vh_vdpa_iommu_free(struct vh_ioctl *io);
 
 #endif

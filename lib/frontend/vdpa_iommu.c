@@ -51,29 +51,27 @@ static bool vh_is_vdpa(const struct vh_dev *dev)
 
 static struct vh_vdpa_iommu *vh_vdpa_iommu_get(struct vh_dev *dev)
 {
-	struct vh_ioctl *io = dev->ioctl;
-
-	if (!io)
-		return NULL;
-	if (!io->iommu)
-		io->iommu = calloc(1, sizeof(*io->iommu));
-	return io->iommu;
+	if (!dev->vdpa_iommu)
+		dev->vdpa_iommu = calloc(1, sizeof(*dev->vdpa_iommu));
+	return dev->vdpa_iommu;
 }
 
-void vh_vdpa_iommu_free(struct vh_ioctl *io)
+void vh_vdpa_iommu_free(struct vh_dev *dev)
 {
-	if (!io->iommu)
+	struct vh_vdpa_iommu *m = dev->vdpa_iommu;
+
+	if (!m)
 		return;
-	free(io->iommu->e);
-	free(io->iommu->group_asid);
-	free(io->iommu->group_set);
-	free(io->iommu);
-	io->iommu = NULL;
+	free(m->e);
+	free(m->group_asid);
+	free(m->group_set);
+	free(m);
+	dev->vdpa_iommu = NULL;
 }
 
 bool vh_vdpa_iommu_on(const struct vh_dev *dev)
 {
-	return dev->ioctl && dev->ioctl->iommu && dev->ioctl->iommu->on;
+	return dev->vdpa_iommu && dev->vdpa_iommu->on;
 }
 
 /* Group and IOMMU changes: on a stopped vhost-vdpa device only. */
@@ -309,7 +307,7 @@ int vh_vdpa_unmap(struct vh_dev *dev, uint32_t asid, uint64_t iova, uint64_t siz
 		return -EINVAL;
 	}
 	err = vh_dev_usable(dev);
-	m = dev->ioctl ? dev->ioctl->iommu : NULL;
+	m = dev->vdpa_iommu;
 	if (err < 0 || !m || vh_vdpa_find(m, asid, iova, last) < 0)
 		return err; /* nothing mapped there: the kernel has nothing to remove either */
 	for (unsigned i = 0; i < m->n; i++) {
@@ -473,15 +471,19 @@ int vh_vdpa_set_group_asid(struct vh_dev *dev, uint32_t group, uint32_t asid)
 
 /* ---- after a reset ------------------------------------------------------------------------ */
 
-/* Every map of @asid again, after an invalidation of the whole space (no EEXIST). */
-static int vh_vdpa_replay_asid(struct vh_dev *dev, const struct vh_vdpa_iommu *m, uint32_t asid)
+/*
+ * Every map of @asid again, after an invalidation of the whole space (no EEXIST), unless the fd
+ * is new (@fresh: nothing mapped, and the kernel has no such address space to invalidate yet).
+ */
+static int vh_vdpa_replay_asid(struct vh_dev *dev, const struct vh_vdpa_iommu *m, uint32_t asid,
+			       bool fresh)
 {
 	bool batch = vh_ioctl_has_backend(dev, VHOST_BACKEND_F_IOTLB_BATCH);
 	int err = 0, end;
 
 	if (batch)
 		err = vh_vdpa_iotlb_op(dev, asid, VHOST_IOTLB_BATCH_BEGIN);
-	if (!err)
+	if (!err && !fresh)
 		err = vh_vdpa_iotlb_op(dev, asid, VHOST_IOTLB_INVALIDATE);
 	for (unsigned i = 0; !err && i < m->n; i++)
 		if (m->e[i].asid == asid)
@@ -494,9 +496,9 @@ static int vh_vdpa_replay_asid(struct vh_dev *dev, const struct vh_vdpa_iommu *m
 	return err;
 }
 
-int vh_vdpa_iommu_replay(struct vh_dev *dev)
+int vh_vdpa_iommu_replay(struct vh_dev *dev, bool fresh)
 {
-	const struct vh_vdpa_iommu *m = dev->ioctl ? dev->ioctl->iommu : NULL;
+	const struct vh_vdpa_iommu *m = dev->vdpa_iommu;
 	int err = 0;
 
 	if (!m)
@@ -506,6 +508,6 @@ int vh_vdpa_iommu_replay(struct vh_dev *dev)
 			err = vh_vdpa_send_group_asid(dev, g, m->group_asid[g]);
 	for (uint32_t asid = 0; !err && asid < vh_vdpa_as_num(dev); asid++)
 		if (vh_vdpa_find(m, asid, 0, UINT64_MAX) >= 0)
-			err = vh_vdpa_replay_asid(dev, m, asid);
+			err = vh_vdpa_replay_asid(dev, m, asid, fresh);
 	return err;
 }

@@ -143,9 +143,9 @@ static void test_postcopy_mem_table(void **state)
 	/* Postcopy: the same table back with the back-end's address of each region. */
 	vh_msg_init(&m, VH_USER_SET_MEM_TABLE, 0, VH_USER_MEM_TABLE_HDR_SIZE + 32);
 	m.payload.mem.nregions = 1;
-	m.payload.mem.regions[0] = (struct vh_user_mem_region){
-		.guest_phys_addr = 0, .memory_size = FE_MEM_SIZE, .userspace_addr = FE_UVA_BASE
-	};
+	m.payload.mem.regions[0] = (struct vh_user_mem_region){ .guest_phys_addr = 0,
+								.memory_size = FE_MEM_SIZE,
+								.userspace_addr = FE_UVA_BASE };
 	m.fds[0] = f.memfd;
 	m.nfds = 1;
 	assert_int_equal(fe_xfer(&f, &m, &reply), 0);
@@ -234,8 +234,8 @@ static void test_postcopy_add_mem_reg(void **state)
 	assert_string_equal(f.log.last, "echo: postcopy table acked");
 	/* The region is there to remove (no NEED_REPLY in postcopy, but we ask for one here). */
 	vh_msg_init(&m, VH_USER_REM_MEM_REG, 0, sizeof(struct vh_user_mem_reg));
-	m.payload.mem_reg.region = (struct vh_user_mem_region){ .guest_phys_addr = 0x100000,
-								.memory_size = 0x80000 };
+	m.payload.mem_reg.region =
+	    (struct vh_user_mem_region){ .guest_phys_addr = 0x100000, .memory_size = 0x80000 };
 	assert_int_equal(fe_ack(&f, &m), 0);
 	assert_int_equal(end_status(&f), 0);
 	close(uffd);

@@ -503,6 +503,37 @@ static void test_asid_without_iommu(void **state)
 	env_destroy(e);
 }
 
+/* vh_dev_reconnect reopens the device: the new fd gets the group ASIDs and the maps, not the table. */
+static void test_iommu_reopen(void **state)
+{
+	struct env *e = *state;
+	uintptr_t ram;
+	unsigned before;
+
+	env_iommu(e, BE_ALL, 2, 2);
+	ram = (uintptr_t)e->ram;
+	assert_int_equal(vh_vdpa_set_group_asid(e->dev, 1, 1), 0);
+	assert_int_equal(
+	    vh_vdpa_map(e->dev,
+			(struct vh_vdpa_map[]){
+			    { .iova = IOVA, .size = 0x1000, .gpa = 0, .perm = 3 },
+			    { .asid = 1, .iova = 0x2000, .size = 0x1000, .gpa = 0x3000, .perm = 1 },
+			},
+			2),
+	    0);
+	before = e->f.ncalls;
+	assert_int_equal(vh_dev_reconnect(e->dev), 0);
+	assert_int_equal(e->f.calls[before].op, FK_CLOSE);
+	assert_true(fk_find(&e->f, before, VHOST_VDPA_SET_GROUP_ASID) >
+		    fk_find(&e->f, before, VHOST_VDPA_GET_AS_NUM));
+	/* A new fd has an empty IOTLB: no invalidation, and no GPA maps of the table. */
+	expect(&e->f, before,
+	       (struct msg[]){ m_begin(0), m_upd(0, IOVA, 0x1000, ram, 3), m_end(0), m_begin(1),
+			       m_upd(1, 0x2000, 0x1000, ram + 0x3000, 1), m_end(1) },
+	       6);
+	env_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_asid_needs_feature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_asid_refused_by_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_asid_without_iommu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommu_reopen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
