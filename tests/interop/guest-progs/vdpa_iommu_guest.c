@@ -9,7 +9,8 @@
  * queue's chunk at IOVAs that are neither their GPAs nor one offset apart (vh_vdpa_map: one by
  * GPA, one by host address), the rings and buffers are given to the device by IOVA, and every
  * frame must come back byte for byte. Then the device is stopped, the IOVA window unmapped
- * (vh_vdpa_unmap) and two other chunks mapped at other IOVAs, and frames go round again. A map
+ * (vh_vdpa_unmap) and two other chunks mapped at other IOVAs, and frames go round again; and once
+ * more after the device fd was closed and opened again (vh_dev_reconnect keeps the maps). A map
  * outside the device's IOVA range is refused (-ERANGE) when the range is not the whole 64 bits.
  * Address spaces: with more than one (and the two queues in different groups) the transmit
  * queue's group is moved into asid 1 and its chunk mapped there; a device with one address space
@@ -295,6 +296,14 @@ int main(int argc, char **argv)
 	queue_init(&vm, 1);
 	gp_check(vh_dev_start(vm.dev), "vh_dev_start again");
 	loop_frames(&vm, 1);
+	gp_check(vh_dev_stop(vm.dev, NULL, 0), "vh_dev_stop");
+
+	/* Round 2: a reopened device fd (vh_dev_reconnect) gets the same maps from the library. */
+	gp_check(vh_dev_reconnect(vm.dev), "vh_dev_reconnect");
+	queue_init(&vm, 0);
+	queue_init(&vm, 1);
+	gp_check(vh_dev_start(vm.dev), "vh_dev_start after reopen");
+	loop_frames(&vm, 2);
 	gp_check(vh_dev_stop(vm.dev, NULL, 0), "vh_dev_stop");
 	vh_vq_driver_destroy(&vm.q[0].d);
 	vh_vq_driver_destroy(&vm.q[1].d);
