@@ -162,8 +162,9 @@ struct vh_vdpa_map {
  * memory commits no longer map anything (the table still serves vh_vdpa_map() lookups by GPA),
  * ring addresses given to vh_dev_vring_setup() are IOVAs, and the caller maps them and every
  * buffer the driver uses with vh_vdpa_map(). vh_dev_iotlb_invalidate() then unmaps like
- * vh_vdpa_unmap() on asid 0. Off: the caller's asid 0 mappings are removed and the memory table
- * is mapped again (iova = GPA).
+ * vh_vdpa_unmap() on asid 0; leave cfg.iotlb_translate NULL (vhost-vdpa reports no misses; a
+ * callback's start-time prefill would be mapped like vh_vdpa_map() on asid 0). Off: the caller's
+ * asid 0 mappings are removed and the memory table is mapped again (iova = GPA).
  * @dev: a vhost-vdpa device, stopped, with VIRTIO_F_ACCESS_PLATFORM acked (a driver behind an
  *       IOMMU negotiates it; acking a feature set without it is refused while on).
  * @on: vIOMMU mode on or off.
