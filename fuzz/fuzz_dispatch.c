@@ -24,6 +24,7 @@
 #include <vhost/backend.h>
 #include <vhost/proto.h>
 
+#include "../tests/common/vh_sendmsg.h"
 #include "fz_fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -122,26 +123,9 @@ static void drain(int sock)
 /* Send one record; the fds are dup'ed by the kernel, ours stay open. */
 static void send_record(int sock, const uint8_t *p, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} ctl;
 	struct iovec iov = { (void *)p, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	(void)sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)vh_test_sendmsg_flags(sock, &iov, 1, fds, nfds, MSG_DONTWAIT);
 }
 
 static void pump(struct vh_server *s, int sock)

@@ -27,27 +27,24 @@
 #include <vhost/frontend.h>
 
 #include "frontend/dev_internal.h"
+#include "../tests/common/vh_fake_kernel.h"
 #include "frontend/ioctl.h"
 
-#define DEV_FD	 100
-#define SYSFS_FD 101
-#define MAP_END	 0x100000ull /* the translate callback maps IOVA [0, MAP_END) */
+#define MAP_END 0x100000ull /* the translate callback maps IOVA [0, MAP_END) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fz_kernel {
 	const uint8_t *in;
 	size_t left;
-	uint64_t backend;
-	uint8_t status;
-	bool v2; /* what the frontend acked (VHOST_SET_BACKEND_FEATURES) */
+	struct vh_fake_kernel k;
 };
 
 static int fk_open(void *ctx, const char *path, int flags)
 {
 	(void)ctx;
 	(void)flags;
-	return strncmp(path, "/sys/", 5) == 0 ? SYSFS_FD : DEV_FD;
+	return vh_fake_kernel_open_fd(path);
 }
 
 static int fk_close(void *ctx, int fd)
@@ -59,48 +56,8 @@ static int fk_close(void *ctx, int fd)
 
 static int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
-	struct fz_kernel *k = ctx;
-
 	(void)fd;
-	switch (req) {
-	case VHOST_GET_FEATURES:
-		*(uint64_t *)arg = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_ACCESS_PLATFORM;
-		break;
-	case VHOST_GET_BACKEND_FEATURES:
-		*(uint64_t *)arg = k->backend;
-		break;
-	case VHOST_SET_BACKEND_FEATURES:
-		k->v2 = *(uint64_t *)arg & (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2);
-		break;
-	case VHOST_VDPA_GET_STATUS:
-		*(uint8_t *)arg = k->status;
-		break;
-	case VHOST_VDPA_SET_STATUS:
-		k->status = *(uint8_t *)arg;
-		break;
-	case VHOST_VDPA_GET_DEVICE_ID:
-		*(uint32_t *)arg = VIRTIO_ID_NET;
-		break;
-	case VHOST_VDPA_GET_CONFIG_SIZE:
-		*(uint32_t *)arg = 12;
-		break;
-	case VHOST_VDPA_GET_VQS_COUNT:
-		*(uint32_t *)arg = 2;
-		break;
-	case VHOST_VDPA_GET_GROUP_NUM:
-	case VHOST_VDPA_GET_AS_NUM:
-		*(uint32_t *)arg = 1;
-		break;
-	case VHOST_VDPA_GET_VRING_NUM:
-		*(uint16_t *)arg = 256;
-		break;
-	case VHOST_VDPA_GET_IOVA_RANGE:
-		((struct vhost_vdpa_iova_range *)arg)->first = 0;
-		((struct vhost_vdpa_iova_range *)arg)->last = UINT64_MAX;
-		break;
-	default:
-		break;
-	}
+	vh_fake_kernel_answer(&((struct fz_kernel *)ctx)->k, req, arg);
 	return 0;
 }
 
@@ -109,7 +66,7 @@ static ssize_t fk_read(void *ctx, int fd, void *buf, size_t len)
 	struct fz_kernel *k = ctx;
 	size_t n;
 
-	if (fd == SYSFS_FD) {
+	if (fd == VH_FAKE_SYSFS_FD) {
 		n = len < 3 ? len : 3;
 		memcpy(buf, "64\n", n);
 		return (ssize_t)n;
@@ -138,9 +95,10 @@ static ssize_t fk_write(void *ctx, int fd, const void *buf, size_t len)
 	struct vhost_msg v1;
 	struct vhost_iotlb_msg m;
 
-	if (fd != DEV_FD)
+	if (fd != VH_FAKE_DEV_FD)
 		__builtin_trap();
-	if (k->v2) {
+	/* the frontend writes what it acked (VHOST_SET_BACKEND_FEATURES) */
+	if (k->k.backend_acked & (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2)) {
 		if (len != sizeof(v2))
 			__builtin_trap();
 		memcpy(&v2, buf, sizeof(v2));
@@ -195,10 +153,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	k.in = data + 1;
 	k.left = size - 1;
+	k.k = (struct vh_fake_kernel){
+		.features = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_ACCESS_PLATFORM,
+		.device_id = VIRTIO_ID_NET,
+		.config_size = 12,
+		.vqs = 2,
+		.groups = 1,
+		.ases = 1,
+		.iova_last = UINT64_MAX,
+	};
 	if (data[0] & 2)
-		k.backend |= 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
+		k.k.backend |= 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
 	if (data[0] & 4)
-		k.backend |= 1ull << VHOST_BACKEND_F_IOTLB_BATCH;
+		k.k.backend |= 1ull << VHOST_BACKEND_F_IOTLB_BATCH;
 	cfg.path = data[0] & 1 ? "/dev/vhost-vdpa-0" : "/dev/vhost-net";
 	cfg.name = "fuzz";
 	cfg.num_queues = 2;

@@ -19,6 +19,8 @@
 #include <vhost/proto.h>
 #include <vhost/sock.h>
 
+#include "../tests/common/vh_sendmsg.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int count_fds(void)
@@ -33,27 +35,14 @@ static int count_fds(void)
 
 static void send_chunk(int sock, const uint8_t *buf, size_t len, unsigned nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int fds[16];
-	struct cmsghdr *c;
 
 	if (!len)
 		return;
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	if (vh_test_sendmsg(sock, &iov, 1, fds, nfds) != (ssize_t)len)
 		abort();
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);

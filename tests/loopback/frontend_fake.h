@@ -20,6 +20,8 @@
 #include <vhost/proto.h>
 #include <vhost/sock.h>
 
+#include "../common/vh_sendmsg.h"
+
 #define FAKE_UNUSED    __attribute__((unused))
 #define FAKE_MAX_STEPS 96
 #define FAKE_KEEP      16
@@ -141,28 +143,15 @@ static int fake_check(struct fake *f, const struct fake_step *s, const struct vh
 
 static void fake_send_many_fds(struct fake *f, const struct vh_msg *m)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 9)];
-	} u;
 	struct vh_user_hdr h;
 	uint64_t v = 0;
 	struct iovec iov[2] = { { &h, sizeof(h) }, { &v, sizeof(v) } };
-	struct msghdr mh = { .msg_iov = iov,
-			     .msg_iovlen = 2,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	int fds[9];
 
 	vh_proto_hdr_init(&h, m->hdr.request, VH_USER_FLAG_REPLY, sizeof(v));
 	for (int i = 0; i < 9; i++)
 		fds[i] = dup(f->conn);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	if (sendmsg(f->conn, &mh, MSG_NOSIGNAL) < 0)
+	if (vh_test_sendmsg(f->conn, iov, 2, fds, 9) < 0)
 		snprintf(f->fail, sizeof(f->fail), "sendmsg 9 fds: %s", strerror(errno));
 	for (int i = 0; i < 9; i++)
 		close(fds[i]);

@@ -31,10 +31,11 @@
 
 #include "frontend/dev_internal.h"
 #include "frontend/ioctl.h"
+#include "../common/vh_fake_kernel.h"
 #include "unit_helpers.h"
 
-#define FK_DEV_FD   100
-#define FK_SYSFS_FD 101
+#define FK_DEV_FD   VH_FAKE_DEV_FD
+#define FK_SYSFS_FD VH_FAKE_SYSFS_FD
 #define FK_SYSFS    "/sys/module/vhost/parameters/max_mem_regions"
 
 enum fk_op {
@@ -60,20 +61,13 @@ struct fk_err {
 
 struct fake {
 	struct vh_ioctl_sys sys;
+	struct vh_fake_kernel k; /* what the kernel answers */
 	struct fk_call calls[256];
 	unsigned ncalls;
 	struct fk_err errs[8];
 	unsigned nerrs;
-	uint64_t features;
-	uint64_t backend;
-	const char *max_regions; /* sysfs content; NULL: the file does not exist */
-	uint8_t status;
-	uint8_t refuse; /* status bits the device clears (a device refusing FEATURES_OK) */
-	uint32_t device_id, config_size, vqs;
-	uint16_t base;
-	int open_err; /* the device path fails to open with this errno */
-	uint64_t iova_last;
-	uint32_t groups, ases;	      /* VHOST_VDPA_GET_GROUP_NUM / GET_AS_NUM answers */
+	const char *max_regions;      /* sysfs content; NULL: the file does not exist */
+	int open_err;		      /* the device path fails to open with this errno */
 	unsigned nwrites, fail_write; /* the write numbered fail_write (1-based) fails */
 	int fail_write_err;
 	/* messages the device fd returns, then EAGAIN */
@@ -125,60 +119,6 @@ static inline size_t fk_arg_len(unsigned long req, const void *arg)
 	return len;
 }
 
-static inline void fk_answer(struct fake *f, unsigned long req, void *arg)
-{
-	struct vhost_vdpa_config *c = arg;
-
-	switch (req) {
-	case VHOST_GET_FEATURES:
-		*(uint64_t *)arg = f->features;
-		break;
-	case VHOST_GET_BACKEND_FEATURES:
-		*(uint64_t *)arg = f->backend;
-		break;
-	case VHOST_VDPA_GET_STATUS:
-		*(uint8_t *)arg = f->status;
-		break;
-	case VHOST_VDPA_SET_STATUS:
-		f->status = *(uint8_t *)arg & (uint8_t)~f->refuse;
-		break;
-	case VHOST_VDPA_GET_DEVICE_ID:
-		*(uint32_t *)arg = f->device_id;
-		break;
-	case VHOST_VDPA_GET_CONFIG_SIZE:
-		*(uint32_t *)arg = f->config_size;
-		break;
-	case VHOST_VDPA_GET_VQS_COUNT:
-		*(uint32_t *)arg = f->vqs;
-		break;
-	case VHOST_VDPA_GET_GROUP_NUM:
-		*(uint32_t *)arg = f->groups;
-		break;
-	case VHOST_VDPA_GET_AS_NUM:
-		*(uint32_t *)arg = f->ases;
-		break;
-	case VHOST_VDPA_GET_VRING_NUM:
-		*(uint16_t *)arg = 256;
-		break;
-	case VHOST_GET_VRING_BASE:
-		((struct vhost_vring_state *)arg)->num = f->base;
-		break;
-	case VHOST_VDPA_GET_IOVA_RANGE:
-		((struct vhost_vdpa_iova_range *)arg)->first = 0;
-		((struct vhost_vdpa_iova_range *)arg)->last = f->iova_last;
-		break;
-	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		((struct vhost_vring_state *)arg)->num = 50;
-		break;
-	case VHOST_VDPA_GET_CONFIG:
-		for (uint32_t i = 0; i < c->len; i++)
-			c->buf[i] = (uint8_t)(0xa0 + c->off + i);
-		break;
-	default:
-		break;
-	}
-}
-
 static inline int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
 	struct fake *f = ctx;
@@ -188,7 +128,7 @@ static inline int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	for (unsigned i = 0; i < f->nerrs; i++)
 		if (f->errs[i].req == req)
 			return -f->errs[i].err;
-	fk_answer(f, req, arg);
+	vh_fake_kernel_answer(&f->k, req, arg);
 	return 0;
 }
 
@@ -225,17 +165,17 @@ static inline void fk_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->sys = (struct vh_ioctl_sys){ fk_open, fk_close, fk_ioctl, fk_read, fk_write, f };
-	f->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VHOST_F_LOG_ALL) |
-		      (1ull << VIRTIO_F_ACCESS_PLATFORM) | (1ull << 15);
-	f->backend = 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
+	f->k.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VHOST_F_LOG_ALL) |
+			(1ull << VIRTIO_F_ACCESS_PLATFORM) | (1ull << 15);
+	f->k.backend = 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
 	f->max_regions = "64\n";
-	f->device_id = VIRTIO_ID_NET;
-	f->config_size = 12;
-	f->vqs = 3;
-	f->base = 77;
-	f->iova_last = UINT64_MAX;
-	f->groups = 1;
-	f->ases = 1;
+	f->k.device_id = VIRTIO_ID_NET;
+	f->k.config_size = 12;
+	f->k.vqs = 3;
+	f->k.base = 77;
+	f->k.iova_last = UINT64_MAX;
+	f->k.groups = 1;
+	f->k.ases = 1;
 }
 
 static inline void fk_fail(struct fake *f, unsigned long req, int err)

@@ -261,22 +261,10 @@ static void *trickle_thread(void *arg)
 {
 	struct trickle *t = arg;
 	const uint8_t *h = (const uint8_t *)&t->msg.hdr;
-	struct iovec iov;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
+	struct iovec iov = { .iov_base = (void *)h, .iov_len = 5 };
 
 	/* Header in three pieces, the fd with the first; then the payload in two. */
-	memset(cbuf, 0, sizeof(cbuf));
-	iov = (struct iovec){ .iov_base = (void *)h, .iov_len = 5 };
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &t->fd, sizeof(int));
-	if (sendmsg(t->sock, &mh, MSG_NOSIGNAL) != 5)
+	if (vh_test_sendmsg(t->sock, &iov, 1, &t->fd, 1) != 5)
 		return (void *)1;
 	sleep_ms(20);
 	if (write(t->sock, h + 5, 4) != 4)

@@ -30,7 +30,7 @@ static void test_kernel_create_sequence(void **state)
 	uint64_t v;
 
 	fk_init(&e->f);
-	e->f.backend =
+	e->f.k.backend =
 	    (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_ASID);
 	e->f.max_regions = "3\n";
 	env_create(e, "/dev/vhost-net");
@@ -41,13 +41,13 @@ static void test_kernel_create_sequence(void **state)
 	assert_int_equal(e->f.calls[fk_find(&e->f, 0, VHOST_SET_OWNER)].len, 0);
 	memcpy(&v, e->f.calls[fk_find(&e->f, 0, VHOST_SET_BACKEND_FEATURES)].buf, 8);
 	assert_int_equal(v, 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2);
-	assert_int_equal(vh_dev_backend_features(e->dev), e->f.features);
+	assert_int_equal(vh_dev_backend_features(e->dev), e->f.k.features);
 	assert_int_equal(vh_dev_max_queues(e->dev), 2);
 	assert_int_equal(vh_dev_max_mem_slots(e->dev), 3);
 	assert_int_equal(vh_dev_ioctl_info(e->dev, &info), 0);
 	assert_int_equal(info.device_id, VIRTIO_ID_NET);
 	assert_int_equal(info.max_mem_regions, 3);
-	assert_int_equal(info.backend_features, e->f.backend);
+	assert_int_equal(info.backend_features, e->f.k.backend);
 	assert_int_equal(info.backend_features_acked, 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2);
 	assert_false(info.vdpa);
 	assert_int_equal(vh_dev_event_fd(e->dev), FK_DEV_FD);
@@ -349,7 +349,7 @@ static void env_iommu(struct env *e, const char *path, uint64_t backend)
 	struct vh_dev_config cfg = env_cfg(e, path);
 
 	fk_init(&e->f);
-	e->f.backend = backend;
+	e->f.k.backend = backend;
 	cfg.iotlb_translate = translate;
 	assert_int_equal(vh_dev_create_sys(&cfg, &e->f.sys, &e->dev), 0);
 	assert_int_equal(vh_dev_ack_features(e->dev, (1ull << VIRTIO_F_VERSION_1) |

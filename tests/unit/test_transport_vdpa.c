@@ -25,9 +25,10 @@ static void test_vdpa_create_sequence(void **state)
 	int i;
 
 	fk_init(&e->f);
-	e->f.backend = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) |
-		       (1ull << VHOST_BACKEND_F_IOTLB_BATCH) | (1ull << VHOST_BACKEND_F_IOTLB_ASID);
-	e->f.status = VIRTIO_CONFIG_S_DRIVER_OK; /* left over by a previous user: reset first */
+	e->f.k.backend = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+			 (1ull << VHOST_BACKEND_F_IOTLB_BATCH) |
+			 (1ull << VHOST_BACKEND_F_IOTLB_ASID);
+	e->f.k.status = VIRTIO_CONFIG_S_DRIVER_OK; /* left over by a previous user: reset first */
 	env_create(e, "/dev/vhost-vdpa-0");
 	fk_expect_ioctls(&e->f, 0, want, VH_ARRAY_SIZE(want));
 	memcpy(&v, e->f.calls[fk_find(&e->f, 0, VHOST_SET_BACKEND_FEATURES)].buf, 8);
@@ -68,7 +69,7 @@ static void test_vdpa_old_kernel(void **state)
 	fk_fail(&e->f, VHOST_VDPA_GET_VRING_GROUP, ENOTTY);
 	fk_fail(&e->f, VHOST_VDPA_GET_IOVA_RANGE, ENOTTY);
 	fk_fail(&e->f, VHOST_VDPA_SET_CONFIG_CALL, ENOTTY);
-	e->f.iova_last = 0xfff; /* not asked: must not be used */
+	e->f.k.iova_last = 0xfff; /* not asked: must not be used */
 	env_create(e, "/dev/vhost-vdpa-3");
 	assert_int_equal(vh_dev_ioctl_info(e->dev, &info), 0);
 	assert_int_equal(info.vqs_count, 0);
@@ -86,7 +87,7 @@ static void test_vdpa_old_kernel(void **state)
 static void env_vdpa(struct env *e)
 {
 	fk_init(&e->f);
-	e->f.backend =
+	e->f.k.backend =
 	    (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_BATCH);
 	env_create(e, "/dev/vhost-vdpa-0");
 }
@@ -141,7 +142,7 @@ static void test_vdpa_mem_nobatch(void **state)
 	unsigned before;
 
 	fk_init(&e->f);
-	e->f.backend = 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
+	e->f.k.backend = 1ull << VHOST_BACKEND_F_IOTLB_MSG_V2;
 	env_create(e, "/dev/vhost-vdpa-0");
 	env_mem(e, 1);
 	before = e->f.ncalls;
@@ -159,9 +160,9 @@ static void test_vdpa_iova_range(void **state)
 	unsigned before;
 
 	fk_init(&e->f);
-	e->f.backend =
+	e->f.k.backend =
 	    (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_IOTLB_BATCH);
-	e->f.iova_last = 0xfffff;
+	e->f.k.iova_last = 0xfffff;
 	env_create(e, "/dev/vhost-vdpa-0");
 	env_mem(e, 2);
 	before = e->f.ncalls;
@@ -287,10 +288,10 @@ static void test_vdpa_suspend(void **state)
 	uint64_t v;
 
 	fk_init(&e->f);
-	e->f.backend = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_SUSPEND);
+	e->f.k.backend = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ull << VHOST_BACKEND_F_SUSPEND);
 	env_create(e, "/dev/vhost-vdpa-0");
 	memcpy(&v, e->f.calls[fk_find(&e->f, 0, VHOST_SET_BACKEND_FEATURES)].buf, 8);
-	assert_int_equal(v, e->f.backend);
+	assert_int_equal(v, e->f.k.backend);
 	assert_int_equal(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1), 0);
 	env_mem(e, 1);
 	assert_int_equal(vh_dev_mem_commit(e->dev), 0);
@@ -370,11 +371,11 @@ static void test_vdpa_features_refused(void **state)
 	struct env *e = *state;
 
 	env_vdpa(e);
-	e->f.refuse = VIRTIO_CONFIG_S_FEATURES_OK;
+	e->f.k.refuse = VIRTIO_CONFIG_S_FEATURES_OK;
 	assert_int_equal(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1), -EIO);
 	assert_non_null(strstr(e->log.last, "refused status"));
 	/* SET_FEATURES itself failing: the kernel's error, logged with the request name. */
-	e->f.refuse = 0;
+	e->f.k.refuse = 0;
 	fk_fail(&e->f, VHOST_SET_FEATURES, EINVAL);
 	assert_int_equal(vh_dev_ack_features(e->dev, 1ull << VIRTIO_F_VERSION_1), -EINVAL);
 	assert_non_null(strstr(e->log.last, "VHOST_SET_FEATURES"));

@@ -96,9 +96,9 @@ static void expect(const struct fake *f, unsigned from, const struct msg *w, uns
 static void env_open(struct env *e, uint64_t backend, uint32_t groups, uint32_t ases)
 {
 	fk_init(&e->f);
-	e->f.backend = backend;
-	e->f.groups = groups;
-	e->f.ases = ases;
+	e->f.k.backend = backend;
+	e->f.k.groups = groups;
+	e->f.k.ases = ases;
 	env_create(e, "/dev/vhost-vdpa-0");
 	assert_int_equal(vh_dev_ack_features(e->dev, FEAT_IOMMU), 0);
 	env_mem(e, 1);
@@ -205,8 +205,8 @@ static void test_iommu_refusals(void **state)
 	unsigned before;
 
 	fk_init(&e->f);
-	e->f.backend = BE_ALL;
-	e->f.iova_last = 0x7fffffffull; /* a parent that maps 2 GiB */
+	e->f.k.backend = BE_ALL;
+	e->f.k.iova_last = 0x7fffffffull; /* a parent that maps 2 GiB */
 	env_create(e, "/dev/vhost-vdpa-0");
 	env_mem(e, 1);
 	assert_int_equal(vh_dev_mem_commit(e->dev), 0);

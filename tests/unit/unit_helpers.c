@@ -38,27 +38,6 @@ struct vh_log_sink vh_test_sink(struct vh_test_log *log)
 	return s;
 }
 
-ssize_t vh_test_sendmsg(int sock, const struct iovec *iov, unsigned iovcnt, const int *fds,
-			unsigned nfds)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
-	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt };
-	struct cmsghdr *c;
-
-	assert_true(nfds <= 64);
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL);
-}
-
 int vh_test_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -19,13 +19,8 @@ struct vh_log_sink vh_test_sink(struct vh_test_log *log);
 /* Number of open file descriptors of this process (for leak checks). */
 int vh_test_count_fds(void);
 
-struct iovec;
-/*
- * One sendmsg() of @iov (@iovcnt entries) with @nfds (at most 64) fds as SCM_RIGHTS, bypassing
- * vh_sock_send()'s checks so a test can send what a broken peer would. Returns sendmsg()'s result.
- */
-ssize_t vh_test_sendmsg(int sock, const struct iovec *iov, unsigned iovcnt, const int *fds,
-			unsigned nfds);
+/* vh_test_sendmsg(): shared with the fuzz harnesses (no cmocka there). */
+#include "../common/vh_sendmsg.h"
 
 /*
  * Daemons under test (vh-blk, vh-net, examples): the one copy of "spawn and wait for its socket".
