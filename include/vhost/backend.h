@@ -69,7 +69,8 @@ VH_API uint64_t vh_server_library_features(void);
  * vh_server_library_protocol_features() - protocol features offered by default
  * (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD,
  * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS (plus GET_VRING_BASE_INFLIGHT and
- * INBAND_NOTIFICATIONS when the config asks for them). A device removes bits with
+ * INBAND_NOTIFICATIONS when the config asks for them, DEVICE_STATE when the device has the
+ * state_save and state_load hooks). A device removes bits with
  * cfg.protocol_features_clear.
  *
  * Return: the protocol feature mask (a constant). Errors: none. Thread: any.
@@ -159,7 +160,30 @@ struct vh_device_ops {
 	 * thread.
 	 */
 	void (*reset)(void *inst, struct vh_conn *conn);
+
+	/*
+	 * Device state for migration (vhost-user.rst "Migrating back-end state"): with both
+	 * hooks set the library offers DEVICE_STATE and runs SET_DEVICE_STATE_FD /
+	 * CHECK_DEVICE_STATE; the pipe I/O is done by the library in the event loop, the device
+	 * only turns its state into bytes and back. Both run on the dispatch thread with every
+	 * ring of @conn stopped (GET_VRING_BASE'd or never kicked).
+	 *
+	 * state_save - direction SAVE: put the instance's state into a malloc()ed buffer
+	 * (*@buf, *@len <= VH_SERVER_MAX_DEVICE_STATE); the library free()s it once sent.
+	 * Return < 0 to fail the request (the front-end sees the error in the reply).
+	 */
+	int (*state_save)(void *inst, struct vh_conn *conn, void **buf, size_t *len);
+	/*
+	 * state_load - direction LOAD: the front-end sent the whole state (@len bytes, at most
+	 * VH_SERVER_MAX_DEVICE_STATE) and closed its end. Check it (it is untrusted: version,
+	 * lengths, values) and apply it; return -EINVAL for a state that does not fit this device
+	 * (CHECK_DEVICE_STATE then reports the failure) and leave the device as it was.
+	 */
+	int (*state_load)(void *inst, struct vh_conn *conn, const void *buf, size_t len);
 };
+
+/* Largest device state a back-end accepts (LOAD) or sends (SAVE). */
+#define VH_SERVER_MAX_DEVICE_STATE (16u << 20)
 
 /** struct vh_server_config - copied at vh_server_create() (strings too). */
 struct vh_server_config {
@@ -463,6 +487,15 @@ VH_API unsigned vh_queue_index(const struct vh_queue *q);
  * Return: the number of descriptors. Errors: none. Thread: the queue's context.
  */
 VH_API unsigned vh_queue_size(const struct vh_queue *q);
+
+/**
+ * vh_queue_base() - where a stopped ring stands: the base GET_VRING_BASE returned, or the one
+ * SET_VRING_BASE set for the next start (split: the next avail index; packed: the index with
+ * the wrap counter in bit 15). For a started ring, the base it started from.
+ * @q: the queue.
+ * Return: the base. Errors: none. Thread: the dispatch thread (e.g. in state_save/state_load).
+ */
+VH_API uint32_t vh_queue_base(const struct vh_queue *q);
 
 /**
  * vh_queue_conn() - the connection of the queue.

@@ -150,6 +150,22 @@ struct vh_postcopy {
 	bool resume_pending; /* rings paused by that table restart at the ack */
 };
 
+/*
+ * DEVICE_STATE transfer (state.c): the channel fd is non-blocking and watched by the server's
+ * epoll set (vh_server_watch()); the dispatch thread moves the bytes as the pipe allows.
+ */
+struct vh_state_xfer {
+	bool active; /* a transfer runs: fd, buf valid */
+	bool begun;  /* SET_DEVICE_STATE_FD accepted since the connection opened */
+	bool load;
+	int fd;
+	uint8_t *buf;
+	size_t len; /* SAVE: bytes to send; LOAD: bytes received */
+	size_t off; /* SAVE: bytes sent */
+	size_t cap; /* LOAD: allocated */
+	int result; /* of the last transfer: 0 or -errno (CHECK_DEVICE_STATE) */
+};
+
 struct vh_conn {
 	struct vh_server *s;
 	struct vh_conn *next;
@@ -178,6 +194,7 @@ struct vh_conn {
 	 */
 	struct vh_mutex backend_lock;
 	struct vh_inflight infl;
+	struct vh_state_xfer dstate;
 	unsigned num_queues;
 	struct vh_msg *rx;	   /* receive buffer (may hold a partial message) */
 	struct vh_msg_rx rx_state; /* how much of *rx has arrived */
@@ -308,6 +325,10 @@ int vh_postcopy_add_region(struct vh_conn *c, const struct vh_msg *m, struct vh_
 /* True (message consumed) when @m is the front-end's ack of a postcopy table reply. */
 bool vh_postcopy_take_ack(struct vh_conn *c, struct vh_msg *m);
 void vh_postcopy_drop(struct vh_conn *c);
+/* state.c */
+int vh_state_set_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+int vh_state_check(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
+void vh_state_drop(struct vh_conn *c);
 
 /* poll.c */
 int vh_poll_start(struct vh_server *s);

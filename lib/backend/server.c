@@ -383,6 +383,7 @@ void vh_conn_close(struct vh_conn *c)
 	vh_conn_drop_replies(c);
 	vh_inflight_drop(c);
 	vh_postcopy_drop(c);
+	vh_state_drop(c);
 	vh_dirty_log_unmap(&c->dlog);
 	vh_memmap_destroy(&c->mem);
 	vh_iotlb_destroy(&c->iotlb);

@@ -881,6 +881,11 @@ int vh_queue_wake(struct vh_queue *q)
 	return 0;
 }
 
+uint32_t vh_queue_base(const struct vh_queue *q)
+{
+	return q->base;
+}
+
 unsigned vh_queue_index(const struct vh_queue *q)
 {
 	return q->index;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <vhost/common.h>
 
@@ -182,5 +183,11 @@ static inline void vh_cond_broadcast(struct vh_cond *cv)
  */
 void vh_logf(const struct vh_log_sink *sink, enum vh_log_level level, const char *name,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * vh_write_nosigpipe - write(2) that reports a reader-less pipe as -1/EPIPE only: the SIGPIPE
+ * it raises is blocked and taken back, so a peer closing its end cannot kill the process.
+ */
+ssize_t vh_write_nosigpipe(int fd, const void *buf, size_t len);
 
 #endif
