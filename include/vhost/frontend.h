@@ -387,6 +387,46 @@ VH_API int vh_dev_inflight_save(const struct vh_dev *dev, void *buf, size_t len)
  */
 VH_API int vh_dev_inflight_load(struct vh_dev *dev, const void *buf, size_t len);
 
+/*
+ * Back-end device state for migration (vhost-user DEVICE_STATE, vhost-user.rst "Migrating
+ * back-end state"): with the device stopped (vh_dev_stop() on the source; before vh_dev_start()
+ * on the destination) the backend's internal state is saved into, or loaded from, any fd the
+ * caller has (a file, a socket to the destination host, a pipe). The bytes are the backend's
+ * own format; the frontend moves them and asks the backend whether they were processed
+ * (CHECK_DEVICE_STATE). Ring bases, memory and inflight are transferred as before.
+ */
+
+/**
+ * vh_dev_state_save() - read the stopped backend's state to its end and write it to @fd
+ * (SET_DEVICE_STATE_FD direction SAVE, then CHECK_DEVICE_STATE).
+ * @dev: the device (stopped). @fd: where the bytes go (written from its current position).
+ * Return: 0; -EINVAL bad @fd; -EBUSY started; -EOPNOTSUPP DEVICE_STATE not negotiated (not
+ * vhost-user, or the backend does not offer it); -EIO the backend refused or failed the
+ * transfer; -ETIMEDOUT the backend stalled longer than the device timeout; -EPROTO /
+ * -ECONNRESET (device broken); -errno writing @fd.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_state_save(struct vh_dev *dev, int fd);
+
+/**
+ * vh_dev_state_load() - send the state read from @fd (to its EOF) to the backend
+ * (SET_DEVICE_STATE_FD direction LOAD, then CHECK_DEVICE_STATE), before vh_dev_start().
+ * @dev: the device (not started). @fd: the saved bytes (read from its current position).
+ * Return: 0; -EIO the backend refused the state (wrong device, bad version, garbage); else as
+ * vh_dev_state_save(). Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_state_load(struct vh_dev *dev, int fd);
+
+/**
+ * vh_dev_state_transfer() - vh_dev_state_save() of @src into a memfd, then
+ * vh_dev_state_load() of it into @dst (both devices in this process: a backend upgrade or a
+ * local migration).
+ * @src: stopped source device. @dst: destination device, not started.
+ * Return: 0; -EINVAL NULL or the same device; -errno from memfd_create or either side.
+ * Thread: the thread that owns both devices.
+ */
+VH_API int vh_dev_state_transfer(struct vh_dev *src, struct vh_dev *dst);
+
 /**
  * vh_dev_set_busyloop_timeout() - VHOST_SET_VRING_BUSYLOOP_TIMEOUT (vhost-kernel).
  * @dev: the device. @index: ring index. @usec: timeout in microseconds (0: off).

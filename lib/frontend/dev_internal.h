@@ -25,7 +25,8 @@
 	 (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |                                              \
 	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS) | \
 	 (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) |                                      \
-	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT))
+	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) |                                   \
+	 (1ull << VH_USER_PROTOCOL_F_DEVICE_STATE))
 
 /*
  * Implemented but negotiated only when cfg->protocol_features asks: in-band notifications put

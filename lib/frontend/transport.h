@@ -70,6 +70,14 @@ struct vh_transport_ops {
 	int (*set_inflight)(struct vh_dev *dev);
 	/* In-band kick (vhost-user VRING_KICK); -EOPNOTSUPP: kick through the eventfd. */
 	int (*vring_kick)(struct vh_dev *dev, unsigned index);
+	/*
+	 * DEVICE_STATE (vhost-user SET_DEVICE_STATE_FD): hand @fd (our pipe end, not consumed)
+	 * to the backend for a transfer in @direction; *@backend_fd gets the backend's own
+	 * channel fd when it sent one (the caller then uses it instead), else -1.
+	 */
+	int (*set_device_state_fd)(struct vh_dev *dev, uint32_t direction, int fd, int *backend_fd);
+	/* CHECK_DEVICE_STATE: 0 when the backend processed the transfer, -EIO when it failed. */
+	int (*check_device_state)(struct vh_dev *dev);
 	/* Backend-initiated messages: the fd to watch, and non-blocking handling. */
 	int (*event_fd)(const struct vh_dev *dev);
 	int (*dispatch)(struct vh_dev *dev);

@@ -703,6 +703,8 @@ const struct vh_transport_ops vh_transport_user = {
 	.get_inflight = vu_get_inflight,
 	.set_inflight = vu_set_inflight,
 	.vring_kick = vu_vring_kick,
+	.set_device_state_fd = vh_user_set_device_state_fd,
+	.check_device_state = vh_user_check_device_state,
 	.event_fd = vu_event_fd,
 	.dispatch = vu_dispatch,
 };

@@ -15,6 +15,10 @@ struct vh_dev;
  */
 int vh_user_exchange(struct vh_dev *dev, struct vh_msg *m, struct vh_msg *reply);
 
+/* DEVICE_STATE requests (user_state.c). */
+int vh_user_set_device_state_fd(struct vh_dev *dev, uint32_t direction, int fd, int *backend_fd);
+int vh_user_check_device_state(struct vh_dev *dev);
+
 /* Backend channel (user_chan.c). */
 int vh_user_chan_open(struct vh_dev *dev);
 int vh_user_dispatch(struct vh_dev *dev);
