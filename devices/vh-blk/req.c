@@ -355,6 +355,7 @@ static int vhblk_queue_start(void *inst, struct vh_queue *q)
 	if (err)
 		goto fail;
 	vh_queue_set_opaque(q, vq);
+	vhblk_state_queue_start(d, q);
 	vhblk_log(d, VH_LOG_DEBUG, "vq %u: started, size %u", vh_queue_index(q), n);
 	return 0;
 fail:
@@ -393,4 +394,6 @@ const struct vh_device_ops vhblk_ops = {
 	.queue_start = vhblk_queue_start,
 	.queue_kick = vhblk_queue_kick,
 	.queue_stop = vhblk_queue_stop,
+	.state_save = vhblk_state_save,
+	.state_load = vhblk_state_load,
 };

@@ -145,6 +145,9 @@ struct vhblk {
 	struct virtio_blk_config config; /* little endian, as the driver reads it */
 	struct vhblk_pool pool;
 	uint8_t *zeroes; /* VHBLK_SIZE_MAX zero bytes for write zeroes without fallocate */
+	/* Migrated state (state.c): ring positions to compare at each ring's next start. */
+	uint32_t state_base[VH_SERVER_MAX_QUEUES];
+	uint64_t state_check; /* bit i: queue i not started since the state was loaded */
 };
 
 /* main.c (fuzz/ provides its own) */
@@ -167,6 +170,11 @@ int vhblk_zero_or_discard(struct vhblk *d, uint64_t off, uint64_t len, bool disc
 extern const struct vh_device_ops vhblk_ops;
 void vhblk_complete(struct vhblk_req *r, uint8_t status, uint32_t written);
 void vhblk_complete_io(struct vhblk_req *r);
+
+/* state.c: DEVICE_STATE (migration between vh-blk processes) */
+int vhblk_state_save(void *inst, struct vh_conn *conn, void **buf, size_t *len);
+int vhblk_state_load(void *inst, struct vh_conn *conn, const void *buf, size_t len);
+void vhblk_state_queue_start(struct vhblk *d, struct vh_queue *q);
 
 /* aio.c */
 int vhblk_aio_queue_init(struct vhblk_queue *vq);

@@ -81,6 +81,7 @@ test_probe()
 	has '^  mtu +9000$'
 	has '^  link_up +1$'
 	! grep -Eq 'BLK|bit [0-9]|capacity' "$VH_TMP/out" || vh_fail "net probe shows blk names"
+	! grep -q 'DEVICE_STATE' "$VH_TMP/out" || vh_fail "vh-net has no state hooks but offers DEVICE_STATE"
 	grep -qi 'error' "$VH_TMP/vhnet.log" && vh_fail "vh-net logged an error for the probe"
 
 	# GET_QUEUE_NUM: 2 pairs and the control queue (VIRTIO_NET_F_CTRL_VQ, ring 4).
@@ -98,12 +99,15 @@ test_probe()
 	has '^device: blk \(virtio id 2, guessed'
 	has '^   5 VIRTIO_BLK_F_RO$'
 	has '^   9 VIRTIO_BLK_F_FLUSH$'
+	# vh-blk has the state_save/state_load hooks: DEVICE_STATE (migration) is offered.
+	has '^  19 VHOST_USER_PROTOCOL_F_DEVICE_STATE$'
 	has '^  capacity_bytes +67108864$'
 	! grep -q 'NET' "$VH_TMP/out" || vh_fail "blk probe shows net names"
 	run 20 probe --json "$BSOCK" || vh_fail "probe --json on vh-blk failed"
 	jcheck 'd["device"] == "blk"' '"VIRTIO_BLK_F_RO" in d["features_names"]' \
 		'd["config"]["capacity_bytes"] == 64 << 20' 'd["config"]["blk_size"] == 512' \
-		'd["config_bytes"] == 60'
+		'd["config_bytes"] == 60' \
+		'"VHOST_USER_PROTOCOL_F_DEVICE_STATE" in d["protocol_features_names"]'
 
 	# --type forces a type: fs has no names for net's bits and no decoder for its config.
 	run 20 probe --type fs "$NSOCK" || vh_fail "probe --type fs failed"

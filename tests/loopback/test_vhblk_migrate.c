@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Live migration of a busy vh-blk between back-end processes through our front-end (vh_dev +
+ * DEVICE_STATE): four switches, each to a freshly spawned vh-blk on the same image. At each
+ * switch one batch of writes was just kicked (in flight in the source: its queue_stop drains
+ * them) and a second batch sits in the avail ring unkicked (--poll-us 0: the source never saw
+ * it; the destination must take it from the ring base). The source is stopped, its state moved
+ * into the destination (vh_dev_state_transfer) before the destination's rings start, the source
+ * daemon is terminated. Every request completes exactly once with status OK (0 lost, 0
+ * duplicated), the image holds every block's last pattern, and reads through the last
+ * back-end return it. A destination serving another disk, a truncated state and garbage are
+ * refused by vh-blk (CHECK_DEVICE_STATE fails, vh_dev_state_load() -EIO).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include <vhost/frontend.h>
+#include <vhost/proto.h>
+#include <vhost/vq.h>
+
+#include "unit_helpers.h"
+
+#define MEM_SIZE   (2u << 20)
+#define RING_GPA   0x10000ull
+#define HDR_GPA	   0x20000ull /* request i: header at + i * 16 */
+#define STATUS_GPA 0x30000ull /* request i: status byte at + i */
+#define DATA_GPA   0x40000ull /* request i: 4 KiB at + i * 4096 */
+#define NUM	   256u
+#define BLOCK	   4096u
+#define IMG_SIZE   (1u << 20)
+#define NBLOCKS	   (IMG_SIZE / BLOCK)
+#define KICKED	   32u /* per switch: kicked, in flight at the switch */
+#define PARKED	   16u /* per switch: published, never kicked on the source */
+#define PER_ROUND  (KICKED + PARKED)
+#define ROUNDS	   4u
+#define SERIAL	   "vh-blk-migrate"
+
+struct req {
+	unsigned slot;
+	unsigned block;
+	unsigned done; /* completions seen: must end at exactly 1 */
+	uint8_t fill;
+};
+
+struct t {
+	char dir[64], img[96], sock[ROUNDS + 2][96];
+	pid_t pid[ROUNDS + 2];
+	int memfd;
+	uint8_t *mem;
+	struct vh_vq_driver *drv;
+	struct vh_dev *dev; /* the front-end of the current back-end */
+	unsigned cur;	    /* index of the current back-end */
+	uint64_t features;
+	struct req reqs[ROUNDS * PER_ROUND];
+	uint8_t last[NBLOCKS]; /* fill byte last written to each block, 0: original */
+};
+
+static struct t T;
+
+static void spawn(struct t *t, unsigned i, const char *backing)
+{
+	char bin[256], path[sizeof(t->sock[0])];
+	const char *argv[] = { bin,	   "--socket-path", t->sock[i],	 "--blk-file", backing,
+			       "--serial", SERIAL,	    "--poll-us", "0",	       NULL };
+
+	vh_test_build_path(bin, sizeof(bin), "devices/vh-blk/vh-blk");
+	snprintf(path, sizeof(path), "%.60s/sock%u", t->dir, i);
+	memcpy(t->sock[i], path, sizeof(path));
+	t->pid[i] = vh_test_spawn_daemon(argv, t->sock[i]);
+}
+
+/* A front-end on back-end @i, memory and ring set up from @base; started unless @start false. */
+static struct vh_dev *connect_dev(struct t *t, unsigned i, uint32_t base, bool start)
+{
+	char url[128];
+	struct vh_dev_config dc = {
+		.path = url,
+		.features = ~0ull & ~(1ull << VIRTIO_F_RING_PACKED) &
+			    ~(1ull << VIRTIO_F_ACCESS_PLATFORM) &
+			    ~(1ull << VIRTIO_RING_F_EVENT_IDX),
+		.num_queues = 1,
+		.timeout_ms = 3000,
+		.name = "vhblk-migrate",
+	};
+	struct vh_dev_mem_region r = {
+		.gpa = 0, .size = MEM_SIZE, .host = t->mem, .fd = t->memfd, .page_size = 4096
+	};
+	struct vh_dev_vring vr = {
+		.index = 0, .num = NUM, .base = base, .kick_fd = -1, .call_fd = -1
+	};
+	struct vh_vq_ring_addrs ra;
+	struct vh_dev *dev;
+
+	snprintf(url, sizeof(url), "unix:%s", t->sock[i]);
+	assert_int_equal(vh_dev_create(&dc, &dev), 0);
+	assert_true(vh_dev_protocol_features(dev) & (1ull << VH_USER_PROTOCOL_F_DEVICE_STATE));
+	if (!t->features)
+		t->features = vh_dev_features(dev);
+	assert_int_equal(vh_dev_ack_features(dev, t->features), 0);
+	assert_int_equal(vh_dev_mem_begin(dev), 0);
+	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
+	assert_int_equal(vh_dev_mem_commit(dev), 0);
+	vh_vq_driver_ring_addrs(t->drv, &ra);
+	vr.desc_gpa = ra.desc_gpa;
+	vr.avail_gpa = ra.driver_gpa;
+	vr.used_gpa = ra.device_gpa;
+	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
+	if (start)
+		assert_int_equal(vh_dev_start(dev), 0);
+	return dev;
+}
+
+static void add_write(struct t *t, struct req *rq)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_OUT,
+				       .sector = (uint64_t)rq->block * (BLOCK / 512) };
+	struct vh_vq_buf b[3] = {
+		{ HDR_GPA + rq->slot * 16, 16 },
+		{ DATA_GPA + rq->slot * BLOCK, BLOCK },
+		{ STATUS_GPA + rq->slot, 1 },
+	};
+	struct vh_vq_driver_req dr = { .bufs = b, .out_num = 2, .in_num = 1, .token = rq };
+
+	memcpy(t->mem + HDR_GPA + rq->slot * 16, &h, sizeof(h));
+	memset(t->mem + DATA_GPA + rq->slot * BLOCK, rq->fill, BLOCK);
+	t->mem[STATUS_GPA + rq->slot] = 0xee;
+	assert_int_equal(vh_vq_driver_add(t->drv, &dr), 0);
+}
+
+static void kick(struct t *t)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(vh_dev_vring_kick_fd(t->dev, 0), &one, 8), 8);
+}
+
+/* Reap until @want more completions arrived; each request completes exactly once, OK. */
+static void reap(struct t *t, unsigned want)
+{
+	struct pollfd p = { .fd = vh_dev_vring_call_fd(t->dev, 0), .events = POLLIN };
+	unsigned got = 0;
+	uint32_t len;
+	void *tok;
+	uint64_t v;
+
+	for (int waited = 0; got < want && waited < 5000;) {
+		if (vh_vq_driver_get_used(t->drv, &tok, &len) == 1) {
+			struct req *rq = tok;
+
+			rq->done++;
+			assert_int_equal(rq->done, 1); /* 0 duplicated */
+			assert_int_equal(len, 1);
+			assert_int_equal(t->mem[STATUS_GPA + rq->slot], VIRTIO_BLK_S_OK);
+			t->last[rq->block] = rq->fill;
+			got++;
+			continue;
+		}
+		if (poll(&p, 1, 10) == 1)
+			assert_int_equal(read(p.fd, &v, 8), 8);
+		else
+			waited += 10;
+	}
+	assert_int_equal(got, want); /* 0 lost */
+}
+
+/* Stop the current back-end with requests in flight, move it to back-end @next. */
+static unsigned switch_backend(struct t *t, unsigned next)
+{
+	struct vh_dev *dst;
+	uint32_t base = 0;
+
+	assert_int_equal(vh_dev_stop(t->dev, &base, 1), 0);
+	spawn(t, next, t->img);
+	dst = connect_dev(t, next, base, false);
+	assert_int_equal(vh_dev_state_transfer(t->dev, dst), 0);
+	assert_int_equal(vh_dev_start(dst), 0);
+	vh_dev_destroy(&t->dev);
+	vh_test_stop_daemon(t->pid[t->cur], t->sock[t->cur]);
+	t->pid[t->cur] = 0;
+	t->dev = dst;
+	t->cur = next;
+	return base;
+}
+
+static void make_image(struct t *t)
+{
+	int fd = open(t->img, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMG_SIZE), 0);
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	struct t *t = &T;
+	struct vh_vq_driver_config vc = {
+		.num = NUM, .gpa = 0, .size = MEM_SIZE, .ring_gpa = RING_GPA, .name = "migrate"
+	};
+
+	(void)state;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->dir, sizeof(t->dir), "/tmp/vh-blk-mig-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->img, sizeof(t->img), "%.60s/img", t->dir);
+	make_image(t);
+	t->mem = vh_test_guest_ram(MEM_SIZE, &t->memfd);
+	vc.host = t->mem;
+	assert_int_equal(vh_vq_driver_create(&vc, &t->drv), 0);
+	spawn(t, 0, t->img);
+	t->dev = connect_dev(t, 0, 0, true);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = &T;
+
+	(void)state;
+	vh_dev_destroy(&t->dev);
+	vh_vq_driver_destroy(&t->drv);
+	for (unsigned i = 0; i < ROUNDS + 2; i++)
+		if (t->pid[i] > 0)
+			vh_test_stop_daemon(t->pid[i], t->sock[i]);
+	munmap(t->mem, MEM_SIZE);
+	close(t->memfd);
+	unlink(t->img);
+	rmdir(t->dir);
+	return 0;
+}
+
+static void verify_image(struct t *t)
+{
+	uint8_t *img = malloc(IMG_SIZE);
+	int fd = open(t->img, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, img, IMG_SIZE, 0), IMG_SIZE);
+	close(fd);
+	for (unsigned b = 0; b < NBLOCKS; b++)
+		for (unsigned i = 0; i < BLOCK; i++)
+			if (img[b * BLOCK + i] != t->last[b])
+				fail_msg("block %u byte %u: %u, want %u", b, i, img[b * BLOCK + i],
+					 t->last[b]);
+	free(img);
+}
+
+/* Read every written block through the current back-end. */
+static void verify_reads(struct t *t)
+{
+	struct req rd = { .slot = 0 };
+
+	for (unsigned b = 0; b < NBLOCKS; b++) {
+		struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN,
+					       .sector = (uint64_t)b * (BLOCK / 512) };
+		struct vh_vq_buf bufs[3] = { { HDR_GPA, 16 },
+					     { DATA_GPA, BLOCK },
+					     { STATUS_GPA, 1 } };
+		struct vh_vq_driver_req dr = {
+			.bufs = bufs, .out_num = 1, .in_num = 2, .token = &rd
+		};
+		uint8_t want[BLOCK];
+
+		if (!t->last[b])
+			continue;
+		memcpy(t->mem + HDR_GPA, &h, sizeof(h));
+		memset(t->mem + DATA_GPA, 0x55, BLOCK);
+		assert_int_equal(vh_test_vq_xfer(t->dev, 0, t->drv, &dr, 3000), BLOCK + 1);
+		assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
+		memset(want, t->last[b], BLOCK);
+		assert_memory_equal(t->mem + DATA_GPA, want, BLOCK);
+	}
+}
+
+static void test_migrate_busy(void **state)
+{
+	struct t *t = &T;
+	unsigned by_dst = 0;
+
+	(void)state;
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		uint32_t base;
+
+		/* Kicked: the source is working on these when the stop comes. */
+		for (unsigned i = 0; i < PER_ROUND; i++) {
+			struct req *rq = &t->reqs[r * PER_ROUND + i];
+
+			/* Rounds overwrite half of the previous round's blocks. */
+			*rq = (struct req){ .slot = i,
+					    .block = (r * PER_ROUND / 2 + i) % NBLOCKS,
+					    .fill = (uint8_t)(1 + r * PER_ROUND + i) };
+			add_write(t, rq);
+			if (i == KICKED - 1) {
+				vh_vq_driver_publish(t->drv);
+				kick(t);
+				/* A completion: the source's pop loop for this kick is over. */
+				reap(t, 1);
+			}
+		}
+		/* Parked: published after the kick, never kicked on the source. */
+		vh_vq_driver_publish(t->drv);
+		base = switch_backend(t, r + 1);
+		assert_true(base >= r * PER_ROUND + KICKED);
+		assert_true(base <= r * PER_ROUND + PER_ROUND);
+		by_dst += r * PER_ROUND + PER_ROUND - base;
+		reap(t, PER_ROUND - 1);
+	}
+	for (unsigned i = 0; i < ROUNDS * PER_ROUND; i++)
+		assert_int_equal(t->reqs[i].done, 1);
+	{
+		uint32_t len;
+		void *tok;
+
+		assert_int_equal(vh_vq_driver_get_used(t->drv, &tok, &len), 0); /* nothing extra */
+	}
+	/* The destinations did the work the sources never fetched. */
+	print_message("%u of %u requests completed by a destination back-end\n", by_dst,
+		      ROUNDS * PER_ROUND);
+	assert_int_equal(by_dst, ROUNDS * PARKED);
+	verify_image(t);
+	verify_reads(t);
+}
+
+/* A state that does not fit: another disk, truncated, garbage. Refused, the link carries on. */
+static void test_state_refused(void **state)
+{
+	struct t *t = &T;
+	struct vh_dev *other;
+	char buf[4096];
+	uint32_t base = 0;
+	int fd, part;
+	ssize_t len;
+
+	(void)state;
+	assert_int_equal(vh_dev_stop(t->dev, &base, 1), 0);
+	fd = memfd_create("state", MFD_CLOEXEC);
+	assert_int_equal(vh_dev_state_save(t->dev, fd), 0);
+	len = pread(fd, buf, sizeof(buf), 0);
+	assert_true(len > 72);
+
+	spawn(t, ROUNDS + 1, "memory:2M"); /* another disk */
+	other = connect_dev(t, ROUNDS + 1, base, false);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vh_dev_state_load(other, fd), -EIO);
+	/* Truncated: the first half of a good state. */
+	part = memfd_create("part", MFD_CLOEXEC);
+	assert_int_equal(write(part, buf, (size_t)len / 2), len / 2);
+	assert_int_equal(lseek(part, 0, SEEK_SET), 0);
+	assert_int_equal(vh_dev_state_load(t->dev, part), -EIO);
+	/* Garbage of the right length. */
+	memset(buf + 8, 0xa5, (size_t)len - 8);
+	assert_int_equal(pwrite(part, buf, (size_t)len, 0), len);
+	assert_int_equal(lseek(part, 0, SEEK_SET), 0);
+	assert_int_equal(vh_dev_state_load(t->dev, part), -EIO);
+	/* The good state still loads into the device it came from, which then serves. */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vh_dev_state_load(t->dev, fd), 0);
+	assert_int_equal(vh_dev_start(t->dev), 0);
+	verify_reads(t);
+	close(part);
+	close(fd);
+	vh_dev_destroy(&other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrate_busy),
+		cmocka_unit_test(test_state_refused),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
