@@ -70,6 +70,9 @@ struct fake {
 	int open_err;		      /* the device path fails to open with this errno */
 	unsigned nwrites, fail_write; /* the write numbered fail_write (1-based) fails */
 	int fail_write_err;
+	/* A model of the kernel's side of the writes (errno to fail one, 0 to take it), or NULL. */
+	int (*on_write)(struct fake *f, const void *buf, size_t len);
+	void *model;
 	/* messages the device fd returns, then EAGAIN */
 	uint8_t rd[4][80];
 	size_t rdlen[4];
@@ -158,6 +161,12 @@ static inline ssize_t fk_write(void *ctx, int fd, const void *buf, size_t len)
 	fk_record(ctx, FK_WRITE, fd, 0, buf, len);
 	if (++f->nwrites == f->fail_write)
 		return -f->fail_write_err;
+	if (f->on_write) {
+		int err = f->on_write(f, buf, len);
+
+		if (err)
+			return -err;
+	}
 	return (ssize_t)len;
 }
 

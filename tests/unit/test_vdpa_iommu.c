@@ -534,6 +534,209 @@ static void test_iommu_reopen(void **state)
 	env_destroy(e);
 }
 
+/* ---- the library's maps and the kernel's never differ -------------------------------------- */
+
+struct kmap {
+	uint32_t asid;
+	uint64_t iova, last, uva;
+	uint8_t perm;
+};
+
+/* vhost_vdpa's IOTLB as the kernel keeps it, one per asid (drivers/vhost/vdpa.c semantics). */
+struct kmodel {
+	struct kmap m[256];
+	unsigned n;
+	bool in_batch;
+	uint32_t batch_asid;
+	unsigned eexist, bad_batch; /* what a correct library never causes */
+	uint32_t rng;
+	bool fail_updates; /* inject ENOMEM into some updates */
+	bool injected;	   /* ... and one was injected in this call */
+};
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static bool kmap_overlaps(const struct kmap *a, uint32_t asid, uint64_t iova, uint64_t last)
+{
+	return a->asid == asid && a->iova <= last && iova <= a->last;
+}
+
+static int kmodel_write(struct fake *f, const void *buf, size_t len)
+{
+	struct kmodel *k = f->model;
+	struct vhost_msg_v2 m;
+	uint64_t last;
+	unsigned j = 0;
+
+	assert_int_equal(len, sizeof(m));
+	memcpy(&m, buf, sizeof(m));
+	assert_int_equal(m.type, VHOST_IOTLB_MSG_V2);
+	last = m.iotlb.iova + m.iotlb.size - 1;
+	switch (m.iotlb.type) {
+	case VHOST_IOTLB_BATCH_BEGIN:
+		k->in_batch = true;
+		k->batch_asid = m.asid;
+		return 0;
+	case VHOST_IOTLB_BATCH_END:
+		k->bad_batch += !k->in_batch || k->batch_asid != m.asid;
+		k->in_batch = false;
+		return 0;
+	case VHOST_IOTLB_UPDATE:
+		k->bad_batch += k->in_batch && k->batch_asid != m.asid;
+		if (k->fail_updates && rnd(&k->rng) % 5 == 0) {
+			k->injected = true;
+			return ENOMEM;
+		}
+		for (unsigned i = 0; i < k->n; i++)
+			if (kmap_overlaps(&k->m[i], m.asid, m.iotlb.iova, last)) {
+				k->eexist++;
+				return EEXIST;
+			}
+		assert_true(k->n < VH_ARRAY_SIZE(k->m));
+		k->m[k->n++] =
+		    (struct kmap){ m.asid, m.iotlb.iova, last, m.iotlb.uaddr, m.iotlb.perm };
+		return 0;
+	case VHOST_IOTLB_INVALIDATE:
+		/* Every map the range touches goes, whole. */
+		for (unsigned i = 0; i < k->n; i++)
+			if (!kmap_overlaps(&k->m[i], m.asid, m.iotlb.iova, last))
+				k->m[j++] = k->m[i];
+		k->n = j;
+		return 0;
+	default:
+		fail();
+	}
+	return 0;
+}
+
+/* The reference: what the caller was told is mapped. */
+struct ref {
+	struct kmap m[256];
+	unsigned n;
+};
+
+static bool ref_has(const struct ref *r, const struct kmap *x)
+{
+	/* Field by field: the padding of the structs is not compared. */
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->m[i].asid == x->asid && r->m[i].iova == x->iova && r->m[i].last == x->last &&
+		    r->m[i].uva == x->uva && r->m[i].perm == x->perm)
+			return true;
+	return false;
+}
+
+static void expect_same(const struct kmodel *k, const struct ref *r)
+{
+	struct ref kr = { .n = k->n };
+
+	memcpy(kr.m, k->m, sizeof(k->m));
+	assert_int_equal(k->n, r->n);
+	for (unsigned i = 0; i < r->n; i++)
+		assert_true(ref_has(&kr, &r->m[i]));
+	assert_int_equal(k->eexist, 0);
+	assert_int_equal(k->bad_batch, 0);
+}
+
+/* 1-3 random maps: apply to the reference when the library says they were made. */
+static void random_map(struct env *e, struct kmodel *k, struct ref *r)
+{
+	struct vh_vdpa_map mp[3];
+	struct kmap km[3];
+	unsigned n = 1 + rnd(&k->rng) % 3;
+	bool valid = true;
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pages = 1 + rnd(&k->rng) % 4, off = (rnd(&k->rng) % 128) * 4096;
+
+		mp[i] = (struct vh_vdpa_map){ .asid = rnd(&k->rng) % 2,
+					      .iova = (rnd(&k->rng) % 64) * 4096,
+					      .size = pages * 4096,
+					      .host = e->ram + off,
+					      .perm = (int)(rnd(&k->rng) % 4) };
+		km[i] = (struct kmap){ mp[i].asid, mp[i].iova, mp[i].iova + mp[i].size - 1,
+				       (uintptr_t)mp[i].host, (uint8_t)mp[i].perm };
+		valid = valid && mp[i].perm;
+		for (unsigned j = 0; j < r->n; j++)
+			valid =
+			    valid && !kmap_overlaps(&r->m[j], km[i].asid, km[i].iova, km[i].last);
+		for (unsigned j = 0; j < i; j++)
+			valid = valid && !kmap_overlaps(&km[j], km[i].asid, km[i].iova, km[i].last);
+	}
+	k->injected = false;
+	rc = vh_vdpa_map(e->dev, mp, n);
+	assert_int_equal(rc == 0, valid && !k->injected);
+	if (rc == 0)
+		for (unsigned i = 0; i < n; i++)
+			r->m[r->n++] = km[i];
+}
+
+static void random_unmap(struct env *e, struct kmodel *k, struct ref *r)
+{
+	uint32_t asid = rnd(&k->rng) % 2;
+	uint64_t iova = (rnd(&k->rng) % 64) * 4096,
+		 last = iova + (1 + rnd(&k->rng) % 16) * 4096 - 1;
+	bool cut = false;
+	unsigned j = 0;
+	int rc;
+
+	for (unsigned i = 0; i < r->n; i++)
+		cut = cut || (kmap_overlaps(&r->m[i], asid, iova, last) &&
+			      (r->m[i].iova < iova || r->m[i].last > last));
+	rc = vh_vdpa_unmap(e->dev, asid, iova, last - iova + 1);
+	assert_int_equal(rc, cut ? -EINVAL : 0);
+	if (cut)
+		return;
+	for (unsigned i = 0; i < r->n; i++)
+		if (!kmap_overlaps(&r->m[i], asid, iova, last))
+			r->m[j++] = r->m[i];
+	r->n = j;
+}
+
+/*
+ * Seeded random maps, unmaps and stop/start cycles (each a reset and a replay), with the kernel
+ * refusing some updates: after every step the kernel's IOTLB is exactly what the caller was told,
+ * no update ever overlaps (EEXIST) and no batch mixes address spaces.
+ */
+static void test_iommu_model(void **state)
+{
+	struct env *e = *state;
+	static struct kmodel k;
+	static struct ref r;
+
+	env_iommu(e, BE_ALL, 2, 2);
+	memset(&k, 0, sizeof(k));
+	memset(&r, 0, sizeof(r));
+	k.rng = 0x9e3779b9;
+	e->f.model = &k;
+	e->f.on_write = kmodel_write;
+	ring_at(e, 0, 1ull << 32);
+	for (unsigned step = 0; step < 3000; step++) {
+		unsigned op = rnd(&k.rng) % 16;
+
+		k.fail_updates = step % 3 == 0;
+		if (op < 9) {
+			random_map(e, &k, &r);
+		} else if (op < 15) {
+			random_unmap(e, &k, &r);
+		} else {
+			k.fail_updates = false; /* a replay the kernel refuses breaks the device */
+			assert_int_equal(vh_dev_start(e->dev), 0);
+			assert_int_equal(vh_dev_stop(e->dev, NULL, 0), 0);
+		}
+		expect_same(&k, &r);
+		e->f.ncalls = 0; /* the call log is not needed here */
+	}
+	assert_true(r.n > 0);
+	env_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_asid_refused_by_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_asid_without_iommu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iommu_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommu_model, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
