@@ -355,7 +355,17 @@ static void test_state_refused(void **state)
 	fd = memfd_create("state", MFD_CLOEXEC);
 	assert_int_equal(vh_dev_state_save(t->dev, fd), 0);
 	len = pread(fd, buf, sizeof(buf), 0);
+	/* Layout (devices/vh-blk/state.c): "VHBS", version 1, 72-byte header, total length,
+	 * the config space's length, ..., one {base, inflight} per queue at the end. */
 	assert_true(len > 72);
+	assert_memory_equal(buf, "VHBS", 4);
+	assert_int_equal(*(uint16_t *)(buf + 4), 1);
+	assert_int_equal(*(uint16_t *)(buf + 6), 72);
+	assert_int_equal(*(uint32_t *)(buf + 8), (uint32_t)len);
+	assert_int_equal(*(uint32_t *)(buf + 12), sizeof(struct virtio_blk_config));
+	assert_int_equal(len, 72 + sizeof(struct virtio_blk_config) + 8);
+	assert_int_equal(*(uint32_t *)(buf + len - 8), base); /* the ring's position */
+	assert_int_equal(*(uint32_t *)(buf + len - 4), 0);    /* drained: nothing in flight */
 
 	spawn(t, ROUNDS + 1, "memory:2M"); /* another disk */
 	other = connect_dev(t, ROUNDS + 1, base, false);
@@ -366,6 +376,12 @@ static void test_state_refused(void **state)
 	assert_int_equal(write(part, buf, (size_t)len / 2), len / 2);
 	assert_int_equal(lseek(part, 0, SEEK_SET), 0);
 	assert_int_equal(vh_dev_state_load(t->dev, part), -EIO);
+	/* A version this vh-blk does not know. */
+	buf[4] = 2;
+	assert_int_equal(pwrite(part, buf, (size_t)len, 0), len);
+	assert_int_equal(lseek(part, 0, SEEK_SET), 0);
+	assert_int_equal(vh_dev_state_load(t->dev, part), -EIO);
+	buf[4] = 1;
 	/* Garbage of the right length. */
 	memset(buf + 8, 0xa5, (size_t)len - 8);
 	assert_int_equal(pwrite(part, buf, (size_t)len, 0), len);
