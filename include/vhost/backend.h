@@ -68,10 +68,10 @@ VH_API uint64_t vh_server_library_features(void);
 /**
  * vh_server_library_protocol_features() - protocol features offered by default
  * (GET_PROTOCOL_FEATURES): MQ, LOG_SHMFD, REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD,
- * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS (plus GET_VRING_BASE_INFLIGHT and
- * INBAND_NOTIFICATIONS when the config asks for them, DEVICE_STATE when the device has the
- * state_save and state_load hooks). A device removes bits with
- * cfg.protocol_features_clear.
+ * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS, GPA_ADDRESSES (plus
+ * GET_VRING_BASE_INFLIGHT, INBAND_NOTIFICATIONS, HOST_NOTIFIER and SHMEM when the config asks
+ * for them, DEVICE_STATE when the device has the state_save and state_load hooks). A device
+ * removes bits with cfg.protocol_features_clear.
  *
  * Return: the protocol feature mask (a constant). Errors: none. Thread: any.
  */
@@ -218,6 +218,16 @@ struct vh_server_config {
 	 * with all bits up to its maximum) but never handles the in-band messages stays safe.
 	 */
 	bool inband_notifications;
+	/*
+	 * SHMEM: the device's VIRTIO Shared Memory Regions, sizes in bytes indexed by shmid (0: id
+	 * unused; otherwise whole pages), @shmem_count entries (<= VH_USER_SHMEM_MAX_REGIONS),
+	 * copied at create. Any non-zero size offers SHMEM: GET_SHMEM_CONFIG reports them and
+	 * vh_conn_shmem_map() / _unmap() map fd ranges into them on the front-end's side.
+	 */
+	const uint64_t *shmem_sizes;
+	unsigned shmem_count;
+	/* Offer HOST_NOTIFIER: the device hands notify pages over (vh_queue_set_host_notifier()). */
+	bool host_notifiers;
 	unsigned num_queues;	 /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
 	unsigned max_queue_size; /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
 	uint32_t config_size;	 /* bytes of device config space (GET/SET_CONFIG) */
@@ -417,6 +427,55 @@ VH_API struct vh_queue *vh_conn_queue(const struct vh_conn *c, unsigned index);
  */
 VH_API void *vh_conn_opaque(const struct vh_conn *c);
 
+/**
+ * struct vh_shmem_mapping - an fd range to map into a VIRTIO Shared Memory Region.
+ * @shmid: region id (cfg.shmem_sizes index). @fd: what to map (not taken; -1 for an unmap).
+ * @fd_offset: where in @fd. @shm_offset: where in the region. @len: bytes. Offsets and @len
+ * are whole pages. @writable: map read-write (else read-only).
+ */
+struct vh_shmem_mapping {
+	unsigned shmid;
+	int fd;
+	uint64_t fd_offset;
+	uint64_t shm_offset;
+	uint64_t len;
+	bool writable;
+};
+
+/**
+ * typedef vh_conn_done_fn - the front-end answered a back-end request: @result 0 done, or
+ * -errno refused (our front-end sends its errno; others give -EIO), or -ETIMEDOUT /
+ * -ECONNRESET / -EPROTO when the back-end channel went away first. Runs on the dispatch thread.
+ */
+typedef void (*vh_conn_done_fn)(void *opaque, int result);
+
+/**
+ * vh_conn_shmem_map() - ask the front-end to map @m->fd into region @m->shmid
+ * (VHOST_USER_BACKEND_SHMEM_MAP with the fd). Never waits: the message is queued on the
+ * back-end channel and @done runs (dispatch thread) when the front-end answers, so the device
+ * lets the driver use the range only then. The front-end refuses overlapping mappings;
+ * vhost-user.rst drops every mapping at device reset.
+ * @c: the connection. @m: the range (@m->fd is duplicated, stays the caller's).
+ * @done: NULL (fire and forget), or the answer (needs REPLY_ACK). @opaque: for @done.
+ *
+ * Return: 0 sent (then @done runs exactly once); -EOPNOTSUPP SHMEM, BACKEND_REQ or
+ * BACKEND_SEND_FD (or, with @done, REPLY_ACK) not negotiated; -EINVAL unknown region, not whole
+ * pages, outside the region, offsets that wrap; -EBADF no fd; -ENOTCONN no back-end channel;
+ * -ENOBUFS the channel is full. Thread: any.
+ */
+VH_API int vh_conn_shmem_map(struct vh_conn *c, const struct vh_shmem_mapping *m,
+			     vh_conn_done_fn done, void *opaque);
+
+/**
+ * vh_conn_shmem_unmap() - ask the front-end to unmap [@m->shm_offset, + @m->len) of region
+ * @m->shmid (VHOST_USER_BACKEND_SHMEM_UNMAP): exactly one earlier vh_conn_shmem_map() range
+ * (@m->fd, @m->fd_offset and @m->writable are not used).
+ * @c: the connection. @m: the range. @done, @opaque: as for vh_conn_shmem_map().
+ * Return: as vh_conn_shmem_map(). Thread: any.
+ */
+VH_API int vh_conn_shmem_unmap(struct vh_conn *c, const struct vh_shmem_mapping *m,
+			       vh_conn_done_fn done, void *opaque);
+
 /* ---- queues (the device's side of a ring) --------------------------------------------------- */
 
 /**
@@ -473,6 +532,19 @@ VH_API int vh_queue_notify(struct vh_queue *q);
  * Return: 0, or -ESHUTDOWN when the queue is stopped. Thread: any; async-signal-safe.
  */
 VH_API int vh_queue_wake(struct vh_queue *q);
+
+/**
+ * vh_queue_set_host_notifier() - hand the front-end ring @q's notify page
+ * (VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG, cfg.host_notifiers): one host page of @fd at
+ * @offset. A driver then writes the 16-bit ring index there instead of kicking the eventfd, so
+ * the device polls the page (e.g. a memfd it mapped itself, or a hardware doorbell) on top of
+ * its kick. @fd -1 takes the page back. Never waits (queued on the back-end channel).
+ * @q: the queue. @fd: the fd (not taken) or -1. @offset: page aligned. @size: the page size.
+ * Return: 0 sent; -EOPNOTSUPP HOST_NOTIFIER, BACKEND_REQ or BACKEND_SEND_FD not negotiated;
+ * -EINVAL @size not one page or @offset unaligned; -errno from the send.
+ * Thread: any (sends on the back-end channel are serialised).
+ */
+VH_API int vh_queue_set_host_notifier(struct vh_queue *q, int fd, uint64_t offset, uint64_t size);
 
 /**
  * vh_queue_index() - ring index within the connection.

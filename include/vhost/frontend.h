@@ -48,7 +48,19 @@ struct vh_dev;
  *                   mapping, or a later access of the other kind to the same range fails in the
  *                   kernel without a new miss).
  * @config_changed: called from vh_dev_dispatch when the backend reports a config-space change.
+ * @shmem_map: vhost-user SHMEM: the backend asked (BACKEND_SHMEM_MAP) to map @req->len bytes of
+ *             @req->fd at @req->fd_offset into VIRTIO Shared Memory Region @req->shmid at
+ *             @req->shm_offset. Called from vh_dev_dispatch after the library checked the
+ *             request (region exists, whole pages, inside the region, no overlap); @req->fd is
+ *             valid during the call only (dup it to keep it). Return 0 or -errno (the backend
+ *             gets the errno). NULL: the library reserves each region itself (PROT_NONE, see
+ *             vh_dev_shmem_region()) and maps the fd there.
+ * @shmem_unmap: the backend unmapped a range @shmem_map mapped (@req->fd is -1). NULL: nothing to
+ *               do. Unused without @shmem_map.
+ * @host_notifier: vhost-user HOST_NOTIFIER: ring @index got a notifier page or lost it
+ *                 (vh_dev_vring_host_notifier() tells which); called from vh_dev_dispatch.
  */
+struct vh_dev_shmem_req;
 struct vh_dev_config {
 	const char *path;
 	bool server;
@@ -62,6 +74,34 @@ struct vh_dev_config {
 			       uint64_t *size);
 	void (*config_changed)(void *opaque);
 	void *opaque;
+	int (*shmem_map)(void *opaque, const struct vh_dev_shmem_req *req);
+	int (*shmem_unmap)(void *opaque, const struct vh_dev_shmem_req *req);
+	void (*host_notifier)(void *opaque, unsigned index);
+};
+
+/** struct vh_dev_shmem_req - a BACKEND_SHMEM_MAP / _UNMAP request, checked (cfg.shmem_map). */
+struct vh_dev_shmem_req {
+	unsigned shmid;
+	int fd; /* -1 for an unmap */
+	uint64_t fd_offset;
+	uint64_t shm_offset;
+	uint64_t len;
+	bool writable;
+};
+
+/**
+ * struct vh_dev_host_notifier - a ring's notify page from the backend (HOST_NOTIFIER).
+ * @fd, @offset, @size: what the backend sent (one host page of @fd; @fd owned by the device).
+ * @addr: where the library mapped it; vh_dev_vring_kick() writes the 16-bit ring index there
+ *        (virtio 1.2 §4.1.5.2) instead of signalling the kick eventfd. A VMM may instead map
+ *        @fd itself into the guest's notify area so the guest's writes reach the backend
+ *        directly (the page is what the backend polls).
+ */
+struct vh_dev_host_notifier {
+	int fd;
+	uint64_t offset;
+	uint64_t size;
+	void *addr;
 };
 
 /**
@@ -147,6 +187,14 @@ VH_API uint64_t vh_dev_backend_features(const struct vh_dev *dev);
  * Return: the protocol feature bits. Errors: none. Thread: the thread that owns @dev (one at a time).
  */
 VH_API uint64_t vh_dev_protocol_features(const struct vh_dev *dev);
+
+/**
+ * vh_dev_backend_protocol_features() - the backend's raw GET_PROTOCOL_FEATURES offer
+ * (0 for vhost-kernel/-vdpa and backends without VHOST_USER_F_PROTOCOL_FEATURES).
+ * @dev: the device.
+ * Return: the protocol feature bits. Errors: none. Thread: the thread that owns @dev.
+ */
+VH_API uint64_t vh_dev_backend_protocol_features(const struct vh_dev *dev);
 
 /**
  * vh_dev_ack_features() - SET_FEATURES with @features (a subset of vh_dev_features()).
@@ -299,6 +347,36 @@ VH_API int vh_dev_vring_error(struct vh_dev *dev, unsigned index);
  * Return: 1 pending, 0 not; -EINVAL bad index; -errno reading the eventfd. Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_vring_pending(struct vh_dev *dev, unsigned index);
+
+/**
+ * vh_dev_vring_host_notifier() - the notify page the backend handed over for ring @index
+ * (vhost-user HOST_NOTIFIER; BACKEND_VRING_HOST_NOTIFIER_MSG checked: one host page inside
+ * its fd). A message without an fd removes it. The fd stays the device's.
+ * @dev: the device. @index: ring index. @out: receives fd, offset, size and mapping.
+ * Return: 0; -ENOENT the ring has no notifier; -EINVAL bad index or NULL @out.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_vring_host_notifier(const struct vh_dev *dev, unsigned index,
+				      struct vh_dev_host_notifier *out);
+
+/**
+ * vh_dev_shmem_count() - VIRTIO Shared Memory Region ids in use (GET_SHMEM_CONFIG with
+ * vhost-user SHMEM): the highest shmid with a non-zero size, plus one.
+ * @dev: the device.
+ * Return: the count (0: no regions). Errors: none. Thread: the thread that owns @dev.
+ */
+VH_API unsigned vh_dev_shmem_count(const struct vh_dev *dev);
+
+/**
+ * vh_dev_shmem_region() - size of shared memory region @shmid and, when the library reserved
+ * it (cfg.shmem_map NULL), where: the backend's mappings appear inside it, the rest is
+ * inaccessible. Valid until the connection closes (a reconnect fetches the layout again).
+ * @dev: the device. @shmid: region id. @size: receives the size. @addr: NULL, or receives the
+ * reservation (NULL when the VMM maps regions itself).
+ * Return: 0; -ENOENT no such region; -EINVAL NULL @size. Thread: the thread that owns @dev.
+ */
+VH_API int vh_dev_shmem_region(const struct vh_dev *dev, unsigned shmid, uint64_t *size,
+			       void **addr);
 
 /* Dirty logging for live migration. */
 

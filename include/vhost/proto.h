@@ -51,7 +51,7 @@ struct vh_user_hdr {
 #define VH_USER_MAX_FDS		  8u   /* fds per message: SET_MEM_TABLE's region count */
 #define VH_USER_MEM_MAX_REGIONS	  8u   /* regions in one SET_MEM_TABLE */
 #define VH_USER_MAX_CONFIG_SIZE	  256u /* virtio config space bytes in GET/SET_CONFIG */
-#define VH_USER_SHMEM_MAX_REGIONS 8u   /* VIRTIO Shared Memory Regions in GET_SHMEM_CONFIG */
+#define VH_USER_SHMEM_MAX_REGIONS 256u /* VIRTIO Shared Memory Regions: shmid is a u8 */
 #define VH_USER_UUID_LEN	  16u
 #define VH_USER_LOG_PAGE	  0x1000u /* one dirty-log bit covers this many bytes */
 /*
@@ -269,9 +269,8 @@ struct vh_user_shared_object {
 	uint8_t uuid[VH_USER_UUID_LEN];
 };
 
-/* BACKEND_SHMEM_MAP flags. */
-#define VH_USER_SHMEM_MAP_R (1ull << 0)
-#define VH_USER_SHMEM_MAP_W (1ull << 1)
+/* BACKEND_SHMEM_MAP flags: bit 0 set maps read-write, clear read-only; the rest reserved. */
+#define VH_USER_SHMEM_MAP_RW (1ull << 0)
 
 /** struct vh_user_shmem_map - BACKEND_SHMEM_MAP / _UNMAP payload (40 bytes). */
 struct vh_user_shmem_map {
@@ -283,7 +282,10 @@ struct vh_user_shmem_map {
 	uint64_t flags; /* VH_USER_SHMEM_MAP_* */
 };
 
-/** struct vh_user_shmem_config - GET_SHMEM_CONFIG reply (72 bytes). */
+/**
+ * struct vh_user_shmem_config - GET_SHMEM_CONFIG reply (8 + 256 * 8 = 2056 bytes): the array
+ * index is the shmid, a size of 0 an unused shmid; nregions counts the non-zero sizes.
+ */
 struct vh_user_shmem_config {
 	uint32_t nregions;
 	uint32_t padding;
@@ -333,7 +335,8 @@ _Static_assert(sizeof(struct vh_user_inflight) == 24, "inflight is 24 bytes");
 _Static_assert(sizeof(struct vh_user_device_state) == 8, "device state transfer is 8 bytes");
 _Static_assert(sizeof(struct vh_user_shared_object) == 16, "shared object uuid is 16 bytes");
 _Static_assert(sizeof(struct vh_user_shmem_map) == 40, "shmem map is 40 bytes");
-_Static_assert(sizeof(struct vh_user_shmem_config) == 72, "shmem config is 8 + 8*8 bytes");
+_Static_assert(sizeof(struct vh_user_shmem_config) == 8 + 256 * 8,
+	       "shmem config is 8 + 256*8 bytes");
 _Static_assert(sizeof(union vh_user_payload) == VH_USER_MAX_PAYLOAD, "raw covers every payload");
 
 /* ---- names -------------------------------------------------------------------------------- */

@@ -247,6 +247,7 @@ struct vh_server {
 	bool exit_workers VH_GUARDED_BY(lock);
 	unsigned nworkers;
 	struct vh_worker *workers;
+	uint64_t *shmem_sizes; /* copy of cfg.shmem_sizes (areas.c) */
 };
 
 /* Errors: "<conn>: <REQUEST>: <what>: <strerror>"; returns @err. */
@@ -329,6 +330,11 @@ void vh_postcopy_drop(struct vh_conn *c);
 int vh_state_set_fd(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
 int vh_state_check(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
 void vh_state_drop(struct vh_conn *c);
+
+/* areas.c: SHMEM regions and host notifiers (copy/check the config, offer, GET_SHMEM_CONFIG). */
+int vh_areas_config(struct vh_server *s);
+uint64_t vh_areas_protocol_features(const struct vh_server *s);
+int vh_areas_get_shmem_config(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply);
 
 /* poll.c */
 int vh_poll_start(struct vh_server *s);

@@ -53,6 +53,7 @@ static uint64_t offered_protocol_features(const struct vh_conn *c)
 	pf |= vh_postcopy_offer(c->s);
 	if (c->s->cfg.ops->state_save && c->s->cfg.ops->state_load)
 		pf |= 1ull << VH_USER_PROTOCOL_F_DEVICE_STATE;
+	pf |= vh_areas_protocol_features(c->s);
 	pf &= ~c->s->cfg.protocol_features_clear;
 	if (!(pf & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
 		pf &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
@@ -425,6 +426,7 @@ static const struct vh_handler vh_handlers[VH_USER_REQUEST_MAX] = {
 	[VH_USER_VRING_KICK] = { vh_ring_handler, 0 },
 	[VH_USER_SET_DEVICE_STATE_FD] = { vh_state_set_fd, VH_H_REPLY },
 	[VH_USER_CHECK_DEVICE_STATE] = { vh_state_check, VH_H_REPLY },
+	[VH_USER_GET_SHMEM_CONFIG] = { vh_areas_get_shmem_config, VH_H_REPLY },
 };
 
 _Static_assert(VH_ARRAY_SIZE(vh_handlers) == VH_USER_REQUEST_MAX,

@@ -40,7 +40,7 @@ uint64_t vh_server_library_protocol_features(void)
 	       (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
 	       (1ull << VH_USER_PROTOCOL_F_RESET_DEVICE) |
 	       (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-	       (1ull << VH_USER_PROTOCOL_F_STATUS);
+	       (1ull << VH_USER_PROTOCOL_F_STATUS) | (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES);
 }
 
 void vh_server_config_init(struct vh_server_config *cfg)
@@ -169,7 +169,9 @@ int vh_server_create(const struct vh_server_config *cfg, struct vh_server **out)
 		}
 	}
 	s->cfg.socket_path = s->socket_path;
-	err = server_setup_fds(s);
+	err = vh_areas_config(s);
+	if (err == 0)
+		err = server_setup_fds(s);
 	if (err == 0 && s->cfg.datapath == VH_SERVER_DATAPATH_POLL)
 		err = vh_poll_start(s);
 	if (err < 0) {
@@ -235,6 +237,7 @@ void vh_server_destroy(struct vh_server **ps)
 	vh_cond_destroy(&s->cond_resume);
 	vh_mutex_destroy(&s->lock);
 	free(s->socket_path);
+	free(s->shmem_sizes);
 	free(s);
 	*ps = NULL;
 }

@@ -55,11 +55,20 @@ static void send_iotlb_miss(struct vh_conn *c)
 	vh_conn_send_backend(c, &m);
 }
 
-/* Ring addresses are front-end virtual addresses, or IOVAs with VIRTIO_F_ACCESS_PLATFORM. */
+/*
+ * Ring addresses are front-end virtual addresses, IOVAs with VIRTIO_F_ACCESS_PLATFORM, or guest
+ * physical addresses with GPA_ADDRESSES (vhost-user.rst "Memory access"; the IOMMU wins).
+ */
 static int ring_xlate(struct vh_queue *q, uint64_t addr, uint64_t len, int perm, void **out)
 {
 	struct vh_conn *c = q->conn;
 	uint64_t uva = addr, first = 0;
+
+	if (!has_feature(c, VIRTIO_F_ACCESS_PLATFORM) &&
+	    (c->proto_features & (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES))) {
+		*out = vh_memmap_gpa_to_host(c->mem, addr, len);
+		return *out ? 0 : -EFAULT;
+	}
 
 	if (has_feature(c, VIRTIO_F_ACCESS_PLATFORM)) {
 		uint64_t done = 0, u;

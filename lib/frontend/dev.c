@@ -189,6 +189,11 @@ uint64_t vh_dev_protocol_features(const struct vh_dev *dev)
 	return dev->protocol_features;
 }
 
+uint64_t vh_dev_backend_protocol_features(const struct vh_dev *dev)
+{
+	return dev->backend_protocol_features;
+}
+
 unsigned vh_dev_max_queues(const struct vh_dev *dev)
 {
 	return dev->max_queues;
@@ -314,7 +319,10 @@ int vh_dev_vring_call_fd(const struct vh_dev *dev, unsigned index)
 	return dev->rings[index].call_fd;
 }
 
-/* Ring address translated for the transport: this process's address, or the IOVA (IOMMU). */
+/*
+ * Ring address translated for the transport: this process's address, the IOVA (IOMMU), or the
+ * GPA itself (GPA_ADDRESSES: the ring must still lie in the table the backend maps).
+ */
 static int vh_ring_addr(struct vh_dev *dev, uint64_t gpa, uint64_t len, uint64_t *out)
 {
 	if (vh_dev_has_iommu(dev) || !(dev->ops->caps & VH_TP_CAP_RING_UVA)) {
@@ -322,6 +330,8 @@ static int vh_ring_addr(struct vh_dev *dev, uint64_t gpa, uint64_t len, uint64_t
 		return 0;
 	}
 	*out = vh_dev_gpa_to_uva(dev, gpa, len);
+	if (*out && vh_dev_gpa_addresses(dev))
+		*out = gpa;
 	return *out ? 0 : -EFAULT;
 }
 

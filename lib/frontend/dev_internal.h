@@ -26,17 +26,22 @@
 	 (1ull << VH_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VH_USER_PROTOCOL_F_STATUS) | \
 	 (1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) |                                      \
 	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) |                                   \
-	 (1ull << VH_USER_PROTOCOL_F_DEVICE_STATE))
+	 (1ull << VH_USER_PROTOCOL_F_DEVICE_STATE) | (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES) | \
+	 (1ull << VH_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                           \
+	 (1ull << VH_USER_PROTOCOL_F_HOST_NOTIFIER) | (1ull << VH_USER_PROTOCOL_F_SHMEM))
 
 /*
  * Implemented but negotiated only when cfg->protocol_features asks: in-band notifications put
  * every kick and call on the sockets (vhost-user.rst advises against them unless needed);
  * GET_VRING_BASE_INFLIGHT changes what a stop means (requests in flight are suspended, not
- * completed, and finish only after the next start, possibly on another backend).
+ * completed, and finish only after the next start, possibly on another backend);
+ * GPA_ADDRESSES because rust-vmm's vhost crate up to 0.16 offers its SHMEM on bit 21: acking
+ * that by default would send guest addresses to a backend that maps them as virtual ones.
  */
-#define VH_DEV_PROTOCOL_OPT_IN                               \
-	((1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) | \
-	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT))
+#define VH_DEV_PROTOCOL_OPT_IN                                  \
+	((1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) |    \
+	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) | \
+	 (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES))
 
 /* Header of the buffer vh_dev_inflight_save() fills. */
 #define VH_DEV_INFLIGHT_MAGIC 0x6c666e4968760001ull
@@ -82,6 +87,7 @@ struct vh_dev {
 	uint64_t acked_features;
 	bool features_acked;
 	uint64_t protocol_features;
+	uint64_t backend_protocol_features; /* the raw GET_PROTOCOL_FEATURES offer */
 	unsigned max_queues;
 	unsigned max_mem_slots;
 
@@ -108,12 +114,21 @@ struct vh_dev {
 	uint64_t inflight_offset;
 	uint16_t inflight_nq, inflight_qs;
 
+	/* vhost-user SHMEM regions and mappings, host notifier pages (user_areas.c); NULL: none. */
+	struct vh_user_areas *areas;
+
 	/* Ioctl transports (transport_ioctl.c): syscall table (NULL: the real calls) and state. */
 	const struct vh_ioctl_sys *sys;
 	struct vh_ioctl *ioctl;
 	/* vhost-vdpa: the caller's IOVA maps and group ASIDs (vdpa_iommu.c); outlive a reopen. */
 	struct vh_vdpa_iommu *vdpa_iommu;
 };
+
+/* GPA_ADDRESSES negotiated: every "user address" sent is the guest physical address. */
+static inline bool vh_dev_gpa_addresses(const struct vh_dev *dev)
+{
+	return dev->protocol_features & (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES);
+}
 
 /* Log one error line "<dev>: <request>: <what>: <strerror>". */
 #define vh_dev_err(dev, req, err, what, ...)                                         \
@@ -144,6 +159,9 @@ uint64_t vh_dev_gpa_to_uva(const struct vh_dev *dev, uint64_t gpa, uint64_t len)
  * write the eventfd the caller watches (the private one while masked). 0, -EINVAL bad ring.
  */
 int vh_dev_ring_signal(struct vh_dev *dev, unsigned index, bool err);
+
+/* user_areas.c: the guest address of [uva, uva + len) when inside one committed region. */
+int vh_dev_uva_to_gpa(const struct vh_dev *dev, uint64_t uva, uint64_t len, uint64_t *gpa);
 
 /* dev.c: ring geometry and (re)programming, used by log and reconnect. */
 int vh_dev_vring_send_addr(struct vh_dev *dev, unsigned index, bool log);

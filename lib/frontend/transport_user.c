@@ -207,6 +207,7 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 	err = vu_get_u64(dev, VH_USER_GET_PROTOCOL_FEATURES, &offered);
 	if (err < 0)
 		return err;
+	dev->backend_protocol_features = offered;
 	if (!want)
 		want = VH_DEV_PROTOCOL_SUPPORTED & ~VH_DEV_PROTOCOL_OPT_IN;
 	want &= VH_DEV_PROTOCOL_SUPPORTED & offered;
@@ -214,6 +215,11 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 	if (~want &
 	    ((1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) | (1ull << VH_USER_PROTOCOL_F_REPLY_ACK)))
 		want &= ~(1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	/* Back-end areas come with an fd on the back-end channel. */
+	if (~want & ((1ull << VH_USER_PROTOCOL_F_BACKEND_REQ) |
+		     (1ull << VH_USER_PROTOCOL_F_BACKEND_SEND_FD)))
+		want &= ~((1ull << VH_USER_PROTOCOL_F_HOST_NOTIFIER) |
+			  (1ull << VH_USER_PROTOCOL_F_SHMEM));
 	/* ... and a suspended ring's requests live in the inflight region. */
 	if (!(want & (1ull << VH_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
 		want &= ~(1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
@@ -251,6 +257,7 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 
 static void vu_close(struct vh_dev *dev)
 {
+	vh_user_areas_free(dev);
 	if (dev->fd >= 0)
 		close(dev->fd);
 	if (dev->chan_fd >= 0)
@@ -265,6 +272,7 @@ static int vu_open(struct vh_dev *dev)
 	int err;
 
 	dev->protocol_features = 0;
+	dev->backend_protocol_features = 0;
 	dev->max_queues = dev->cfg.num_queues;
 	dev->max_mem_slots = VH_USER_MEM_MAX_REGIONS;
 	err = vu_connect(dev);
@@ -273,6 +281,8 @@ static int vu_open(struct vh_dev *dev)
 	err = vu_get_u64(dev, VH_USER_GET_FEATURES, &features);
 	if (!err && (features & (1ull << VH_USER_F_PROTOCOL_FEATURES)))
 		err = vu_negotiate_protocol(dev);
+	if (!err)
+		err = vh_user_shmem_fetch(dev);
 	if (err < 0) {
 		vu_close(dev);
 		return err;
@@ -299,11 +309,13 @@ static int vu_set_features(struct vh_dev *dev, uint64_t features)
 	return vu_set_u64(dev, VH_USER_SET_FEATURES, features);
 }
 
-static void vu_region(struct vh_user_mem_region *w, const struct vh_memtable_region *r)
+/* GPA_ADDRESSES: the "user address" of a region is its guest address (no process layout leaks). */
+static void vu_region(const struct vh_dev *dev, struct vh_user_mem_region *w,
+		      const struct vh_memtable_region *r)
 {
 	w->guest_phys_addr = r->gpa;
 	w->memory_size = r->size;
-	w->userspace_addr = r->host;
+	w->userspace_addr = vh_dev_gpa_addresses(dev) ? r->gpa : r->host;
 	w->mmap_offset = r->fd_offset;
 }
 
@@ -312,7 +324,7 @@ static int vu_mem_reg(struct vh_dev *dev, uint32_t request, const struct vh_memt
 	struct vh_msg m;
 
 	vh_msg_init(&m, request, 0, sizeof(struct vh_user_mem_reg));
-	vu_region(&m.payload.mem_reg.region, r);
+	vu_region(dev, &m.payload.mem_reg.region, r);
 	if (request == VH_USER_ADD_MEM_REG) {
 		m.fds[0] = r->fd;
 		m.nfds = 1;
@@ -385,7 +397,7 @@ static int vu_set_mem_table(struct vh_dev *dev, const struct vh_memtable *t, boo
 		    VH_USER_MEM_TABLE_HDR_SIZE + n * sizeof(struct vh_user_mem_region));
 	m.payload.mem.nregions = n;
 	for (unsigned i = 0; i < n; i++) {
-		vu_region(&m.payload.mem.regions[i], vh_memtable_region(t, i));
+		vu_region(dev, &m.payload.mem.regions[i], vh_memtable_region(t, i));
 		m.fds[i] = vh_memtable_region(t, i)->fd;
 	}
 	m.nfds = n;
@@ -464,6 +476,9 @@ static int vu_vring_kick(struct vh_dev *dev, unsigned index)
 {
 	struct vhost_vring_state s = { .index = index, .num = 0 };
 
+	/* HOST_NOTIFIER: the back-end watches the page it handed over, not the eventfd. */
+	if (vh_user_notifier_kick(dev, index))
+		return 0;
 	if (!vu_has(dev, VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
 		return -EOPNOTSUPP;
 	return vu_set_state(dev, VH_USER_VRING_KICK, &s);
@@ -524,6 +539,18 @@ static int vu_send_iotlb_msg(struct vh_dev *dev, const struct vhost_iotlb_msg *i
 	m.payload.iotlb.iova = im->iova;
 	m.payload.iotlb.size = im->size;
 	m.payload.iotlb.uaddr = im->uaddr;
+	/* GPA_ADDRESSES: the update's user address is in the regions' (guest) address space. */
+	if (vh_dev_gpa_addresses(dev) && im->type == VHOST_IOTLB_UPDATE) {
+		uint64_t gpa;
+
+		if (vh_dev_uva_to_gpa(dev, im->uaddr, im->size, &gpa) < 0) {
+			vh_dev_err(dev, "VHOST_USER_IOTLB_MSG", -EFAULT,
+				   "uaddr 0x%" PRIx64 " + %" PRIu64 " is not inside one region",
+				   (uint64_t)im->uaddr, (uint64_t)im->size);
+			return -EFAULT;
+		}
+		m.payload.iotlb.uaddr = gpa;
+	}
 	m.payload.iotlb.perm = im->perm;
 	m.payload.iotlb.type = im->type;
 	return vh_user_exchange(dev, &m, NULL);

@@ -23,4 +23,17 @@ int vh_user_check_device_state(struct vh_dev *dev);
 int vh_user_chan_open(struct vh_dev *dev);
 int vh_user_dispatch(struct vh_dev *dev);
 
+/*
+ * Areas the back-end hands over (user_areas.c): GET_SHMEM_CONFIG after the protocol features
+ * (nothing without SHMEM); BACKEND_SHMEM_MAP / _UNMAP and BACKEND_VRING_HOST_NOTIFIER_MSG
+ * checked and applied (0 or -errno for the reply; a kept fd is taken out of @m); the ring's
+ * notifier page written instead of a kick (1 written, 0 no page); everything dropped when the
+ * connection closes.
+ */
+int vh_user_shmem_fetch(struct vh_dev *dev);
+int vh_user_chan_shmem(struct vh_dev *dev, const struct vh_msg *m);
+int vh_user_chan_host_notifier(struct vh_dev *dev, struct vh_msg *m);
+int vh_user_notifier_kick(struct vh_dev *dev, unsigned index);
+void vh_user_areas_free(struct vh_dev *dev);
+
 #endif

@@ -82,6 +82,11 @@ static int vh_chan_handle(struct vh_dev *dev, struct vh_msg *m)
 	case VH_USER_BACKEND_VRING_CALL:
 	case VH_USER_BACKEND_VRING_ERR:
 		return vh_chan_inband(dev, m);
+	case VH_USER_BACKEND_SHMEM_MAP:
+	case VH_USER_BACKEND_SHMEM_UNMAP:
+		return vh_user_chan_shmem(dev, m);
+	case VH_USER_BACKEND_VRING_HOST_NOTIFIER_MSG:
+		return vh_user_chan_host_notifier(dev, m);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -59,6 +59,7 @@ struct echo_dev {
 	struct vh_vq_elem elems[8];
 	struct iovec iovs[8][16];
 	uint8_t config[16];
+	struct vh_conn *conn; /* the last connection opened */
 };
 
 static inline size_t iov_copy(struct vh_vq_elem *e)
@@ -132,10 +133,10 @@ static inline void echo_stop(void *inst, struct vh_queue *q)
 
 static inline int echo_open(void *dev, struct vh_conn *c, void **inst)
 {
-	(void)c;
 	(void)inst;
 	((struct echo_dev *)dev)->opens++;
 	((struct echo_dev *)dev)->held = 0;
+	((struct echo_dev *)dev)->conn = c;
 	return 0;
 }
 
@@ -189,6 +190,10 @@ struct fe {
 	bool event_idx;
 	unsigned max_connections; /* fe_server(): 0 keeps the server's default */
 	unsigned msg_timeout_ms;  /* fe_server(): 0 keeps the server's default */
+	bool gpa_addresses; /* ack GPA_ADDRESSES: ring addresses are guest physical addresses */
+	const uint64_t *shmem_sizes; /* server: cfg.shmem_sizes / shmem_count / host_notifiers */
+	unsigned shmem_count;
+	bool host_notifiers;
 };
 
 static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
@@ -207,6 +212,9 @@ static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
 	if (f->max_connections)
 		cfg.max_connections = f->max_connections;
 	cfg.msg_timeout_ms = f->msg_timeout_ms;
+	cfg.shmem_sizes = f->shmem_sizes;
+	cfg.shmem_count = f->shmem_count;
+	cfg.host_notifiers = f->host_notifiers;
 	assert_int_equal(vh_server_create(&cfg, &f->s), 0);
 }
 
@@ -350,6 +358,8 @@ static inline void fe_negotiate(struct fe *f, uint64_t extra)
 	f->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VH_USER_F_PROTOCOL_FEATURES) | extra;
 	f->proto = fe_get_u64(f, VH_USER_GET_PROTOCOL_FEATURES);
 	assert_true(f->proto & (1ull << VH_USER_PROTOCOL_F_REPLY_ACK));
+	if (!f->gpa_addresses)
+		f->proto &= ~(1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES);
 	vh_msg_init(&m, VH_USER_SET_PROTOCOL_FEATURES, 0, 8);
 	m.payload.u64 = f->proto;
 	assert_int_equal(fe_xfer(f, &m, &reply), 0);
@@ -388,8 +398,8 @@ static inline void fe_driver(struct fe *f)
 
 static inline uint64_t fe_ring_addr(struct fe *f, uint64_t a)
 {
-	/* Without an IOMMU ring addresses are front-end virtual addresses. */
-	return f->addr_base ? a : FE_UVA_BASE + a;
+	/* Without an IOMMU or GPA_ADDRESSES ring addresses are front-end virtual addresses. */
+	return f->addr_base || f->gpa_addresses ? a : FE_UVA_BASE + a;
 }
 
 static inline int64_t fe_vring_addr(struct fe *f, unsigned index, uint32_t flags)

@@ -35,12 +35,16 @@ struct env {
 	int kick, call;
 	int timeout_ms;
 	bool server;
-	int fds;	  /* open fds after env_init(), checked by env_finish() */
-	bool no_fd_check; /* several envs interleaved */
+	int fds;	    /* open fds after env_init(), checked by env_finish() */
+	bool no_fd_check;   /* several envs interleaved */
+	bool gpa_addresses; /* scripts: GPA_ADDRESSES acked, user addresses are guest addresses */
 	uint64_t features, protocol_features;
 	int (*translate)(void *opaque, uint64_t iova, int perm, uint64_t *uva, uint64_t *size);
 	void (*config_changed)(void *opaque);
 	void *opaque;
+	int (*shmem_map)(void *opaque, const struct vh_dev_shmem_req *req);
+	int (*shmem_unmap)(void *opaque, const struct vh_dev_shmem_req *req);
+	void (*host_notifier)(void *opaque, unsigned index);
 };
 
 static ENV_UNUSED void env_init(struct env *e, const char *tag)
@@ -74,6 +78,9 @@ static ENV_UNUSED int env_create(struct env *e, uint64_t protocol_features)
 		.iotlb_translate = e->translate,
 		.config_changed = e->config_changed,
 		.opaque = e->opaque,
+		.shmem_map = e->shmem_map,
+		.shmem_unmap = e->shmem_unmap,
+		.host_notifier = e->host_notifier,
 	};
 
 	snprintf(path, sizeof(path), "unix:%s", e->f.path);
@@ -168,14 +175,15 @@ static ENV_UNUSED void script_mem(struct env *e, uint32_t nr)
 
 	t.regions[0].guest_phys_addr = 0;
 	t.regions[0].memory_size = MEM_SIZE;
-	t.regions[0].userspace_addr = (uint64_t)(uintptr_t)e->mem;
+	t.regions[0].userspace_addr = e->gpa_addresses ? 0 : (uint64_t)(uintptr_t)e->mem;
 	t.regions[0].mmap_offset = 0;
 	fake_expect(&e->f, VH_USER_SET_MEM_TABLE, nr, &t, 8 + 32, 1);
 }
 
 static ENV_UNUSED void script_ring_addr(struct env *e, uint32_t nr, unsigned idx, bool log)
 {
-	uint64_t off = idx * RING_STRIDE, host = (uint64_t)(uintptr_t)e->mem;
+	uint64_t off = idx * RING_STRIDE;
+	uint64_t host = e->gpa_addresses ? 0 : (uint64_t)(uintptr_t)e->mem;
 	struct vhost_vring_addr a = {
 		.index = idx,
 		.flags = log ? 1u << VHOST_VRING_F_LOG : 0,

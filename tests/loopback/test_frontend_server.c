@@ -73,16 +73,28 @@ static int echo_get_config(void *inst, struct vh_conn *c, uint32_t off, void *bu
 	return 0;
 }
 
-static const struct vh_device_ops echo_ops = {
-	.queue_kick = echo_kick,
-	.get_config = echo_get_config,
-};
-
 struct srv {
 	struct vh_server *s;
 	pthread_t th;
 	char path[108];
 	struct vh_test_log log;
+	const uint64_t *shmem_sizes; /* cfg.shmem_sizes / shmem_count / host_notifiers */
+	unsigned shmem_count;
+	bool host_notifiers;
+	struct vh_conn *conn; /* the last front-end connected */
+};
+
+static int echo_open(void *dev, struct vh_conn *c, void **inst)
+{
+	(void)inst;
+	((struct srv *)dev)->conn = c;
+	return 0;
+}
+
+static const struct vh_device_ops echo_ops = {
+	.conn_open = echo_open,
+	.queue_kick = echo_kick,
+	.get_config = echo_get_config,
 };
 
 static void *srv_thread(void *arg)
@@ -102,6 +114,10 @@ static void srv_start(struct srv *v)
 	cfg.num_queues = 1;
 	cfg.config_size = 16;
 	cfg.inband_notifications = true;
+	cfg.opaque = v;
+	cfg.shmem_sizes = v->shmem_sizes;
+	cfg.shmem_count = v->shmem_count;
+	cfg.host_notifiers = v->host_notifiers;
 	cfg.log = vh_test_sink(&v->log);
 	assert_int_equal(vh_server_create(&cfg, &v->s), 0);
 	assert_int_equal(pthread_create(&v->th, NULL, srv_thread, v), 0);
@@ -356,12 +372,153 @@ static void test_inband(void **state)
 	vring_err(VH_USER_PROTOCOL_F_ALL_MASK);
 }
 
+#define PFS(x) (1ull << VH_USER_PROTOCOL_F_##x)
+
+struct shm_call {
+	struct srv *v;
+	struct vh_shmem_mapping m;
+	bool unmap;
+	int ret;
+	int done; /* set by the server thread */
+};
+
+static void shm_done(void *opaque, int result)
+{
+	struct shm_call *c = opaque;
+
+	c->ret = result;
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+}
+
+/* The device asks (never waits); the VMM's loop (vh_dev_dispatch) answers; the callback runs. */
+static int shm_call(struct drv *d, struct shm_call *c)
+{
+	int err;
+
+	c->done = 0;
+	err = c->unmap ? vh_conn_shmem_unmap(c->v->conn, &c->m, shm_done, c)
+		       : vh_conn_shmem_map(c->v->conn, &c->m, shm_done, c);
+	assert_int_equal(err, 0);
+	for (int i = 0; i < 2000 && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE); i++) {
+		assert_true(vh_dev_dispatch(d->dev) >= 0);
+		usleep(1000);
+	}
+	assert_true(c->done);
+	return c->ret;
+}
+
+/* The device side of a notifier page: poll it, wake the ring when the driver wrote to it. */
+struct bell_poll {
+	volatile uint16_t *page;
+	struct vh_queue *q;
+	volatile bool stop;
+	int rings;
+};
+
+static void *bell_thread(void *arg)
+{
+	struct bell_poll *b = arg;
+
+	while (!b->stop) {
+		if (__atomic_load_n(b->page, __ATOMIC_ACQUIRE) != 0xffff) {
+			b->page[0] = 0xffff;
+			b->rings++;
+			vh_queue_wake(b->q);
+		}
+		usleep(100);
+	}
+	return NULL;
+}
+
+/*
+ * GPA_ADDRESSES, SHMEM and HOST_NOTIFIER between our frontend and our backend: requests go
+ * through rings given by guest address; a device thread maps a memfd range into a shared memory
+ * region the frontend reserved, the bytes show there, an overlapping map comes back -EBUSY; a
+ * notifier page handed over for ring 0 receives the driver's kick (the ring index), and the
+ * device, polling its page, serves the request.
+ */
+static void test_areas(void **state)
+{
+	static const uint64_t sizes[3] = { 0, 0, 16 * 4096 };
+	const uint64_t want = PFS(GPA_ADDRESSES) | PFS(SHMEM) | PFS(HOST_NOTIFIER);
+	struct srv v = { .shmem_sizes = sizes, .shmem_count = 3, .host_notifiers = true };
+	struct drv d = { .protocol_features =
+			     VH_USER_PROTOCOL_F_ALL_MASK & ~PFS(INBAND_NOTIFICATIONS) };
+	struct shm_call c = { .v = &v };
+	struct bell_poll bp = { 0 };
+	struct vh_dev_host_notifier n;
+	pthread_t th;
+	int shm = memfd_create("device-shm", MFD_CLOEXEC);
+	int bell = memfd_create("doorbell", MFD_CLOEXEC);
+	volatile uint16_t *page;
+	uint8_t *region = NULL;
+	uint64_t size = 0;
+
+	(void)state;
+	assert_int_equal(ftruncate(shm, 8 * 4096), 0);
+	assert_int_equal(pwrite(shm, "from the device", 15, 4096), 15);
+	assert_int_equal(ftruncate(bell, 4096), 0);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, bell, 0);
+	assert_true(page != MAP_FAILED);
+	page[0] = 0xffff;
+	snprintf(v.path, sizeof(v.path), "/tmp/vhfe-areas-%d.sock", (int)getpid());
+	srv_start(&v);
+	drv_setup(&d, v.path);
+	assert_int_equal(vh_dev_protocol_features(d.dev) & want, want);
+	drv_request(&d, 7); /* ring addresses were guest physical addresses */
+
+	assert_int_equal(vh_dev_shmem_count(d.dev), 3);
+	assert_int_equal(vh_dev_shmem_region(d.dev, 2, &size, (void **)&region), 0);
+	assert_int_equal(size, 16 * 4096);
+	c.m = (struct vh_shmem_mapping){
+		.shmid = 2, .fd = shm, .fd_offset = 0, .shm_offset = 4 * 4096, .len = 2 * 4096
+	};
+	assert_int_equal(shm_call(&d, &c), 0);
+	assert_memory_equal(region + 5 * 4096, "from the device", 15);
+	c.m.shm_offset = 5 * 4096;
+	assert_int_equal(shm_call(&d, &c), -EBUSY);
+	c.unmap = true;
+	c.m.shm_offset = 4 * 4096;
+	assert_int_equal(shm_call(&d, &c), 0);
+	assert_int_equal(shm_call(&d, &c), -EINVAL); /* nothing mapped there any more */
+
+	assert_int_equal(vh_queue_set_host_notifier(vh_conn_queue(v.conn, 0), bell, 0, 4096), 0);
+	for (int i = 0; i < 200 && vh_dev_vring_host_notifier(d.dev, 0, &n) < 0; i++) {
+		assert_true(vh_dev_dispatch(d.dev) >= 0);
+		usleep(1000);
+	}
+	assert_int_equal(vh_dev_vring_host_notifier(d.dev, 0, &n), 0);
+	assert_int_equal(n.size, 4096);
+	assert_int_equal(vh_dev_vring_kick(d.dev, 0), 0);
+	assert_int_equal(page[0], 0); /* ring 0's index */
+	/* The device polls its page: a kick found there wakes the ring (not the eventfd). */
+	bp.page = page;
+	bp.q = vh_conn_queue(v.conn, 0);
+	page[0] = 0xffff;
+	assert_int_equal(pthread_create(&th, NULL, bell_thread, &bp), 0);
+	drv_request(&d, 9);
+	drv_request(&d, 10);
+	bp.stop = true;
+	pthread_join(th, NULL);
+	assert_true(bp.rings >= 2);
+
+	vh_dev_destroy(&d.dev);
+	srv_stop(&v);
+	vh_vq_driver_destroy(&d.vq);
+	munmap(d.mem, MEM_SIZE);
+	close(d.memfd);
+	munmap((void *)page, 4096);
+	close(shm);
+	close(bell);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_server),
 		cmocka_unit_test(test_vring_err),
 		cmocka_unit_test(test_inband),
+		cmocka_unit_test(test_areas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

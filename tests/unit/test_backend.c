@@ -137,7 +137,7 @@ static void test_features_offered(void **state)
 
 	(void)state;
 	assert_int_equal(vh_server_library_features(), lib);
-	assert_int_equal(vh_server_library_protocol_features(), 0x1b62bull);
+	assert_int_equal(vh_server_library_protocol_features(), 0x21b62bull);
 	env_init(&e, 1ull << VH_USER_PROTOCOL_F_STATUS);
 	vh_msg_init(&m, VH_USER_GET_FEATURES, 0, 0);
 	assert_int_equal(xfer(&e, &m, &reply), 0);
@@ -148,7 +148,7 @@ static void test_features_offered(void **state)
 	assert_int_equal(xfer(&e, &m, &reply), 0);
 	/* PAGEFAULT (postcopy) only where userfaultfd works: loopback_backend_postcopy. */
 	assert_int_equal(reply.payload.u64 & ~(1ull << VH_USER_PROTOCOL_F_PAGEFAULT),
-			 0x1b62bull & ~(1ull << VH_USER_PROTOCOL_F_STATUS));
+			 0x21b62bull & ~(1ull << VH_USER_PROTOCOL_F_STATUS));
 	/* Asking for a feature that was not offered is refused. */
 	vh_msg_init(&m, VH_USER_SET_PROTOCOL_FEATURES, VH_USER_FLAG_NEED_REPLY, 8);
 	m.payload.u64 = 1ull << VH_USER_PROTOCOL_F_STATUS;

@@ -323,7 +323,7 @@ static void test_struct_sizes(void **state)
 	assert_int_equal(sizeof(struct vh_user_shmem_map), 40);
 	assert_int_equal(offsetof(struct vh_user_shmem_map, fd_offset), 8);
 	assert_int_equal(offsetof(struct vh_user_shmem_map, flags), 32);
-	assert_int_equal(sizeof(struct vh_user_shmem_config), 72);
+	assert_int_equal(sizeof(struct vh_user_shmem_config), 2056);
 	assert_int_equal(sizeof(union vh_user_payload), VH_USER_MAX_PAYLOAD);
 }
 
@@ -813,8 +813,9 @@ static void test_reply_layouts(void **state)
 	assert_int_equal(reply_sized(false, &sent, &u, 8, 1), -EPROTO);
 
 	vh_proto_hdr_init(&sent, VH_USER_GET_SHMEM_CONFIG, 0, 0);
-	assert_int_equal(reply_sized(false, &sent, NULL, 72, 0), 0);
-	assert_int_equal(reply_sized(false, &sent, NULL, 71, 0), -EPROTO);
+	assert_int_equal(reply_sized(false, &sent, NULL, 2056, 0), 0);
+	assert_int_equal(reply_sized(false, &sent, NULL, 2055, 0), -EPROTO);
+	assert_int_equal(reply_sized(false, &sent, NULL, 72, 0), -EPROTO); /* the 8-region draft */
 
 	vh_proto_hdr_init(&sent, VH_USER_BACKEND_SHARED_OBJECT_LOOKUP, 0, 16);
 	assert_int_equal(reply_sized(true, &sent, NULL, 8, 1), 0);
