@@ -192,7 +192,8 @@ VH_API int vh_program_option_error(const struct vh_program *p, const char *fmt, 
 
 /**
  * vh_program_server_config() - vh_server_config_init() plus the program's part: name, the
- * listener (socket_path or listen_fd) and the log sink. The device fills in the rest.
+ * listener (socket_path or listen_fd), the log sink and inband_notifications
+ * (--inband-notifications, a common option). The device fills in the rest.
  * @p: the program.
  * @cfg: the config to fill.
  * Thread: any.

@@ -34,6 +34,7 @@ enum common_opt {
 	COMMON_PRINT_CAPS,
 	COMMON_VERBOSE,
 	COMMON_HELP,
+	COMMON_INBAND,
 	COMMON_NUM,
 };
 
@@ -46,6 +47,10 @@ static const struct vh_program_option common_opts[COMMON_NUM] = {
 				COMMON_PRINT_CAPS },
 	[COMMON_VERBOSE] = { "verbose", NULL, "debug log lines", COMMON_VERBOSE },
 	[COMMON_HELP] = { "help", NULL, "this text", COMMON_HELP },
+	[COMMON_INBAND] = { "inband-notifications", NULL,
+			    "offer INBAND_NOTIFICATIONS (kicks and calls as\nmessages; off: "
+			    "QEMU acks it without handling it)",
+			    COMMON_INBAND },
 };
 
 struct vh_program {
@@ -53,6 +58,7 @@ struct vh_program {
 	const char *socket_path;
 	int listen_fd;
 	bool verbose;
+	bool inband;	     /* --inband-notifications */
 	const char *cur_opt; /* the option parse_option is handling (for messages) */
 	char listen_desc[32];
 	struct vh_log_sink sink;
@@ -196,6 +202,7 @@ static void print_usage(const struct vh_program_config *cfg, const char *argv0)
 	print_option(&common_opts[COMMON_FD]);
 	for (o = cfg->options; o && o->name; o++)
 		print_option(o);
+	print_option(&common_opts[COMMON_INBAND]);
 	print_option(&common_opts[COMMON_PRINT_CAPS]);
 	print_option(&common_opts[COMMON_VERBOSE]);
 	print_option(&common_opts[COMMON_HELP]);
@@ -264,6 +271,9 @@ static int handle_common(struct vh_program *p, int id, const char *arg, const ch
 		return 1;
 	case COMMON_VERBOSE:
 		p->verbose = true;
+		return 0;
+	case COMMON_INBAND:
+		p->inband = true;
 		return 0;
 	default:
 		print_usage(p->cfg, argv0);
@@ -418,6 +428,7 @@ void vh_program_server_config(const struct vh_program *p, struct vh_server_confi
 	cfg->socket_path = p->socket_path;
 	cfg->listen_fd = p->listen_fd;
 	cfg->log = p->sink;
+	cfg->inband_notifications = p->inband;
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)

@@ -65,7 +65,7 @@ start_blk()
 
 test_probe()
 {
-	start_net --queue-pairs 2 --mtu 9000 --mac 52:54:00:aa:bb:cc
+	start_net --queue-pairs 2 --mtu 9000 --mac 52:54:00:aa:bb:cc --inband-notifications
 	start_blk --blk-file memory:64M --read-only
 	run 20 probe "$NSOCK" || vh_fail "probe on vh-net failed"
 	no_stderr "probe on vh-net"
@@ -80,6 +80,11 @@ test_probe()
 	has '^  max_virtqueue_pairs +2$'
 	has '^  mtu +9000$'
 	has '^  link_up +1$'
+	# Protocol features as offered, by name: the library's defaults and the opt-in switch.
+	has '^  21 VHOST_USER_PROTOCOL_F_GPA_ADDRESSES$'
+	has '^  14 VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS$'
+	has '^  15 VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS$'
+	has '^protocol features negotiated by libvhost: 0x'
 	! grep -Eq 'BLK|bit [0-9]|capacity' "$VH_TMP/out" || vh_fail "net probe shows blk names"
 	! grep -q 'DEVICE_STATE' "$VH_TMP/out" || vh_fail "vh-net has no state hooks but offers DEVICE_STATE"
 	grep -qi 'error' "$VH_TMP/vhnet.log" && vh_fail "vh-net logged an error for the probe"
@@ -91,6 +96,8 @@ test_probe()
 		'"VIRTIO_NET_F_MTU" in d["features_names"]' '"VIRTIO_NET_F_MAC" in d["features_names"]' \
 		'not any("BLK" in n for n in d["features_names"])' \
 		'"VHOST_USER_PROTOCOL_F_CONFIG" in d["protocol_features_names"]' \
+		'"VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS" in d["protocol_features_names"]' \
+		'not int(d["protocol_features_negotiated"], 16) & (1 << 14)' \
 		'd["queues"] == 5' 'd["config_bytes"] == 12' \
 		'd["config"] == {"mac": "52:54:00:aa:bb:cc", "status": 1, "link_up": 1, "max_virtqueue_pairs": 2, "mtu": 9000}'
 
@@ -102,6 +109,8 @@ test_probe()
 	# vh-blk has the state_save/state_load hooks: DEVICE_STATE (migration) is offered.
 	has '^  19 VHOST_USER_PROTOCOL_F_DEVICE_STATE$'
 	has '^  capacity_bytes +67108864$'
+	has '^  21 VHOST_USER_PROTOCOL_F_GPA_ADDRESSES$'
+	! grep -q 'INBAND_NOTIFICATIONS' "$VH_TMP/out" || vh_fail "blk offers in-band notifications unasked"
 	! grep -q 'NET' "$VH_TMP/out" || vh_fail "blk probe shows net names"
 	run 20 probe --json "$BSOCK" || vh_fail "probe --json on vh-blk failed"
 	jcheck 'd["device"] == "blk"' '"VIRTIO_BLK_F_RO" in d["features_names"]' \

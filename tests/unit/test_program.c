@@ -120,7 +120,7 @@ static void test_options(void **state)
 
 	(void)state;
 	assert_int_equal(create(&c, &p, "--socket-path", "/tmp/x.sock", "--size", "0x10", "--flag",
-				"--verbose", "--ring", "512", NULL),
+				"--verbose", "--ring", "512", "--inband-notifications", NULL),
 			 0);
 	assert_non_null(p);
 	assert_int_equal(d.size, 16);
@@ -134,6 +134,7 @@ static void test_options(void **state)
 	assert_string_equal(sc.name, "vh-test");
 	assert_string_equal(sc.socket_path, "/tmp/x.sock");
 	assert_int_equal(sc.listen_fd, -1);
+	assert_true(sc.inband_notifications);
 	vh_program_destroy(&p);
 	assert_null(p);
 	vh_program_destroy(&p);
@@ -147,6 +148,7 @@ static void test_options(void **state)
 	vh_program_server_config(p, &sc);
 	assert_null(sc.socket_path);
 	assert_int_equal(sc.listen_fd, 0);
+	assert_false(sc.inband_notifications); /* off unless asked for */
 	vh_program_destroy(&p);
 }
 

@@ -91,7 +91,8 @@ static void read_config_lens(struct probe *p, const uint32_t *lens, unsigned n)
 {
 	uint32_t max = p->ioctl && p->ii.config_size ? p->ii.config_size : VH_USER_MAX_CONFIG_SIZE;
 
-	if (p->ioctl ? !p->ii.vdpa : !(p->protocol & (1ull << VH_USER_PROTOCOL_F_CONFIG)))
+	if (p->ioctl ? !p->ii.vdpa
+		     : !(vh_dev_protocol_features(p->dev) & (1ull << VH_USER_PROTOCOL_F_CONFIG)))
 		return;
 	p->trying = true;
 	for (unsigned i = 0; i < n; i++) {
@@ -241,7 +242,8 @@ static void print_config(struct probe *p)
 		printf("config (virtio-%s, %u bytes):\n", type, p->cfg_len);
 	} else if (!p->device_id) {
 		printf("config: not read (device type unknown; --type TYPE decodes it)\n");
-	} else if (!p->ioctl && !(p->protocol & (1ull << VH_USER_PROTOCOL_F_CONFIG))) {
+	} else if (!p->ioctl &&
+		   !(vh_dev_protocol_features(p->dev) & (1ull << VH_USER_PROTOCOL_F_CONFIG))) {
 		printf("config: not readable (no VHOST_USER_PROTOCOL_F_CONFIG)\n");
 	} else if (p->cfg_want) {
 		printf("config: the backend refused to read %u bytes\n", p->cfg_want);
@@ -385,7 +387,8 @@ int vhctl_probe(int argc, char **argv)
 		return VHCTL_EXIT_FAIL;
 	}
 	p.features = vh_dev_backend_features(p.dev);
-	p.protocol = vh_dev_protocol_features(p.dev);
+	/* What the backend offers, as for the features (the library acks only what it does). */
+	p.protocol = vh_dev_backend_protocol_features(p.dev);
 	p.ioctl = vh_dev_ioctl_info(p.dev, &p.ii) >= 0;
 	tell_device(&p);
 	read_config(&p);
@@ -400,6 +403,12 @@ int vhctl_probe(int argc, char **argv)
 	print_device(&p);
 	print_bits(&p, "features", p.features, false);
 	print_bits(&p, "protocol_features", p.protocol, true);
+	if (p.j)
+		vhctl_json_hex(p.j, "protocol_features_negotiated",
+			       vh_dev_protocol_features(p.dev));
+	else if (!p.ioctl)
+		printf("protocol features negotiated by libvhost: 0x%016llx\n",
+		       (unsigned long long)vh_dev_protocol_features(p.dev));
 	if (p.j) {
 		vhctl_json_u64(p.j, "queues", vh_dev_max_queues(p.dev));
 		vhctl_json_u64(p.j, "max_mem_slots", vh_dev_max_mem_slots(p.dev));
