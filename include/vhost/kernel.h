@@ -177,8 +177,9 @@ VH_API int vh_vdpa_set_iommu(struct vh_dev *dev, bool on);
  * vh_vdpa_map() - add IOVA mappings (VHOST_IOTLB_UPDATE), framed by VHOST_IOTLB_BATCH_BEGIN/END
  * per address space when the device offers VHOST_BACKEND_F_IOTLB_BATCH (the parent then sees one
  * change). Every entry is checked before anything is sent; if the kernel refuses one, those of
- * this call it took already are removed again. The library keeps the mappings and maps them again
- * after every device reset (vh_dev_stop(), vh_dev_reset()).
+ * this call it took already are removed again (one it will not remove either stays mapped, with
+ * a log line, and counts as mapped). The library keeps the mappings and maps them again after
+ * every device reset (vh_dev_stop(), vh_dev_reset()) and reopen (vh_dev_reconnect()).
  * @dev: a vhost-vdpa device. @maps: the mappings. @n: how many (1 or more).
  * Return: 0; -EOPNOTSUPP not vhost-vdpa, or @asid > 0 without VHOST_BACKEND_F_IOTLB_ASID;
  * -EINVAL bad size or permission, asid >= the device's address spaces, asid 0 without

@@ -235,16 +235,24 @@ static int vh_vdpa_send_run(struct vh_dev *dev, const struct vh_vdpa_ent *e, uns
 	return err;
 }
 
-/* Take back the first @n maps of this call (the kernel refused a later one). */
-static void vh_vdpa_map_undo(struct vh_dev *dev, const struct vh_vdpa_ent *e, unsigned n)
+/*
+ * Take back the first @n maps of this call (the kernel refused a later one). One the kernel will
+ * not remove either stays kept (moved to the front of @e; the send logged it), so that what the
+ * library replays and checks overlaps against is what the kernel holds. Return how many stay.
+ */
+static unsigned vh_vdpa_map_undo(struct vh_dev *dev, struct vh_vdpa_ent *e, unsigned n)
 {
-	for (unsigned i = 0; i < n && !dev->broken; i++)
-		vh_vdpa_invalidate(dev, e[i].asid, e[i].iova, e[i].last - e[i].iova + 1);
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (vh_vdpa_invalidate(dev, e[i].asid, e[i].iova, e[i].last - e[i].iova + 1) < 0)
+			e[kept++] = e[i];
+	return kept;
 }
 
 static int vh_vdpa_map_ents(struct vh_dev *dev, struct vh_vdpa_iommu *m, unsigned n)
 {
-	const struct vh_vdpa_ent *e = &m->e[m->n];
+	struct vh_vdpa_ent *e = &m->e[m->n];
 	unsigned sent = 0, run, done;
 	int err = 0;
 
@@ -255,7 +263,7 @@ static int vh_vdpa_map_ents(struct vh_dev *dev, struct vh_vdpa_iommu *m, unsigne
 		sent += done;
 	}
 	if (err < 0) {
-		vh_vdpa_map_undo(dev, e, sent);
+		m->n += vh_vdpa_map_undo(dev, e, sent);
 		return err;
 	}
 	m->n += n;
