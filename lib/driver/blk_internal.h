@@ -92,6 +92,10 @@ struct blkq {
 	uint64_t features;
 	uint64_t capacity;
 	struct blkq_mem mem;
+	/* blkq_wait(): epoll set holding @call_fd edge-triggered (-1: not created yet), and
+	 * which call fd it holds (a reconnect may bring another one). */
+	int wait_ep;
+	int wait_ep_fd;
 	/* A completion taken off the ring by blkq_wait() in polling mode, handed out by reap. */
 	struct blkq_slot *stash;
 	uint32_t stash_len;
