@@ -76,6 +76,10 @@ static unsigned uring_reap(struct vhblk_queue *vq)
 			int res = cqes[i]->res;
 
 			vq->inflight--;
+			if (r->async) {
+				r->async = false;
+				vq->async_inflight--;
+			}
 			uring_finish(r, res);
 		}
 		io_uring_cq_advance(&vq->ring, n);
@@ -150,6 +154,19 @@ static int uring_submit(struct vhblk_queue *vq, struct vhblk_req *r)
 	}
 	if (r->type == VIRTIO_BLK_T_IN) {
 		io_uring_prep_readv(sqe, vq->dev->fd, r->data, r->ndata, r->offset);
+		/*
+		 * A buffered read the kernel cannot finish without blocking (tmpfs, a page cache
+		 * miss) goes to an io-wq worker, and io-wq runs such punted reads one after the
+		 * other on a single worker: a 128k read is a 128k memcpy there, so one core copies
+		 * while the others wait. IOSQE_ASYNC marks the work concurrent: io-wq starts workers
+		 * in parallel. Only for big reads, where the copy outweighs the hand-off to a worker
+		 * (a 4k page cache hit completes inside io_uring_submit(), no thread involved).
+		 */
+		if (r->len >= VHBLK_ASYNC_READ_MIN && !vq->dev->opt.direct) {
+			sqe->flags |= IOSQE_ASYNC;
+			r->async = true;
+			vq->async_inflight++;
+		}
 	} else if (r->type == VIRTIO_BLK_T_OUT) {
 		io_uring_prep_writev(sqe, vq->dev->fd, r->data, r->ndata, r->offset);
 		/* Without VIRTIO_BLK_F_FLUSH the driver expects write-through (§5.2.5). */
@@ -344,6 +361,29 @@ unsigned vhblk_aio_reap(struct vhblk_queue *vq)
 	if (uses_threads(vq))
 		return pool_reap(vq);
 	return 0;
+}
+
+/*
+ * The poll loop spinning next to io-wq workers that copy 128k reads takes a core from them (on
+ * two cores: the poll thread, the copies and the driver share two). What a kick could find
+ * meanwhile is the driver's next request, and a driver at full iodepth has none to give until
+ * these complete; one that has gets noticed at the next completion or after the bound.
+ */
+bool vhblk_aio_idle(struct vhblk_queue *vq)
+{
+#ifdef VHBLK_HAVE_URING
+	struct __kernel_timespec ts = { .tv_nsec = VHBLK_POLL_ASYNC_WAIT_US * 1000 };
+	struct io_uring_cqe *cqe;
+
+	if (!uses_uring(vq) || !vq->async_inflight)
+		return false;
+	/* Completions are reaped by the next kick; this only waits for one to exist. */
+	(void)io_uring_wait_cqe_timeout(&vq->ring, &cqe, &ts);
+	return true;
+#else
+	(void)vq;
+	return false;
+#endif
 }
 
 void vhblk_aio_drain(struct vhblk_queue *vq)

@@ -309,7 +309,7 @@ static int vhblk_queue_kick(void *inst, struct vh_queue *q)
 	/* Page cache hits complete inside io_uring_submit(): push them with this kick's flush
 	 * instead of a round trip through the completion eventfd. */
 	work += vhblk_aio_reap(vq);
-	if (!vq->event)
+	if (!vq->event && !(work == 0 && vhblk_aio_idle(vq)))
 		poll_idle(vq, work);
 	if (ret == -ENOBUFS) {
 		/* More segments than seg_max promised (virtio 1.2 §5.2.6.1). */

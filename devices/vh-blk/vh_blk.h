@@ -43,6 +43,10 @@
 #define VHBLK_MAX_DWZ_SECTORS	 (1u << 22)
 #define VHBLK_DEFAULT_QUEUE_SIZE 1024u
 #define VHBLK_POLL_IDLE_KICKS	 16u
+/* Buffered reads from this size on run on io-wq workers in parallel (aio.c uring_submit()). */
+#define VHBLK_ASYNC_READ_MIN (64u << 10)
+/* Poll mode: longest sleep on the completion queue while such reads run (aio.c). */
+#define VHBLK_POLL_ASYNC_WAIT_US 100u
 
 #define VHBLK_MIN(a, b)		 ((a) < (b) ? (a) : (b))
 #define vhblk_likely(x)		 __builtin_expect(!!(x), 1)
@@ -89,6 +93,7 @@ struct vhblk_req {
 	uint64_t len;	 /* data bytes */
 	unsigned ndata;
 	int64_t res;	    /* engine result: bytes or -errno */
+	bool async;	    /* io_uring: submitted with IOSQE_ASYNC (runs on an io-wq worker) */
 	struct iovec *data; /* the data part of iov (a copy: push still needs iov intact) */
 	struct iovec *iov;
 };
@@ -112,7 +117,8 @@ struct vhblk_queue {
 	struct io_uring ring;
 	bool ring_ok;
 	int ring_efd;
-	unsigned queued; /* SQEs prepared since the last io_uring_submit */
+	unsigned queued;	 /* SQEs prepared since the last io_uring_submit */
+	unsigned async_inflight; /* of inflight: the IOSQE_ASYNC ones */
 #endif
 	/* --aio=threads: completed requests, under lock */
 	pthread_mutex_t lock;
@@ -184,6 +190,12 @@ int vhblk_aio_submit(struct vhblk_queue *vq, struct vhblk_req *r);
 void vhblk_aio_flush_submits(struct vhblk_queue *vq);
 /* Complete what the engine finished; returns the number completed. */
 unsigned vhblk_aio_reap(struct vhblk_queue *vq);
+/*
+ * Poll mode, a kick that found nothing: while reads run on io-wq workers (CPU-bound copies),
+ * sleep until one completes (at most VHBLK_POLL_ASYNC_WAIT_US) instead of spinning against them.
+ * Returns true when it slept.
+ */
+bool vhblk_aio_idle(struct vhblk_queue *vq);
 /* Wait until every request of @vq handed to the engine completed, and complete them. */
 void vhblk_aio_drain(struct vhblk_queue *vq);
 int vhblk_pool_start(struct vhblk *d);

@@ -277,6 +277,15 @@ static void check_rw(struct t *t)
 	expect_original(t, 4 * 512, 512);
 	expect_original(t, 7 * 512, 512);
 
+	/* A 128 KiB read (io_uring: handed to an io-wq worker, IOSQE_ASYNC), every byte. */
+	memset(t->mem + DATA_GPA, 0xaa, STATUS_GPA - DATA_GPA);
+	assert_int_equal(req(t, VIRTIO_BLK_T_IN, 8, STATUS_GPA - DATA_GPA, true),
+			 STATUS_GPA - DATA_GPA + 1);
+	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < STATUS_GPA - DATA_GPA; i++)
+		if (t->mem[DATA_GPA + i] != (t->memory ? 0 : img_byte(8 * 512 + i)))
+			fail_msg("128k read: byte %u is 0x%02x", i, t->mem[DATA_GPA + i]);
+
 	/* The last sector is readable and writable. */
 	assert_int_equal(req(t, VIRTIO_BLK_T_IN, SECTORS - 1, 512, true), 513);
 	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
