@@ -563,4 +563,83 @@ VH_API int vh_dev_reconnect(struct vh_dev *dev);
  */
 VH_API int vh_dev_reset(struct vh_dev *dev);
 
+/* ---- postcopy live migration (vhost-user PAGEFAULT) ----------------------------------------- */
+
+/**
+ * struct vh_dev_postcopy_region - where the backend mapped one guest memory region.
+ * @gpa: guest physical address of the region.
+ * @size: bytes.
+ * @backend_addr: the backend's virtual address of @gpa. Faults read from the backend's
+ *                userfaultfd, and the UFFDIO_COPY / ZEROPAGE / WAKE that resolve them, are in
+ *                this address space, not the VMM's.
+ */
+struct vh_dev_postcopy_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t backend_addr;
+};
+
+/**
+ * vh_dev_postcopy_advise() - POSTCOPY_ADVISE: an incoming migration may switch to postcopy. The
+ * backend opens a userfaultfd and hands it over: the VMM watches it beside its own, reads
+ * struct uffd_msg fault events (addresses in the backend's space: vh_dev_postcopy_fault_gpa())
+ * and resolves each one when the page has arrived, with UFFDIO_COPY (or ZEROPAGE) on this fd,
+ * or UFFDIO_WAKE when the page was placed through the VMM's own mapping.
+ * Needs PAGEFAULT, asked for in cfg->protocol_features (opt-in).
+ * @dev: the device. @uffd: receives the fd; the caller owns it (close it after
+ *       vh_dev_postcopy_end()).
+ * Return: 0; -EOPNOTSUPP PAGEFAULT not negotiated or not vhost-user; -EBUSY already advised;
+ * -EIO the backend sent no fd (it could not open one); -EPROTO/-ECONNRESET.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_postcopy_advise(struct vh_dev *dev, int *uffd);
+
+/**
+ * vh_dev_postcopy_listen() - POSTCOPY_LISTEN: the switch to postcopy happened; the backend
+ * registers guest memory with the userfaultfd. From now on every memory table sent (at
+ * vh_dev_start(), vh_dev_mem_commit()) is answered with the backend's address of each region
+ * (vh_dev_postcopy_region()), and acked by the library before it returns: faults must be
+ * served by then, from another thread than the one that sends the table.
+ * @dev: the device.
+ * Return: 0; -EINVAL not advised; -EBUSY already listening; -EIO refused; -EPROTO/-ECONNRESET.
+ * Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_postcopy_listen(struct vh_dev *dev);
+
+/**
+ * vh_dev_postcopy_end() - POSTCOPY_END: every page has arrived; the backend unregisters guest
+ * memory and closes its userfaultfd. The regions are forgotten.
+ * @dev: the device.
+ * Return: 0; -EINVAL not listening; -EIO the backend reported a failure (the state is dropped
+ * anyway); -EPROTO/-ECONNRESET. Thread: the thread that owns @dev (one at a time).
+ */
+VH_API int vh_dev_postcopy_end(struct vh_dev *dev);
+
+/**
+ * vh_dev_postcopy_region() - region @i (in no particular order) as the backend
+ * mapped it, after vh_dev_postcopy_listen() and a table sent.
+ * @dev: the device. @i: index from 0. @r: receives the region.
+ * Return: 0; -ENOENT no region @i. Thread: any, while the owner does not send a table.
+ */
+VH_API int vh_dev_postcopy_region(const struct vh_dev *dev, unsigned i,
+				  struct vh_dev_postcopy_region *r);
+
+/**
+ * vh_dev_postcopy_fault_gpa() - the guest physical address of a fault address read from the
+ * backend's userfaultfd (struct uffd_msg arg.pagefault.address).
+ * @dev: the device. @addr: backend virtual address. @gpa: receives the guest address.
+ * Return: 0; -EFAULT @addr is in no region the backend reported.
+ * Thread: any, while the owner does not send a table (a fault-handling thread).
+ */
+VH_API int vh_dev_postcopy_fault_gpa(const struct vh_dev *dev, uint64_t addr, uint64_t *gpa);
+
+/**
+ * vh_dev_postcopy_backend_addr() - the backend's virtual address of guest address @gpa: the
+ * destination of UFFDIO_COPY / ZEROPAGE / WAKE on the backend's userfaultfd.
+ * @dev: the device. @gpa: guest physical address. @addr: receives the backend address.
+ * Return: 0; -EFAULT @gpa is in no region the backend reported.
+ * Thread: any, while the owner does not send a table.
+ */
+VH_API int vh_dev_postcopy_backend_addr(const struct vh_dev *dev, uint64_t gpa, uint64_t *addr);
+
 #endif

@@ -28,7 +28,8 @@
 	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) |                                   \
 	 (1ull << VH_USER_PROTOCOL_F_DEVICE_STATE) | (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES) | \
 	 (1ull << VH_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                           \
-	 (1ull << VH_USER_PROTOCOL_F_HOST_NOTIFIER) | (1ull << VH_USER_PROTOCOL_F_SHMEM))
+	 (1ull << VH_USER_PROTOCOL_F_HOST_NOTIFIER) | (1ull << VH_USER_PROTOCOL_F_SHMEM) |        \
+	 (1ull << VH_USER_PROTOCOL_F_PAGEFAULT))
 
 /*
  * Implemented but negotiated only when cfg->protocol_features asks: in-band notifications put
@@ -37,11 +38,12 @@
  * completed, and finish only after the next start, possibly on another backend);
  * GPA_ADDRESSES because rust-vmm's vhost crate up to 0.16 offers its SHMEM on bit 21: acking
  * that by default would send guest addresses to a backend that maps them as virtual ones.
+ * PAGEFAULT (postcopy) needs a VMM that serves the backend's page faults.
  */
 #define VH_DEV_PROTOCOL_OPT_IN                                  \
 	((1ull << VH_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) |    \
 	 (1ull << VH_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) | \
-	 (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES))
+	 (1ull << VH_USER_PROTOCOL_F_GPA_ADDRESSES) | (1ull << VH_USER_PROTOCOL_F_PAGEFAULT))
 
 /* Header of the buffer vh_dev_inflight_save() fills. */
 #define VH_DEV_INFLIGHT_MAGIC 0x6c666e4968760001ull
@@ -51,6 +53,12 @@ struct vh_dev_inflight_hdr {
 	uint16_t num_queues;
 	uint16_t queue_size;
 	uint32_t padding;
+};
+
+enum vh_dev_postcopy_state {
+	VH_DEV_POSTCOPY_NONE = 0,
+	VH_DEV_POSTCOPY_ADVISED,
+	VH_DEV_POSTCOPY_LISTENING, /* tables are answered with the backend's addresses */
 };
 
 struct vh_dev_ring {
@@ -116,6 +124,11 @@ struct vh_dev {
 
 	/* vhost-user SHMEM regions and mappings, host notifier pages (user_areas.c); NULL: none. */
 	struct vh_user_areas *areas;
+
+	/* Postcopy (dev_postcopy.c): where the backend mapped each region of the last table. */
+	enum vh_dev_postcopy_state postcopy;
+	struct vh_dev_postcopy_region *pc_regions;
+	unsigned pc_nregions, pc_cap;
 
 	/* Ioctl transports (transport_ioctl.c): syscall table (NULL: the real calls) and state. */
 	const struct vh_ioctl_sys *sys;
@@ -189,6 +202,16 @@ int vh_dev_iotlb_update(struct vh_dev *dev, const char *req, uint64_t iova, int 
  * transport's, so that a reopen (vh_dev_reconnect) keeps it.
  */
 void vh_vdpa_iommu_free(struct vh_dev *dev);
+
+/*
+ * dev_postcopy.c: forget every region (@clear) or remember where the backend mapped one
+ * (replacing what was known for its gpa). 0, -ENOMEM.
+ */
+void vh_dev_postcopy_clear(struct vh_dev *dev);
+int vh_dev_postcopy_note(struct vh_dev *dev, const struct vh_dev_postcopy_region *r);
+void vh_dev_postcopy_forget(struct vh_dev *dev, uint64_t gpa);
+/* The connection is gone: postcopy state with it. */
+void vh_dev_postcopy_reset(struct vh_dev *dev);
 
 /* dev_extra.c: inflight region */
 int vh_dev_inflight_apply(struct vh_dev *dev);

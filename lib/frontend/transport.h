@@ -78,6 +78,10 @@ struct vh_transport_ops {
 	int (*set_device_state_fd)(struct vh_dev *dev, uint32_t direction, int fd, int *backend_fd);
 	/* CHECK_DEVICE_STATE: 0 when the backend processed the transfer, -EIO when it failed. */
 	int (*check_device_state)(struct vh_dev *dev);
+	/* Postcopy (vhost-user PAGEFAULT): ADVISE hands over the backend's userfaultfd. */
+	int (*postcopy_advise)(struct vh_dev *dev, int *uffd);
+	int (*postcopy_listen)(struct vh_dev *dev);
+	int (*postcopy_end)(struct vh_dev *dev);
 	/* Backend-initiated messages: the fd to watch, and non-blocking handling. */
 	int (*event_fd)(const struct vh_dev *dev);
 	int (*dispatch)(struct vh_dev *dev);

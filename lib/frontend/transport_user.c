@@ -51,7 +51,7 @@ static int vu_check_quiet(struct vh_dev *dev, const char *req, const char *when)
 	return vh_dev_set_broken(dev, err);
 }
 
-static int vu_recv_reply(struct vh_dev *dev, const struct vh_msg *m, struct vh_msg *r)
+int vh_user_recv_reply(struct vh_dev *dev, const struct vh_msg *m, struct vh_msg *r)
 {
 	const char *req = vh_proto_request_name(m->hdr.request);
 	int err;
@@ -98,7 +98,7 @@ int vh_user_exchange(struct vh_dev *dev, struct vh_msg *m, struct vh_msg *reply)
 	}
 	if (!vh_proto_reply_expected(false, &m->hdr))
 		return 0;
-	err = vu_recv_reply(dev, m, r);
+	err = vh_user_recv_reply(dev, m, r);
 	if (err < 0 || reply)
 		return err;
 	/* REPLY_ACK: u64 0 is success; anything else is the backend refusing the request. */
@@ -258,6 +258,7 @@ static int vu_negotiate_protocol(struct vh_dev *dev)
 static void vu_close(struct vh_dev *dev)
 {
 	vh_user_areas_free(dev);
+	vh_dev_postcopy_reset(dev);
 	if (dev->fd >= 0)
 		close(dev->fd);
 	if (dev->chan_fd >= 0)
@@ -329,6 +330,8 @@ static int vu_mem_reg(struct vh_dev *dev, uint32_t request, const struct vh_memt
 		m.fds[0] = r->fd;
 		m.nfds = 1;
 	}
+	if (dev->postcopy == VH_DEV_POSTCOPY_LISTENING)
+		return vh_user_postcopy_exchange(dev, &m);
 	return vh_user_exchange(dev, &m, NULL);
 }
 
@@ -401,6 +404,8 @@ static int vu_set_mem_table(struct vh_dev *dev, const struct vh_memtable *t, boo
 		m.fds[i] = vh_memtable_region(t, i)->fd;
 	}
 	m.nfds = n;
+	if (dev->postcopy == VH_DEV_POSTCOPY_LISTENING)
+		return vh_user_postcopy_exchange(dev, &m);
 	if (!vu_has(dev, VH_USER_PROTOCOL_F_REPLY_ACK))
 		return vh_user_exchange(dev, &m, NULL);
 	/* The reply may be the REPLY_ACK u64 or (postcopy) a table: only the u64 is ours. */
@@ -732,6 +737,9 @@ const struct vh_transport_ops vh_transport_user = {
 	.vring_kick = vu_vring_kick,
 	.set_device_state_fd = vh_user_set_device_state_fd,
 	.check_device_state = vh_user_check_device_state,
+	.postcopy_advise = vh_user_postcopy_advise,
+	.postcopy_listen = vh_user_postcopy_listen,
+	.postcopy_end = vh_user_postcopy_end,
 	.event_fd = vu_event_fd,
 	.dispatch = vu_dispatch,
 };

@@ -19,6 +19,20 @@ int vh_user_exchange(struct vh_dev *dev, struct vh_msg *m, struct vh_msg *reply)
 int vh_user_set_device_state_fd(struct vh_dev *dev, uint32_t direction, int fd, int *backend_fd);
 int vh_user_check_device_state(struct vh_dev *dev);
 
+/* Receive and validate the reply to @m (bounded by the device timeout); the caller closes fds. */
+int vh_user_recv_reply(struct vh_dev *dev, const struct vh_msg *m, struct vh_msg *r);
+
+/* Postcopy (user_postcopy.c). */
+int vh_user_postcopy_advise(struct vh_dev *dev, int *uffd);
+int vh_user_postcopy_listen(struct vh_dev *dev);
+int vh_user_postcopy_end(struct vh_dev *dev);
+/*
+ * While listening: send a SET_MEM_TABLE or ADD_MEM_REG (@m, without NEED_REPLY), take the
+ * backend's answer with its address of each region, remember them, ack. REM_MEM_REG goes out
+ * as usual and forgets its region.
+ */
+int vh_user_postcopy_exchange(struct vh_dev *dev, struct vh_msg *m);
+
 /* Backend channel (user_chan.c). */
 int vh_user_chan_open(struct vh_dev *dev);
 int vh_user_dispatch(struct vh_dev *dev);

@@ -19,6 +19,7 @@ enum vh_size_kind {
 	VH_SIZE_ZERO_OR_EXACT,	  /* size == 0 or size == min */
 	VH_SIZE_MEM_TABLE,	  /* 8 + nregions * 32, nregions <= 8 */
 	VH_SIZE_MEM_TABLE_OR_U64, /* either of the two (SET_MEM_TABLE reply) */
+	VH_SIZE_U64_OR_EXACT,	  /* size == 8 or size == min (ADD_MEM_REG reply) */
 	VH_SIZE_CONFIG,		  /* 12 + config.size, config.size <= 256 */
 	VH_SIZE_CONFIG_OR_ZERO,	  /* VH_SIZE_CONFIG, or 0: a back-end's failed GET_CONFIG */
 };
@@ -127,7 +128,10 @@ static const struct vh_request_rule vh_request_rules[VH_USER_REQUEST_MAX] = {
 	[VH_USER_RESET_DEVICE] = { .req = VH_RULE_NONE },
 	[VH_USER_VRING_KICK] = { .req = VH_RULE_EXACT(VH_STATE_SIZE) },
 	[VH_USER_GET_MAX_MEM_SLOTS] = { VH_RULE_NONE, VH_RULE_U64, true },
-	[VH_USER_ADD_MEM_REG] = { .req = VH_RULE_EXACT_FDS(VH_MEMREG_SIZE, VH_FDS_EXACT, 1) },
+	/* As SET_MEM_TABLE: a postcopy back-end answers with the region at its own address. */
+	[VH_USER_ADD_MEM_REG] = { VH_RULE_EXACT_FDS(VH_MEMREG_SIZE, VH_FDS_EXACT, 1),
+				  { .size_kind = VH_SIZE_U64_OR_EXACT, .min = VH_MEMREG_SIZE },
+				  false },
 	/* vhost-user.rst: no fd SHOULD be sent, but the back-end MAY accept (and close) one. */
 	[VH_USER_REM_MEM_REG] = { .req = VH_RULE_EXACT_FDS(VH_MEMREG_SIZE, VH_FDS_UP_TO, 1) },
 	[VH_USER_SET_STATUS] = { .req = VH_RULE_U64 },
@@ -240,6 +244,8 @@ static bool vh_size_ok(const struct vh_msg_rule *r, const uint8_t *p, size_t siz
 		return vh_mem_table_size_ok(p, size);
 	case VH_SIZE_MEM_TABLE_OR_U64:
 		return size == sizeof(uint64_t) || vh_mem_table_size_ok(p, size);
+	case VH_SIZE_U64_OR_EXACT:
+		return size == sizeof(uint64_t) || size == r->min;
 	case VH_SIZE_CONFIG:
 		return vh_config_size_ok(p, size);
 	case VH_SIZE_CONFIG_OR_ZERO:

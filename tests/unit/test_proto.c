@@ -798,6 +798,13 @@ static void test_reply_layouts(void **state)
 	assert_int_equal(reply_sized(false, &sent, NULL, 8, 0), 0);
 	assert_int_equal(reply_sized(false, &sent, NULL, 16, 0), -EPROTO);
 
+	/* ADD_MEM_REG: the REPLY_ACK u64, or (postcopy) the region back at the back-end's address. */
+	vh_proto_hdr_init(&sent, VH_USER_ADD_MEM_REG, 0, 40);
+	assert_int_equal(reply_sized(false, &sent, NULL, 40, 0), 0);
+	assert_int_equal(reply_sized(false, &sent, NULL, 8, 0), 0);
+	assert_int_equal(reply_sized(false, &sent, NULL, 32, 0), -EPROTO);
+	assert_int_equal(reply_sized(false, &sent, NULL, 40, 1), -EPROTO);
+
 	/* No fd: a back-end that could not open its userfaultfd (the caller reports it). */
 	vh_proto_hdr_init(&sent, VH_USER_POSTCOPY_ADVISE, 0, 0);
 	assert_int_equal(reply_sized(false, &sent, NULL, 0, 1), 0);
