@@ -50,8 +50,8 @@ int vh_user_postcopy_end(struct vh_dev *dev)
 	if (err < 0)
 		return err;
 	if (r.payload.u64) {
-		vh_dev_err(dev, "VHOST_USER_POSTCOPY_END", -EIO, "backend failed (status 0x%" PRIx64 ")",
-			   r.payload.u64);
+		vh_dev_err(dev, "VHOST_USER_POSTCOPY_END", -EIO,
+			   "backend failed (status 0x%" PRIx64 ")", r.payload.u64);
 		return -EIO;
 	}
 	return 0;

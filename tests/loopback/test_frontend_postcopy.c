@@ -142,10 +142,11 @@ static void test_postcopy_mem_slots(void **state)
 	script_handshake_full(&e, F_V1 | F_PF, pf, pf, 0, 8);
 	script_advise(&e, ev);
 	fake_expect(&e.f, VH_USER_POSTCOPY_LISTEN, NR, NULL, 0, 0);
-	reg.region = (struct vh_user_mem_region){ .guest_phys_addr = 0x8000,
-						  .memory_size = 0x4000,
-						  .userspace_addr = (uint64_t)(uintptr_t)e.mem + 0x8000,
-						  .mmap_offset = 0x8000 };
+	reg.region =
+	    (struct vh_user_mem_region){ .guest_phys_addr = 0x8000,
+					 .memory_size = 0x4000,
+					 .userspace_addr = (uint64_t)(uintptr_t)e.mem + 0x8000,
+					 .mmap_offset = 0x8000 };
 	s = fake_expect(&e.f, VH_USER_ADD_MEM_REG, 0, &reg, sizeof(reg), 1);
 	s->kind = R_MSG;
 	vh_msg_init(&s->reply, VH_USER_ADD_MEM_REG, VH_USER_FLAG_REPLY, sizeof(reg));
