@@ -307,7 +307,11 @@ static uint64_t tx_check(struct vhnet_pair *p, const struct vh_vq_elem *el)
 	/* virtio 1.2 §5.1.6.2: a transmit buffer is device-readable, the header first. */
 	if (el->in_num || el->out_len < VHNET_HDR_LEN + VHNET_ETH_MIN || el->out_len > d->tx_max)
 		goto bad;
-	vhnet_iov_copy_out(el->iov, el->out_num, 0, &hdr, sizeof(hdr));
+	if (el->iov[0].iov_len >= sizeof(hdr))
+		memcpy(&hdr, el->iov[0].iov_base, sizeof(hdr));
+	else
+		vhnet_iov_copy_out(el->iov, el->out_num, 0, &hdr, sizeof(hdr));
+	p->tx_hdr = hdr.hdr;
 	/* §5.1.6.2.1: NEEDS_CSUM only with VIRTIO_NET_F_CSUM, a GSO type only with its HOST_*
 	 * bit (offload.c); the tap takes the header as it is. */
 	why = vhnet_tx_hdr_check(d, &hdr.hdr, el->out_len - VHNET_HDR_LEN);
@@ -380,9 +384,6 @@ static int tx_kick_tap(struct vhnet_pair *p)
 /* Bytes of a looped frame read into a local buffer: the MACs and an 802.1Q tag for the filter. */
 #define VHNET_LOOP_PEEK 64u
 
-/* A field of guest memory read once (the guest may change it under us). */
-#define VQ_LOAD_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-
 /* Exchange the frame's destination and source MAC; the transmission is done. */
 static void loop_swap(struct vhnet_pair *p, uint8_t *f)
 {
@@ -418,14 +419,14 @@ static int loop_one(struct vhnet_pair *p)
 		p->st.rx_dropped++;
 		return 0;
 	}
-	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, head, VHNET_HDR_LEN + peek);
-	memcpy(&hdr, head, sizeof(hdr));
+	/* The header tx_check() checked, not a second read of guest memory. */
+	hdr = p->tx_hdr;
+	vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, VHNET_HDR_LEN, f, peek);
 	whole = (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 		!(d->acked & (1ull << VIRTIO_NET_F_GUEST_CSUM)) && p->tx_len > peek;
 	if (whole) {
 		f = p->bounce + VHNET_HDR_LEN;
-		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, 0, p->bounce,
-				   VHNET_HDR_LEN + p->tx_len);
+		vhnet_iov_copy_out(p->tx.iov, p->tx.out_num, VHNET_HDR_LEN, f, p->tx_len);
 	}
 	loop_swap(p, f);
 	/* The header comes back as sent (offload.c), unless the receive side cannot take it. */
@@ -457,21 +458,18 @@ static int loop_one(struct vhnet_pair *p)
  */
 static bool loop_fast(struct vhnet_pair *p)
 {
-	struct virtio_net_hdr_mrg_rxbuf *h = p->tx.iov[0].iov_base;
 	const struct vh_vq_elem *rx = held_at(p, 0);
 	uint64_t len = p->tx.out_len;
 	uint8_t *f;
 
 	if (p->tx.out_num != 1 || rx->in_num != 1 || rx->in_len < len || !p->filter_all ||
 	    p->filter_gen != __atomic_load_n(&p->dev->filter_gen, __ATOMIC_RELAXED) ||
-	    (VQ_LOAD_ONCE(h->hdr.flags) | VQ_LOAD_ONCE(h->hdr.gso_type)))
+	    (p->tx_hdr.flags | p->tx_hdr.gso_type))
 		return false;
 	f = rx->iov[0].iov_base;
-	/* tx_check() read the header already; the guest may have changed it since: the copy is
-	 * what counts, so the plain header is written again over it. */
-	memcpy(f, h, len);
-	((struct virtio_net_hdr_mrg_rxbuf *)f)->hdr.flags = 0;
-	((struct virtio_net_hdr_mrg_rxbuf *)f)->hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	memcpy(f, p->tx.iov[0].iov_base, len);
+	/* The header as tx_check() read it (the guest may have changed its own since). */
+	memcpy(f, &p->tx_hdr, sizeof(p->tx_hdr));
 	((struct virtio_net_hdr_mrg_rxbuf *)f)->num_buffers = htole16(1);
 	f += VHNET_HDR_LEN;
 	loop_swap(p, f);

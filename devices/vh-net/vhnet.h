@@ -126,6 +126,9 @@ struct vhnet_pair {
 	struct vh_vq_elem tx;
 	struct iovec tx_iov[VHNET_TX_IOV];
 	uint64_t tx_len; /* frame bytes after the header */
+	/* its header as tx_check() read and checked it: what the loopback uses (a second read of
+	 * guest memory could see other offsets than the ones checked) */
+	struct virtio_net_hdr tx_hdr;
 	bool tx_pending;
 	uint64_t tx_frames, rx_frames; /* kept with st for the per-pair exit line */
 	struct vhnet_stats st;
