@@ -270,7 +270,9 @@ VH_API int vh_blk_reap(struct vh_blk *blk, unsigned queue, struct vh_blk_complet
 /**
  * vh_blk_wait() - block until @queue has a completion to reap or @timeout_ms passes.
  * Polling queues spin on the used ring; others sleep on the call eventfd (and re-check the ring
- * after enabling notifications so no completion is missed).
+ * after enabling notifications so no completion is missed): one epoll_wait() per sleep, the
+ * eventfd watched edge-triggered and not read (a caller that also polls vh_blk_call_fd() may
+ * see it readable once more than needed; reading it then is harmless).
  * @blk: the driver. @queue: queue index.
  * @timeout_ms: -1 forever, 0 just check.
  * Return: 1 completions ready; 0 timeout; -EPROTO; -errno from poll(). Thread: queue's thread.
