@@ -34,6 +34,7 @@ static int server_start(struct vhblk *d)
 	cfg.datapath = d->opt.poll ? VH_SERVER_DATAPATH_POLL : VH_SERVER_DATAPATH_EVENT;
 	cfg.poll_threads = d->opt.poll_threads;
 	cfg.event_poll_us = d->opt.poll_us;
+	cfg.host_notifiers = d->opt.host_notifier;
 	return vh_program_server_create(d->prog, &cfg, &d->srv);
 }
 
@@ -57,6 +58,9 @@ static int run(struct vhblk *d)
 		vhblk_log(d, VH_LOG_ERR, "I/O threads: %s", strerror(-err));
 		return err;
 	}
+	err = vhblk_bell_start(d);
+	if (err)
+		return err;
 	err = server_start(d);
 	if (err)
 		return err;
@@ -85,6 +89,7 @@ int main(int argc, char **argv)
 	err = run(&d);
 	/* Closes every connection (queue_stop drains the I/O) and unlinks the socket. */
 	vh_server_destroy(&d.srv);
+	vhblk_bell_stop(&d);
 	vhblk_pool_stop(&d);
 	vhblk_backing_close(&d);
 	vh_program_destroy(&d.prog);

@@ -25,6 +25,7 @@ enum {
 	OPT_POLL_THREADS,
 	OPT_POLL_US,
 	OPT_SERIAL,
+	OPT_HOST_NOTIFIER,
 };
 
 #define STR_(x) #x
@@ -55,6 +56,9 @@ static const struct vh_program_option vhblk_opts[] = {
 	  "(default 200, 0 = never poll)",
 	  OPT_POLL_US },
 	{ "serial", "STR", "GET_ID serial (default \"vh-blk\", 20 bytes max)", OPT_SERIAL },
+	{ "host-notifier", NULL,
+	  "offer HOST_NOTIFIER: a notify page per queue that a\nthread polls (QEMU: page-per-vq=on)",
+	  OPT_HOST_NOTIFIER },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -155,6 +159,9 @@ static int parse_one(void *opaque, struct vh_program *p, int id, const char *arg
 		return vh_program_parse_uint(p, arg, 0, 1000000, &o->poll_us);
 	case OPT_SERIAL:
 		o->serial = arg;
+		return 0;
+	case OPT_HOST_NOTIFIER:
+		o->host_notifier = true;
 		return 0;
 	case OPT_DIRECT:
 		o->direct = true;

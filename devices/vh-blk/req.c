@@ -356,6 +356,7 @@ static int vhblk_queue_start(void *inst, struct vh_queue *q)
 		goto fail;
 	vh_queue_set_opaque(q, vq);
 	vhblk_state_queue_start(d, q);
+	vhblk_bell_queue_start(d, q);
 	vhblk_log(d, VH_LOG_DEBUG, "vq %u: started, size %u", vh_queue_index(q), n);
 	return 0;
 fail:
@@ -371,6 +372,7 @@ static void vhblk_queue_stop(void *inst, struct vh_queue *q)
 
 	if (!vq)
 		return;
+	vhblk_bell_queue_stop(vq->dev, q);
 	vhblk_aio_drain(vq);
 	vhblk_aio_queue_fini(vq);
 	vh_queue_set_opaque(q, NULL);

@@ -78,6 +78,7 @@ struct vhblk_options {
 	unsigned poll_threads;
 	unsigned poll_us; /* event mode poll window ceiling (vh_server_config.event_poll_us) */
 	const char *serial;
+	bool host_notifier; /* --host-notifier: a notify page per queue (notifier.c) */
 };
 
 struct vhblk_queue;
@@ -153,7 +154,8 @@ struct vhblk {
 	uint8_t *zeroes; /* VHBLK_SIZE_MAX zero bytes for write zeroes without fallocate */
 	/* Migrated state (state.c): ring positions to compare at each ring's next start. */
 	uint32_t state_base[VH_SERVER_MAX_QUEUES];
-	uint64_t state_check; /* bit i: queue i not started since the state was loaded */
+	uint64_t state_check;	 /* bit i: queue i not started since the state was loaded */
+	struct vhblk_bell *bell; /* --host-notifier pages and their poller (notifier.c) */
 };
 
 /* main.c (fuzz/ provides its own) */
@@ -171,6 +173,13 @@ void vhblk_config_init(struct vhblk *d);
 int vhblk_rw_sync(struct vhblk_req *r);
 int vhblk_flush_sync(struct vhblk *d);
 int vhblk_zero_or_discard(struct vhblk *d, uint64_t off, uint64_t len, bool discard, bool unmap);
+
+/* notifier.c: --host-notifier (vhost-user HOST_NOTIFIER) */
+struct vhblk_bell;
+int vhblk_bell_start(struct vhblk *d);
+void vhblk_bell_stop(struct vhblk *d);
+void vhblk_bell_queue_start(struct vhblk *d, struct vh_queue *q);
+void vhblk_bell_queue_stop(struct vhblk *d, struct vh_queue *q);
 
 /* req.c */
 extern const struct vh_device_ops vhblk_ops;

@@ -59,6 +59,7 @@ blk_run_variant()
 		;;
 	*) vh_fail "unknown variant $v (one of: $BLK_VARIANTS)" ;;
 	esac
+	dev="$dev${BLK_DEV_EXTRA:-}" # a back-end's extra device properties
 	vh_log "variant $v: $queues queue(s), $smp vCPU(s), device $dev"
 	sock=$VH_TMP/$v.sock
 	img=$VH_TMP/$v.img
@@ -98,5 +99,6 @@ blk_main()
 	vh_need e2fsck debugfs
 	for v in $variants; do
 		blk_run_variant "$v"
+		[ -z "${BLK_AFTER_VARIANT:-}" ] || "$BLK_AFTER_VARIANT" "$v"
 	done
 }
