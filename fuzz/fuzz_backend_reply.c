@@ -89,6 +89,11 @@ static void good_reply(const struct fz_backend *b, const struct vh_msg *m, struc
 		out->hdr.size = m->hdr.size;
 		out->payload.config = m->payload.config;
 		break;
+	case VH_USER_GET_SHMEM_CONFIG: /* one 16 KiB region at shmid 1 for SHMEM_MAP to aim at */
+		out->hdr.size = sizeof(struct vh_user_shmem_config);
+		out->payload.shmem_config.nregions = 1;
+		out->payload.shmem_config.memory_sizes[1] = 0x4000;
+		break;
 	case VH_USER_GET_INFLIGHT_FD:
 		out->hdr.size = sizeof(struct vh_user_inflight);
 		out->payload.inflight = m->payload.inflight;
@@ -122,6 +127,13 @@ static void backend_requests(struct fz_backend *b, int chan)
 		if (b->left < m.hdr.size)
 			m.hdr.size = (uint32_t)b->left;
 		take(b, m.payload.raw, m.hdr.size);
+		/* The fd these carry, so that their handlers (not only the validator) run. */
+		if (m.hdr.request == VH_USER_BACKEND_SHMEM_MAP ||
+		    (m.hdr.request == VH_USER_BACKEND_VRING_HOST_NOTIFIER_MSG &&
+		     !(m.payload.u64 & VH_USER_VRING_NOFD_MASK))) {
+			m.fds[0] = b->memfd;
+			m.nfds = 1;
+		}
 		if (vh_sock_send(chan, &m) < 0)
 			return;
 	}
