@@ -23,7 +23,7 @@ struct vhblk_bell {
 	uint8_t *pages;
 	size_t page;
 	pthread_t th;
-	pthread_mutex_t lock;	/* guards q[] against queue_stop */
+	pthread_mutex_t lock;			  /* guards q[] against queue_stop */
 	struct vh_queue *q[VH_SERVER_MAX_QUEUES]; /* started queues */
 	unsigned long long kicks;
 	volatile bool stop;
