@@ -84,6 +84,8 @@ test_probe()
 	has '^  21 VHOST_USER_PROTOCOL_F_GPA_ADDRESSES$'
 	has '^  14 VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS$'
 	has '^  15 VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS$'
+	# Postcopy: offered where userfaultfd works on shared memory (root, as in CI).
+	has '^   8 VHOST_USER_PROTOCOL_F_PAGEFAULT$'
 	has '^protocol features negotiated by libvhost: 0x'
 	! grep -Eq 'BLK|bit [0-9]|capacity' "$VH_TMP/out" || vh_fail "net probe shows blk names"
 	! grep -q 'DEVICE_STATE' "$VH_TMP/out" || vh_fail "vh-net has no state hooks but offers DEVICE_STATE"
