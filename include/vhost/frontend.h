@@ -474,6 +474,9 @@ VH_API int vh_dev_inflight_load(struct vh_dev *dev, const void *buf, size_t len)
  * (CHECK_DEVICE_STATE). Ring bases, memory and inflight are transferred as before.
  */
 
+/* Largest device state vh_dev_state_save() / _load() move (more: -EFBIG). */
+#define VH_DEV_MAX_DEVICE_STATE (1ull << 30)
+
 /**
  * vh_dev_state_save() - read the stopped backend's state to its end and write it to @fd
  * (SET_DEVICE_STATE_FD direction SAVE, then CHECK_DEVICE_STATE).
@@ -481,7 +484,7 @@ VH_API int vh_dev_inflight_load(struct vh_dev *dev, const void *buf, size_t len)
  * Return: 0; -EINVAL bad @fd; -EBUSY started; -EOPNOTSUPP DEVICE_STATE not negotiated (not
  * vhost-user, or the backend does not offer it); -EIO the backend refused or failed the
  * transfer; -ETIMEDOUT the backend stalled longer than the device timeout; -EPROTO /
- * -ECONNRESET (device broken); -errno writing @fd.
+ * -ECONNRESET (device broken); -EFBIG more than VH_DEV_MAX_DEVICE_STATE bytes; -errno writing @fd.
  * Thread: the thread that owns @dev (one at a time).
  */
 VH_API int vh_dev_state_save(struct vh_dev *dev, int fd);

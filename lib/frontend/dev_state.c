@@ -57,6 +57,7 @@ static int state_write_all(struct vh_dev *dev, int fd, const char *buf, size_t l
 static int state_copy(struct vh_dev *dev, int from, int to, const char *what)
 {
 	char buf[VH_DEV_STATE_CHUNK];
+	uint64_t total = 0;
 	ssize_t n;
 	int err;
 
@@ -69,6 +70,12 @@ static int state_copy(struct vh_dev *dev, int from, int to, const char *what)
 			continue;
 		if (n <= 0) {
 			err = n < 0 ? -errno : 0;
+			break;
+		}
+		/* A backend that never stops sending must not fill the caller's disk. */
+		total += (uint64_t)n;
+		if (total > VH_DEV_MAX_DEVICE_STATE) {
+			err = -EFBIG;
 			break;
 		}
 		err = state_write_all(dev, to, buf, (size_t)n);
