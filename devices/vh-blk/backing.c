@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "vh_blk.h"
@@ -20,6 +22,7 @@
 static int open_file(struct vhblk *d, const char *path)
 {
 	int flags = (d->opt.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct statfs sfs;
 	struct stat st;
 	uint64_t size;
 
@@ -39,6 +42,12 @@ static int open_file(struct vhblk *d, const char *path)
 		vhblk_log(d, VH_LOG_ERR, "%s: size: %s", path, strerror(-err));
 		return err;
 	}
+	/*
+	 * tmpfs cannot read without blocking (RWF_NOWAIT: EOPNOTSUPP), so io_uring hands every
+	 * read to an io-wq worker: a thread switch and a completion eventfd round trip for a 4k
+	 * memcpy. It never waits for a disk either, so small requests are copied inline.
+	 */
+	d->in_memory = !d->opt.direct && fstatfs(d->fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
 	if (S_ISBLK(st.st_mode)) {
 		d->is_blkdev = true;
 	} else if (S_ISREG(st.st_mode)) {

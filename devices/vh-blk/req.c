@@ -142,7 +142,7 @@ static void req_rw(struct vhblk_queue *vq, struct vhblk_req *r, uint64_t sector)
 		return;
 	}
 	if (d->kind == VHBLK_BACKING_FILE && d->opt.aio != VHBLK_AIO_SYNC &&
-	    vhblk_aio_submit(vq, r) == 0)
+	    !(d->in_memory && r->len < VHBLK_ASYNC_READ_MIN) && vhblk_aio_submit(vq, r) == 0)
 		return;
 	r->res = vhblk_rw_sync(r);
 	vhblk_complete_io(r);

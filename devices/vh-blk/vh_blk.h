@@ -146,8 +146,9 @@ struct vhblk {
 	enum vhblk_backing_kind kind;
 	int fd; /* FILE backing */
 	bool is_blkdev;
-	uint8_t *mem;  /* MEMORY backing */
-	uint64_t size; /* bytes, a multiple of the logical block size */
+	bool in_memory; /* the file lives in tmpfs (RAM): small requests are copied inline */
+	uint8_t *mem;	/* MEMORY backing */
+	uint64_t size;	/* bytes, a multiple of the logical block size */
 	uint64_t features;
 	struct virtio_blk_config config; /* little endian, as the driver reads it */
 	struct vhblk_pool pool;

@@ -55,6 +55,7 @@ struct t {
 	pid_t pid;
 	bool memory; /* --blk-file memory:1M: check bytes by reading them back */
 	bool packed; /* packed virtqueue (virtio 1.2 §2.8) */
+	bool shm;    /* image in /dev/shm (tmpfs: small requests are copied inline) */
 	int memfd;
 	uint8_t *mem;
 	struct vh_dev *dev;
@@ -160,12 +161,12 @@ static void connect_dev(struct t *t)
 
 static void setup(struct t *t, bool memory, const char *const *extra)
 {
-	bool packed = t->packed;
+	bool packed = t->packed, shm = t->shm;
 
 	memset(t, 0, sizeof(*t));
 	t->memory = memory;
 	t->packed = packed;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/vh-blk-lb-XXXXXX");
+	snprintf(t->dir, sizeof(t->dir), "%s/vh-blk-lb-XXXXXX", shm ? "/dev/shm" : "/tmp");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
 	snprintf(t->img, sizeof(t->img), "%s/img", t->dir);
@@ -450,9 +451,9 @@ static void check_discard_zeroes(struct t *t)
 	assert_int_equal(t->mem[STATUS_GPA], VIRTIO_BLK_S_OK);
 }
 
-static void run_all(bool memory, bool packed, const char *const *extra)
+static void run_all_in(bool memory, bool packed, bool shm, const char *const *extra)
 {
-	struct t t = { .packed = packed };
+	struct t t = { .packed = packed, .shm = shm };
 
 	setup(&t, memory, extra);
 	check_rw(&t);
@@ -464,12 +465,26 @@ static void run_all(bool memory, bool packed, const char *const *extra)
 	teardown(&t);
 }
 
+static void run_all(bool memory, bool packed, const char *const *extra)
+{
+	run_all_in(memory, packed, false, extra);
+}
+
 static void test_io_uring(void **state)
 {
 	static const char *const extra[] = { "--aio", "io_uring", NULL };
 
 	(void)state;
 	run_all(false, false, extra);
+}
+
+/* tmpfs backing: below 64 KiB inline, the 128 KiB read through io_uring (IOSQE_ASYNC). */
+static void test_shm(void **state)
+{
+	static const char *const extra[] = { "--aio", "io_uring", NULL };
+
+	(void)state;
+	run_all_in(false, false, true, extra);
 }
 
 static void test_threads(void **state)
@@ -573,15 +588,11 @@ static void test_no_status_breaks_ring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_uring),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_sync),
-		cmocka_unit_test(test_poll),
-		cmocka_unit_test(test_packed),
-		cmocka_unit_test(test_memory),
-		cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_no_status_breaks_ring),
+		cmocka_unit_test(test_io_uring), cmocka_unit_test(test_shm),
+		cmocka_unit_test(test_threads),	 cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_poll),	 cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_memory),	 cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_config),	 cmocka_unit_test(test_no_status_breaks_ring),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
