@@ -16,15 +16,19 @@
 #            lands in the middle of it)
 #   restart-src  the same with the source's vh-blk: QEMU reconnects the running device, and must
 #            hand the new back-end the dirty log (SET_LOG_BASE) before the copy completes
-# VARIANTS: plain restart restart-src
+#   postcopy postcopy-ram on both QEMUs, migrate-start-postcopy once the RAM copy runs: the guest
+#            runs on the destination before its RAM has arrived; the destination vh-blk gets
+#            POSTCOPY_ADVISE / LISTEN / END and its accesses to missing pages are faults that
+#            QEMU resolves through vh-blk's userfaultfd (PAGEFAULT)
+# VARIANTS: plain restart restart-src postcopy
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$VH_GUEST_DIR/qemu.sh"
 
 mode=${1:-plain}
 case "$mode" in
-plain | restart | restart-src) ;;
-*) echo "unknown variant $mode (plain, restart, restart-src)" >&2 && exit 1 ;;
+plain | restart | restart-src | postcopy) ;;
+*) echo "unknown variant $mode (plain, restart, restart-src, postcopy)" >&2 && exit 1 ;;
 esac
 vh_init "qemu10-migrate-$mode"
 vh_need python3
@@ -91,7 +95,10 @@ nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 
 reconnect=
 [ "$mode" = restart-src ] && reconnect=,reconnect-ms=500
-run_qemu src
+# postcopy: a second monitor, as the migrate poller (qmp.py) holds the first one.
+src_extra=()
+[ "$mode" = postcopy ] && src_extra=(-qmp "unix:$VH_TMP/src2.qmp,server=on,wait=off")
+run_qemu src "${src_extra[@]}"
 src=$QEMU_PID
 wait_console "$VH_TMP/src.txt" "VH-PASS 2 " 60 "$src"
 vh_log "guest on QEMU $VH_QEMU_VERSION is writing: $(grep -c VH-PASS "$VH_TMP/src.txt") passes so far"
@@ -107,13 +114,39 @@ vh_wait_socket "$VH_TMP/mig.sock" 20 "$dst"
 # downtime allowed, so the copy converges however busy the machine is.
 bw=4294967296
 [ "$mode" = plain ] || bw=$((32 << 20))
+# postcopy: most of a fresh guest's RAM is zero pages that cost nothing; at 1 MiB/s (and so a
+# 1 MiB switch-over threshold) the precopy phase cannot finish before migrate-start-postcopy.
+# The postcopy phase has no cap (max-postcopy-bandwidth 0).
+[ "$mode" = postcopy ] && bw=$((1 << 20))
 timeout 10 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate-set-parameters \
 	"{\"max-bandwidth\": $bw, \"downtime-limit\": 1000}" >/dev/null ||
 	vh_fail "migrate-set-parameters failed"
+if [ "$mode" = postcopy ]; then
+	for side in src dst; do
+		timeout 10 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/$side.qmp" migrate-set-capabilities \
+			'{"capabilities": [{"capability": "postcopy-ram", "state": true}]}' >/dev/null ||
+			vh_fail "postcopy-ram refused by the $side QEMU"
+	done
+fi
 timeout 70 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src.qmp" migrate "unix:$VH_TMP/mig.sock" 60 \
 	>"$VH_TMP/migrate.out" 2>&1 &
 mig=$!
 VH_PIDS+=("$mig")
+# postcopy: switch while the RAM copy runs (copy capped, so most of RAM is still to come).
+start_postcopy()
+{
+	wait_console "$VH_TMP/migrate.out" "active" 20 "$mig"
+	grep -q "completed" "$VH_TMP/migrate.out" && vh_fail "migration completed before postcopy"
+	local st=0
+	timeout 30 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src2.qmp" migrate-start-postcopy \
+		>"$VH_TMP/postcopy.out" 2>&1 || st=$?
+	if [ "$st" -ne 0 ]; then
+		cat "$VH_TMP/postcopy.out" "$VH_TMP/migrate.out" "$VH_TMP"/run-*.log >&2
+		vh_fail "migrate-start-postcopy failed (status $st)"
+	fi
+	wait_console "$VH_TMP/migrate.out" "postcopy-active" 20 "$mig" || cat "$VH_TMP/migrate.out"
+	vh_log "switched to postcopy during the RAM copy"
+}
 # restart_backend SIDE WRAPPER QEMU_PID: SIGKILL that side's vh-blk during the RAM copy, start
 # its successor (log vhblk-SIDE2.log), wait until QEMU has reconnected to it.
 restart_backend()
@@ -131,6 +164,7 @@ restart_backend()
 case "$mode" in
 restart) restart_backend dst "$dst_backend" "$dst" ;;
 restart-src) restart_backend src "$src_backend" "$src" ;;
+postcopy) start_postcopy ;;
 esac
 wait "$mig" || true
 cat "$VH_TMP/migrate.out"
@@ -165,6 +199,14 @@ if grep -q "SET_LOG_BASE" "$VH_TMP"/vhblk-dst*.log; then
 	vh_fail "destination vh-blk got a dirty log"
 fi
 grep -q "SET_VRING_KICK" "$VH_TMP/$served.log" || vh_fail "QEMU never started the rings on $served"
+if [ "$mode" = postcopy ]; then
+	for r in POSTCOPY_ADVISE POSTCOPY_LISTEN POSTCOPY_END; do
+		grep -q "VHOST_USER_$r" "$VH_TMP/vhblk-dst.log" || vh_fail "the destination vh-blk never got $r"
+	done
+	grep -q "postcopy table acked" "$VH_TMP/vhblk-dst.log" ||
+		vh_fail "QEMU never acked the destination vh-blk's postcopy table"
+	vh_log "destination vh-blk: POSTCOPY_ADVISE, LISTEN, table answered and acked, END"
+fi
 vh_log "$logged: $(grep -c SET_LOG_BASE "$VH_TMP/$logged.log") SET_LOG_BASE; source side: $n SET_FEATURES"
 
 last=$(tr -d '\r' <"$VH_TMP/dst.txt" | sed -n 's/^guest: VH-DONE [0-9]* \(p[ab]\)$/\1/p')
