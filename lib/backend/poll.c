@@ -15,7 +15,11 @@
 
 #include "backend/backend_internal.h"
 
-/* Empty polling rounds before a worker yields the CPU once. */
+/*
+ * Empty polling rounds in a row before a worker yields the CPU once. A round that found work
+ * starts the count again: a busy worker keeps its CPU as a DPDK lcore does (the scheduler still
+ * preempts it at the end of its slice); an idle one lets others run now and then.
+ */
 #define VH_POLL_YIELD_ROUNDS 1024
 
 /*
@@ -52,7 +56,7 @@ static void *worker_main(void *arg)
 	struct vh_worker *w = arg;
 	struct vh_server *s = w->s;
 	unsigned rounds = 0;
-	bool run;
+	bool run, busy;
 
 	for (;;) {
 		if (must_park(w)) {
@@ -62,9 +66,15 @@ static void *worker_main(void *arg)
 			if (!run)
 				return NULL;
 		}
-		for (unsigned i = 0; i < w->nq; i++)
+		busy = false;
+		for (unsigned i = 0; i < w->nq; i++) {
+			w->qs[i]->popped = 0; /* a stopped queue's run pops nothing */
 			vh_queue_run(w->qs[i]);
-		if (++rounds == VH_POLL_YIELD_ROUNDS) {
+			busy |= w->qs[i]->popped != 0;
+		}
+		if (busy)
+			rounds = 0;
+		else if (++rounds == VH_POLL_YIELD_ROUNDS) {
 			rounds = 0;
 			sched_yield();
 		}
