@@ -5,8 +5,9 @@
  * tests/loopback/backend_fake.h. Every case sends one kind of garbage: wrong sizes, wrong fd
  * counts, huge or zero counts, indices past the ring, descriptor loops, chains past the ring,
  * addresses outside or straddling guest memory, a memory table swapped under requests in
- * flight, a log or inflight region too small, a peer that stops mid-message, vanishes
- * mid-request or never reads its replies. After each case:
+ * flight, a log or inflight region too small, a device state that is garbage or whose channel
+ * stays open at CHECK_DEVICE_STATE, a peer that stops mid-message, vanishes mid-request or
+ * never reads its replies. After each case:
  *   - the daemon printed the error on stderr (one line naming the request or the ring fault);
  *   - it is alive, and a new connection gets GET_FEATURES answered within 1 s;
  *   - its fd count is back to what it was before the case;
@@ -643,6 +644,56 @@ static void c_never_reads(struct daemon *d, struct fe *f)
 	free(h);
 }
 
+/*
+ * DEVICE_STATE LOAD of @len bytes, the channel closed (EOF) or left open (@close_end false),
+ * then CHECK_DEVICE_STATE: returns its result. (vh-net has no state: refused, also non-zero.)
+ */
+static uint64_t state_load_raw(struct fe *f, const void *bytes, size_t len, bool close_end)
+{
+	struct vh_msg m, r;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	vh_msg_init(&m, VH_USER_SET_DEVICE_STATE_FD, 0, sizeof(struct vh_user_device_state));
+	m.payload.device_state.direction = VH_USER_TRANSFER_STATE_DIRECTION_LOAD;
+	m.payload.device_state.phase = VH_USER_TRANSFER_STATE_PHASE_STOPPED;
+	m.fds[0] = p[0];
+	m.nfds = 1;
+	assert_int_equal(vh_sock_send(f->sock, &m), 0);
+	close(p[0]);
+	assert_int_equal(vh_sock_recv(f->sock, &r, FE_REMOTE_WAIT_MS), 0);
+	assert_int_equal(r.hdr.request, VH_USER_SET_DEVICE_STATE_FD);
+	assert_int_equal(r.nfds, 0);
+	if (!(r.payload.u64 & VH_USER_DEVICE_STATE_REPLY_ERR_MASK))
+		assert_int_equal(write(p[1], bytes, len), (ssize_t)len);
+	if (close_end)
+		close(p[1]);
+	vh_msg_init(&m, VH_USER_CHECK_DEVICE_STATE, 0, 0);
+	assert_int_equal(vh_sock_send(f->sock, &m), 0);
+	assert_int_equal(vh_sock_recv(f->sock, &r, FE_REMOTE_WAIT_MS), 0);
+	assert_int_equal(r.hdr.request, VH_USER_CHECK_DEVICE_STATE);
+	if (!close_end)
+		close(p[1]);
+	return r.payload.u64;
+}
+
+static void c_state_garbage(struct daemon *d, struct fe *f)
+{
+	uint8_t junk[1024];
+
+	(void)d;
+	for (unsigned i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	assert_true(state_load_raw(f, junk, sizeof(junk), true) != 0);
+	assert_true(state_load_raw(f, "VHBS", 4, true) != 0); /* truncated */
+}
+
+static void c_state_channel_open(struct daemon *d, struct fe *f)
+{
+	(void)d;
+	assert_true(state_load_raw(f, "VHBS", 4, false) != 0);
+}
+
 static void ring_case_expect_broken(struct fe *f)
 {
 	/* A broken ring completes nothing. */
@@ -835,6 +886,9 @@ static const struct hcase cases[] = {
 	{ "memory table swapped under requests", ST_RING, c_memtable_swap,
 	  "descriptor address outside guest memory", 0 },
 	{ "vanish mid-request", ST_RING, c_vanish_mid_request, "disconnected", 0 },
+	/* vh-blk refuses the bytes; vh-net has no DEVICE_STATE and refuses the request. */
+	{ "device state garbage", ST_MEMORY, c_state_garbage, "DEVICE_STATE", 0 },
+	{ "device state channel left open", ST_MEMORY, c_state_channel_open, "DEVICE_STATE", 0 },
 };
 
 static void run_case(struct daemon *d, const struct hcase *c)
