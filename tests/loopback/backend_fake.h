@@ -325,11 +325,7 @@ static inline int64_t fe_ring_fd(struct fe *f, uint32_t req, unsigned index, int
 
 static inline void fe_memory(struct fe *f)
 {
-	f->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_true(f->memfd >= 0);
-	assert_int_equal(ftruncate(f->memfd, FE_MEM_SIZE), 0);
-	f->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
-	assert_true(f->mem != MAP_FAILED);
+	f->mem = vh_test_guest_ram(FE_MEM_SIZE, &f->memfd);
 }
 
 static inline int64_t fe_mem_table(struct fe *f)

@@ -51,11 +51,7 @@ static ENV_UNUSED void env_init(struct env *e, const char *tag)
 {
 	memset(e, 0, sizeof(*e));
 	fake_init(&e->f, tag);
-	e->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_true(e->memfd >= 0);
-	assert_int_equal(ftruncate(e->memfd, MEM_SIZE), 0);
-	e->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, e->memfd, 0);
-	assert_true(e->mem != MAP_FAILED);
+	e->mem = vh_test_guest_ram(MEM_SIZE, &e->memfd);
 	e->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timeout_ms = 2000;
@@ -110,18 +106,7 @@ static ENV_UNUSED void env_finish(struct env *e)
 
 static ENV_UNUSED void env_mem(struct env *e)
 {
-	struct vh_dev_mem_region r = {
-		.gpa = 0,
-		.size = MEM_SIZE,
-		.host = e->mem,
-		.fd = e->memfd,
-		.fd_offset = 0,
-		.page_size = 4096,
-	};
-
-	assert_int_equal(vh_dev_mem_begin(e->dev), 0);
-	assert_int_equal(vh_dev_mem_add(e->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(e->dev), 0);
+	vh_test_dev_mem(e->dev, e->mem, e->memfd, MEM_SIZE);
 }
 
 static ENV_UNUSED void env_ring(struct env *e, unsigned idx, uint32_t base)

@@ -56,26 +56,15 @@ static void connect_dev(struct t *t)
 	struct vh_vq_driver_config vc = {
 		.num = NUM, .gpa = 0, .size = MEM_SIZE, .ring_gpa = RING_GPA, .name = "rng driver"
 	};
-	struct vh_dev_mem_region r = { .gpa = 0, .size = MEM_SIZE, .fd_offset = 0 };
 	struct vh_dev_vring vr = { .index = 0, .num = NUM, .kick_fd = -1, .call_fd = -1 };
-	struct vh_vq_ring_addrs ra;
 
 	snprintf(url, sizeof(url), "unix:%s", t->sock);
 	t->mem = vh_test_guest_ram(MEM_SIZE, &t->memfd);
-	r.host = t->mem;
-	r.fd = t->memfd;
 	vc.host = t->mem;
-	assert_int_equal(vh_vq_driver_create(&vc, &t->drv), 0);
-	vh_vq_driver_ring_addrs(t->drv, &ra);
 	assert_int_equal(vh_dev_create(&dc, &t->dev), 0);
 	assert_int_equal(vh_dev_ack_features(t->dev, vh_dev_features(t->dev)), 0);
-	assert_int_equal(vh_dev_mem_begin(t->dev), 0);
-	assert_int_equal(vh_dev_mem_add(t->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(t->dev), 0);
-	vr.desc_gpa = ra.desc_gpa;
-	vr.avail_gpa = ra.driver_gpa;
-	vr.used_gpa = ra.device_gpa;
-	assert_int_equal(vh_dev_vring_setup(t->dev, &vr), 0);
+	vh_test_dev_mem(t->dev, t->mem, t->memfd, MEM_SIZE);
+	vh_test_dev_ring(t->dev, &vc, &vr, &t->drv);
 	assert_int_equal(vh_dev_start(t->dev), 0);
 }
 

@@ -242,15 +242,10 @@ static void one_round(unsigned seed, int memfd, uint8_t *mem, struct stats *st)
 
 static void test_garbage_replies(void **state)
 {
-	int memfd = memfd_create("guest", MFD_CLOEXEC);
-	uint8_t *mem;
 	struct stats st = { 0 };
-	int fds;
+	int memfd, fds;
+	uint8_t *mem = vh_test_guest_ram(MEM_SIZE, &memfd);
 
-	assert_true(memfd >= 0);
-	assert_int_equal(ftruncate(memfd, MEM_SIZE), 0);
-	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(mem != MAP_FAILED);
 	fds = vh_test_count_fds();
 	for (unsigned seed = 0; seed < ROUNDS; seed++) {
 		one_round(seed, memfd, mem, &st);

@@ -76,7 +76,8 @@ static void expect_mem_two(struct env *e)
 	fake_expect(&e->f, VH_USER_SET_MEM_TABLE, NR, &t, 8 + 2 * 32, 2);
 }
 
-static void script_log(struct env *e)
+/* Start a device and its log (one running ring): base, LOG_ALL, the used ring logged. */
+static void script_log_started(struct env *e)
 {
 	uint64_t pf = PF(REPLY_ACK) | PF(LOG_SHMFD);
 
@@ -85,10 +86,14 @@ static void script_log(struct env *e)
 	script_mem(e, NR);
 	script_ring_start(e, NR, 0, 0, false);
 	fake_expect_state(&e->f, VH_USER_SET_VRING_ENABLE, NR, 0, 1);
-	/* log start: base, LOG_ALL, the used ring logged. */
 	expect_log_base(e, 8, 2);
 	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF | F_LOG);
 	script_ring_addr(e, NR, 0, true);
+}
+
+static void script_log(struct env *e)
+{
+	script_log_started(e);
 	/* bigger table: the log grows first. */
 	expect_log_base(e, 16, 3);
 	expect_mem_two(e);
@@ -156,21 +161,6 @@ static void test_log(void **state)
 	munmap(l2, 16);
 	munmap(l3, 8);
 	env_finish(&e);
-}
-
-/* Start a device and its log (one running ring). */
-static void script_log_started(struct env *e)
-{
-	uint64_t pf = PF(REPLY_ACK) | PF(LOG_SHMFD);
-
-	script_handshake_full(e, F_V1 | F_PF | F_LOG, pf, pf, 0, 0);
-	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF);
-	script_mem(e, NR);
-	script_ring_start(e, NR, 0, 0, false);
-	fake_expect_state(&e->f, VH_USER_SET_VRING_ENABLE, NR, 0, 1);
-	expect_log_base(e, 8, 2);
-	fake_expect_u64(&e->f, VH_USER_SET_FEATURES, NR, F_V1 | F_PF | F_LOG);
-	script_ring_addr(e, NR, 0, true);
 }
 
 static void start_logging(struct env *e)

@@ -158,8 +158,6 @@ static void drv_setup(struct drv *d, const char *path)
 	struct vh_dev_config dc = {
 		.path = p, .features = feat, .num_queues = 1, .timeout_ms = 2000, .name = "dev"
 	};
-	struct vh_dev_mem_region r = { .size = MEM_SIZE, .page_size = 4096 };
-	struct vh_vq_ring_addrs a;
 	/* virtio 1.2 §2.8.1: both wrap counters start at 1. */
 	struct vh_dev_vring vr = {
 		.num = RING_NUM, .packed = true, .base = 1u << 15, .kick_fd = -1, .call_fd = -1
@@ -167,16 +165,8 @@ static void drv_setup(struct drv *d, const char *path)
 	int err = -1;
 
 	dc.log = vh_test_sink(&d->log);
-	d->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(d->memfd, MEM_SIZE), 0);
-	d->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
-	assert_true(d->mem != MAP_FAILED);
+	d->mem = vh_test_guest_ram(MEM_SIZE, &d->memfd);
 	qc.host = d->mem;
-	assert_int_equal(vh_vq_driver_create(&qc, &d->vq), 0);
-	vh_vq_driver_ring_addrs(d->vq, &a);
-	vr.desc_gpa = a.desc_gpa;
-	vr.avail_gpa = a.driver_gpa;
-	vr.used_gpa = a.device_gpa;
 	for (unsigned i = 0; i < QSIZE; i++)
 		d->free_slot[d->nfree++] = (uint16_t)i;
 
@@ -188,12 +178,8 @@ static void drv_setup(struct drv *d, const char *path)
 	}
 	assert_int_equal(err, 0);
 	assert_int_equal(vh_dev_ack_features(d->dev, feat), 0);
-	r.host = d->mem;
-	r.fd = d->memfd;
-	assert_int_equal(vh_dev_mem_begin(d->dev), 0);
-	assert_int_equal(vh_dev_mem_add(d->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(d->dev), 0);
-	assert_int_equal(vh_dev_vring_setup(d->dev, &vr), 0);
+	vh_test_dev_mem(d->dev, d->mem, d->memfd, MEM_SIZE);
+	vh_test_dev_ring(d->dev, &qc, &vr, &d->vq);
 	assert_int_equal(vh_dev_start(d->dev), 0);
 }
 

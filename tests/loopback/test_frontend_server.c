@@ -156,30 +156,15 @@ static void drv_setup(struct drv *d, const char *path)
 		.log = vh_test_sink(&d->log),
 		.protocol_features = d->protocol_features,
 	};
-	struct vh_dev_mem_region r = { .size = MEM_SIZE, .page_size = 4096 };
-	struct vh_vq_ring_addrs a;
 	struct vh_dev_vring vr = { .num = QSIZE, .kick_fd = -1, .call_fd = -1 };
 
-	d->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(d->memfd, MEM_SIZE), 0);
-	d->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
-	assert_true(d->mem != MAP_FAILED);
+	d->mem = vh_test_guest_ram(MEM_SIZE, &d->memfd);
 	qc.host = d->mem;
-	assert_int_equal(vh_vq_driver_create(&qc, &d->vq), 0);
-	vh_vq_driver_ring_addrs(d->vq, &a);
-	vr.desc_gpa = a.desc_gpa;
-	vr.avail_gpa = a.driver_gpa;
-	vr.used_gpa = a.device_gpa;
-
 	snprintf(p, sizeof(p), "unix:%s", path);
 	assert_int_equal(vh_dev_create(&dc, &d->dev), 0);
 	assert_int_equal(vh_dev_ack_features(d->dev, 1ull << VIRTIO_F_VERSION_1), 0);
-	r.host = d->mem;
-	r.fd = d->memfd;
-	assert_int_equal(vh_dev_mem_begin(d->dev), 0);
-	assert_int_equal(vh_dev_mem_add(d->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(d->dev), 0);
-	assert_int_equal(vh_dev_vring_setup(d->dev, &vr), 0);
+	vh_test_dev_mem(d->dev, d->mem, d->memfd, MEM_SIZE);
+	vh_test_dev_ring(d->dev, &qc, &vr, &d->vq);
 	assert_int_equal(vh_dev_start(d->dev), 0);
 }
 

@@ -123,8 +123,6 @@ static void connect_dev(struct t *t)
 					  .size = MEM_SIZE,
 					  .ring_gpa = RING_GPA,
 					  .name = "vhblk-test driver" };
-	struct vh_dev_mem_region r = { .gpa = 0, .size = MEM_SIZE, .fd_offset = 0 };
-	struct vh_vq_ring_addrs ra;
 	struct vh_dev_vring vr = { .index = 0, .num = NUM, .kick_fd = -1, .call_fd = -1 };
 
 	snprintf(url, sizeof(url), "unix:%s", t->sock);
@@ -135,27 +133,14 @@ static void connect_dev(struct t *t)
 		vr.base =
 		    1u << 15; /* vhost-user.rst: bit 15 is the avail wrap counter, 1 at start */
 	}
-	t->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_true(t->memfd >= 0);
-	assert_int_equal(ftruncate(t->memfd, MEM_SIZE), 0);
-	t->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, t->memfd, 0);
-	assert_true(t->mem != MAP_FAILED);
-	r.host = t->mem;
-	r.fd = t->memfd;
+	t->mem = vh_test_guest_ram(MEM_SIZE, &t->memfd);
 	vc.host = t->mem;
-	assert_int_equal(vh_vq_driver_create(&vc, &t->drv), 0);
-	vh_vq_driver_ring_addrs(t->drv, &ra);
 	assert_int_equal(vh_dev_create(&dc, &t->dev), 0);
 	t->features = vh_dev_features(t->dev);
 	assert_int_equal(!!(t->features & (1ull << VIRTIO_F_RING_PACKED)), t->packed);
 	assert_int_equal(vh_dev_ack_features(t->dev, t->features), 0);
-	assert_int_equal(vh_dev_mem_begin(t->dev), 0);
-	assert_int_equal(vh_dev_mem_add(t->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(t->dev), 0);
-	vr.desc_gpa = ra.desc_gpa;
-	vr.avail_gpa = ra.driver_gpa;
-	vr.used_gpa = ra.device_gpa;
-	assert_int_equal(vh_dev_vring_setup(t->dev, &vr), 0);
+	vh_test_dev_mem(t->dev, t->mem, t->memfd, MEM_SIZE);
+	vh_test_dev_ring(t->dev, &vc, &vr, &t->drv);
 	assert_int_equal(vh_dev_start(t->dev), 0);
 }
 

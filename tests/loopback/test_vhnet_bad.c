@@ -106,14 +106,8 @@ static void ring_setup(struct t *t, unsigned q)
 					  .ring_gpa = RING_GPA(q),
 					  .name = "vhnet-bad driver" };
 	struct vh_dev_vring vr = { .index = q, .num = NUM, .kick_fd = -1, .call_fd = -1 };
-	struct vh_vq_ring_addrs ra;
 
-	assert_int_equal(vh_vq_driver_create(&vc, &t->drv[q]), 0);
-	vh_vq_driver_ring_addrs(t->drv[q], &ra);
-	vr.desc_gpa = ra.desc_gpa;
-	vr.avail_gpa = ra.driver_gpa;
-	vr.used_gpa = ra.device_gpa;
-	assert_int_equal(vh_dev_vring_setup(t->dev, &vr), 0);
+	vh_test_dev_ring(t->dev, &vc, &vr, &t->drv[q]);
 }
 
 static int setup(void **state)
@@ -130,7 +124,6 @@ static int setup(void **state)
 		.timeout_ms = 3000,
 		.name = "vhnet-bad",
 	};
-	struct vh_dev_mem_region r = { .gpa = 0, .size = MEM_SIZE, .fd_offset = 0 };
 
 	assert_non_null(t);
 	snprintf(t->dir, sizeof(t->dir), "/tmp/vh-net-bad-XXXXXX");
@@ -138,22 +131,14 @@ static int setup(void **state)
 	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
 	spawn(t, pr);
 	snprintf(url, sizeof(url), "unix:%s", t->sock);
-	t->memfd = memfd_create("guest", MFD_CLOEXEC);
-	assert_true(t->memfd >= 0);
-	assert_int_equal(ftruncate(t->memfd, MEM_SIZE), 0);
-	t->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, t->memfd, 0);
-	assert_true(t->mem != MAP_FAILED);
-	r.host = t->mem;
-	r.fd = t->memfd;
+	t->mem = vh_test_guest_ram(MEM_SIZE, &t->memfd);
 	assert_int_equal(vh_dev_create(&dc, &t->dev), 0);
 	t->rings = pr->rings;
 	*state = t;
 	t->ack_err = vh_dev_ack_features(t->dev, vh_dev_features(t->dev));
 	if (t->ack_err)
 		return 0;
-	assert_int_equal(vh_dev_mem_begin(t->dev), 0);
-	assert_int_equal(vh_dev_mem_add(t->dev, &r), 0);
-	assert_int_equal(vh_dev_mem_commit(t->dev), 0);
+	vh_test_dev_mem(t->dev, t->mem, t->memfd, MEM_SIZE);
 	for (unsigned q = 0; q < t->rings; q++)
 		ring_setup(t, q);
 	assert_int_equal(vh_dev_start(t->dev), 0);

@@ -134,3 +134,26 @@ void *vh_test_guest_ram(size_t size, int *fd)
 	assert_true(m != MAP_FAILED);
 	return m;
 }
+
+void vh_test_dev_mem(struct vh_dev *dev, void *host, int fd, uint64_t size)
+{
+	struct vh_dev_mem_region r = { .size = size, .host = host, .fd = fd, .page_size = 4096 };
+
+	assert_int_equal(vh_dev_mem_begin(dev), 0);
+	assert_int_equal(vh_dev_mem_add(dev, &r), 0);
+	assert_int_equal(vh_dev_mem_commit(dev), 0);
+}
+
+void vh_test_dev_ring(struct vh_dev *dev, const struct vh_vq_driver_config *qc,
+		      const struct vh_dev_vring *ring, struct vh_vq_driver **drv)
+{
+	struct vh_dev_vring vr = *ring;
+	struct vh_vq_ring_addrs a;
+
+	assert_int_equal(vh_vq_driver_create(qc, drv), 0);
+	vh_vq_driver_ring_addrs(*drv, &a);
+	vr.desc_gpa = a.desc_gpa;
+	vr.avail_gpa = a.driver_gpa;
+	vr.used_gpa = a.device_gpa;
+	assert_int_equal(vh_dev_vring_setup(dev, &vr), 0);
+}

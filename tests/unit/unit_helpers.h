@@ -40,6 +40,18 @@ void *vh_test_guest_ram(size_t size, int *fd);
 struct vh_dev;
 struct vh_vq_driver;
 struct vh_vq_driver_req;
+struct vh_vq_driver_config;
+struct vh_dev_vring;
+
+/* @size bytes of guest RAM at GPA 0 (@host, backed by @fd) as @dev's one memory region. */
+void vh_test_dev_mem(struct vh_dev *dev, void *host, int fd, uint64_t size);
+/*
+ * A ring this process drives: its driver side laid out by vh_vq_driver_create(@qc) (*@drv), and
+ * @dev told where: vh_dev_vring_setup() of a copy of @vr (index, num, base, packed, fds as the
+ * caller set them) with the driver's ring addresses.
+ */
+void vh_test_dev_ring(struct vh_dev *dev, const struct vh_vq_driver_config *qc,
+		      const struct vh_dev_vring *vr, struct vh_vq_driver **drv);
 #define VH_TEST_NO_REPLY (-1000)
 /*
  * Add @req to @drv (ring @index of @dev), kick, and wait up to @ms for a used entry (draining the
