@@ -228,6 +228,15 @@ struct vh_server_config {
 	unsigned shmem_count;
 	/* Offer HOST_NOTIFIER: the device hands notify pages over (vh_queue_set_host_notifier()). */
 	bool host_notifiers;
+	/*
+	 * Refuse guest memory (SET_MEM_TABLE, ADD_MEM_REG) whose fd is not sealed against
+	 * shrinking (F_SEAL_SHRINK, e.g. QEMU's memory-backend-memfd with seal=on): a front-end
+	 * that truncates an unsealed file under a mapped region makes the back-end's next access
+	 * to it raise SIGBUS, which kills the process. Off by default: file-backed guest memory
+	 * (memory-backend-file, hugetlbfs files) cannot be sealed. A region past the fd's size is
+	 * refused either way.
+	 */
+	bool require_sealed_memory;
 	unsigned num_queues;	 /* 1..VH_SERVER_MAX_QUEUES (GET_QUEUE_NUM) */
 	unsigned max_queue_size; /* 0: VH_VQ_MAX_NUM; SET_VRING_NUM above is refused */
 	uint32_t config_size;	 /* bytes of device config space (GET/SET_CONFIG) */

@@ -169,6 +169,20 @@ static void swap_memmap(struct vh_conn *c, struct vh_memmap *new_map)
 	vh_memmap_destroy(&old);
 }
 
+/* cfg.require_sealed_memory: the front-end cannot shrink the file under our mapping. */
+static int check_sealed(struct vh_conn *c, uint32_t req, int fd)
+{
+	int seals;
+
+	if (!c->s->cfg.require_sealed_memory)
+		return 0;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return 0;
+	return vh_conn_fail(c, req, "memory fd not sealed against shrinking (F_SEAL_SHRINK)",
+			    -EINVAL);
+}
+
 static int h_set_mem_table(struct vh_conn *c, struct vh_msg *m, struct vh_msg *reply)
 {
 	const struct vh_user_mem_table *t = &m->payload.mem;
@@ -187,6 +201,11 @@ static int h_set_mem_table(struct vh_conn *c, struct vh_msg *m, struct vh_msg *r
 					   .mmap_offset = u->mmap_offset,
 					   .fd = m->fds[i] };
 
+		err = check_sealed(c, m->hdr.request, r.fd);
+		if (err < 0) {
+			vh_memmap_destroy(&map);
+			return err;
+		}
 		err = vh_memmap_add(map, &r);
 		if (err < 0) {
 			vh_memmap_destroy(&map);
@@ -221,6 +240,9 @@ static int h_add_mem_reg(struct vh_conn *c, struct vh_msg *m, struct vh_msg *rep
 	int err;
 
 	(void)reply;
+	err = check_sealed(c, m->hdr.request, r.fd);
+	if (err < 0)
+		return err;
 	vh_poll_park(c->s);
 	err = vh_memmap_add(c->mem, &r);
 	vh_poll_resume(c->s);

@@ -194,6 +194,7 @@ struct fe {
 	const uint64_t *shmem_sizes; /* server: cfg.shmem_sizes / shmem_count / host_notifiers */
 	unsigned shmem_count;
 	bool host_notifiers;
+	bool require_sealed_memory; /* fe_server(): cfg.require_sealed_memory */
 };
 
 static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
@@ -215,6 +216,7 @@ static inline void fe_server(struct fe *f, enum vh_server_datapath dp)
 	cfg.shmem_sizes = f->shmem_sizes;
 	cfg.shmem_count = f->shmem_count;
 	cfg.host_notifiers = f->host_notifiers;
+	cfg.require_sealed_memory = f->require_sealed_memory;
 	assert_int_equal(vh_server_create(&cfg, &f->s), 0);
 }
 
