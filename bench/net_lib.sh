@@ -22,7 +22,7 @@ NB_RUN=0
 nb_measure()
 {
 	local log=$1 f=$2 m=${3:-new device} start n=0
-	dpdk_wait_log "$log" "$m" 30
+	vh_wait_log "$log" "$m" 30
 	start=$(grep -an "$m" "$log" | tail -n 1 | cut -d: -f1)
 	until [ "$(tail -n +"$start" "$log" | grep -ac "$f:")" -ge $((SECS + 2)) ]; do
 		[ "$n" -lt $(((SECS + 30) * 10)) ] || vh_fail "no statistics in $log"

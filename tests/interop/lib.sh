@@ -6,6 +6,7 @@
 #   vh_need qemu-storage-daemon  # missing: FAIL (a skip only with LIBVHOST_ALLOW_SKIP=1)
 #   vh_spawn qsd 120 qemu-storage-daemon ...   # background, bounded, PID remembered, log in $VH_TMP
 #   vh_wait_socket "$VH_TMP/sock" 10 "$VH_SPAWNED_PID"
+#   vh_wait_log "$VH_TMP/qsd.log" "listening" 10 "$VH_SPAWNED_PID"
 #   vh_guest_build --script guest.sh --load "virtio_pci virtio_blk" --wait /dev/vda
 #   vh_guest_run -- -chardev socket,id=c0,path=... -device vhost-user-blk-pci,chardev=c0
 #
@@ -25,6 +26,7 @@ VH_PIDS=()
 VH_NAME=interop
 VH_TMP=
 VH_SPAWNED_PID=
+VH_EXIT_STATUS=
 
 vh_log()
 {
@@ -156,17 +158,36 @@ vh_wait_socket()
 	done
 }
 
-# vh_wait_exit PID SECS: wait for a spawned process to exit by itself; prints its status.
+# vh_wait_log LOG REGEX SECS [PID]: wait until LOG has a line matching the extended REGEX; fail
+# after SECS, or as soon as PID (the program that should print it) has exited.
+vh_wait_log()
+{
+	local log=$1 re=$2 steps=$(($3 * 20)) pid=${4:-} n=0
+	until grep -qE -- "$re" "$log" 2>/dev/null; do
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			grep -qE -- "$re" "$log" 2>/dev/null && return 0
+			vh_fail "process $pid exited before '$re' appeared in ${log##*/}"
+		fi
+		[ "$n" -lt "$steps" ] || vh_fail "'$re' did not appear in ${log##*/} within $3 s"
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
+
+# vh_wait_exit PID SECS: wait for a spawned process to exit by itself; its exit status goes to
+# VH_EXIT_STATUS. Not through $( ): only the shell that spawned PID can wait for it (a subshell's
+# `wait` says 127), and a vh_fail in a subshell would not stop the test.
+# shellcheck disable=SC2034 # VH_EXIT_STATUS is for the caller
 vh_wait_exit()
 {
-	local pid=$1 tenths=$(($2 * 10)) n=0 st=0
+	local pid=$1 tenths=$(($2 * 10)) n=0
 	while kill -0 "$pid" 2>/dev/null; do
 		[ "$n" -lt "$tenths" ] || vh_fail "process $pid still running after $2 s"
 		sleep 0.1
 		n=$((n + 1))
 	done
-	wait "$pid" 2>/dev/null || st=$?
-	echo "$st"
+	VH_EXIT_STATUS=0
+	wait "$pid" 2>/dev/null || VH_EXIT_STATUS=$?
 }
 
 # vh_make_image PATH MIB: a sparse raw image of MIB MiB, all zeros.

@@ -47,8 +47,8 @@ vh_wait_socket "$SOCK" 20 "$ECHO"
 dpdk_testpmd testpmd 120 "net_virtio_user0,path=$SOCK,queues=1,mac=$MAC$VDEV_EXTRA" \
 	--forward-mode=macswap --tx-first --eth-peer="0,$PEER" --stats-period 3600
 TP=$VH_SPAWNED_PID
-dpdk_wait_log "$ECHOLOG" "^negotiated " 30 "$ECHO"
-dpdk_wait_log "$TPLOG" "forwards packets on 1 streams" 30 "$TP"
+vh_wait_log "$ECHOLOG" "^negotiated " 30 "$ECHO"
+vh_wait_log "$TPLOG" "forwards packets on 1 streams" 30 "$TP"
 # The ping-pong runs for a fixed time: it is the measurement window, not a wait for readiness.
 sleep 3
 dpdk_stop "$TP"

@@ -8,6 +8,18 @@ set -euo pipefail
 
 vh_init harness-selftest
 
+# 0. The host-side waits: vh_wait_log sees the line, fails when its program ends without it;
+#    vh_wait_exit hands back the program's own exit status.
+vh_spawn printer 20 sh -c 'sleep 0.3; echo "ready: 1"; sleep 0.3; exit 7'
+vh_wait_log "$VH_TMP/printer.log" "^ready: [0-9]" 5 "$VH_SPAWNED_PID"
+vh_wait_exit "$VH_SPAWNED_PID" 5
+[ "$VH_EXIT_STATUS" -eq 7 ] || vh_fail "vh_wait_exit gave status $VH_EXIT_STATUS, expected 7"
+(vh_wait_log "$VH_TMP/printer.log" "never printed" 5 "$VH_SPAWNED_PID") 2>"$VH_TMP/wait.err" &&
+	vh_fail "vh_wait_log did not fail for a line its ended program never printed"
+grep -q "exited before 'never printed' appeared" "$VH_TMP/wait.err" ||
+	vh_fail "vh_wait_log did not say why it failed"
+vh_log "vh_wait_log and vh_wait_exit: as expected"
+
 # 1. Unknown module: the build fails, nothing boots.
 if "$VH_GUEST_DIR/mkinitramfs.sh" --out "$VH_TMP/bad.cpio" --load no_such_module_vh \
 	--cache "$LIBVHOST_BUILD/interop-cache" 2>"$VH_TMP/bad.err"; then

@@ -55,18 +55,6 @@ start_vhblk()
 	vh_wait_socket "$VH_TMP/$1.sock" 20 "$VH_SPAWNED_PID"
 }
 
-# wait_console LOG TEXT SECS PID: until LOG shows TEXT (fail if PID, its QEMU, ends first).
-wait_console()
-{
-	local n=0
-	until grep -q "$2" "$1" 2>/dev/null; do
-		kill -0 "$4" 2>/dev/null || vh_fail "guest ended before printing '$2' in ${1##*/}"
-		[ "$n" -lt $(($3 * 10)) ] || vh_fail "'$2' not in ${1##*/} within $3 s"
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
 # run_qemu NAME QEMU_ARGS...: the guest under QEMU 10.0 (run-guest.sh, same nonce on both sides),
 # console in $VH_TMP/NAME.txt, QMP on $VH_TMP/NAME.qmp; sets QEMU_PID (run-guest.sh's PID).
 run_qemu()
@@ -100,7 +88,7 @@ src_extra=()
 [ "$mode" = postcopy ] && src_extra=(-qmp "unix:$VH_TMP/src2.qmp,server=on,wait=off")
 run_qemu src "${src_extra[@]}"
 src=$QEMU_PID
-wait_console "$VH_TMP/src.txt" "VH-PASS 2 " 60 "$src"
+vh_wait_log "$VH_TMP/src.txt" "VH-PASS 2 " 60 "$src"
 vh_log "guest on QEMU $VH_QEMU_VERSION is writing: $(grep -c VH-PASS "$VH_TMP/src.txt") passes so far"
 reconnect=
 [ "$mode" = restart ] && reconnect=,reconnect-ms=500
@@ -151,12 +139,12 @@ start_postcopy()
 # its successor (log vhblk-SIDE2.log), wait until QEMU has reconnected to it.
 restart_backend()
 {
-	wait_console "$VH_TMP/migrate.out" "active" 20 "$mig"
+	vh_wait_log "$VH_TMP/migrate.out" "active" 20 "$mig"
 	grep -q "completed" "$VH_TMP/migrate.out" && vh_fail "migration completed before the kill"
 	vh_kill_hard "$2" 2>/dev/null
 	vh_log "killed the $1 vh-blk (SIGKILL) during the RAM copy"
 	start_vhblk "$1" "${1}2"
-	wait_console "$VH_TMP/vhblk-${1}2.log" "front-end connected" 20 "$3"
+	vh_wait_log "$VH_TMP/vhblk-${1}2.log" "front-end connected" 20 "$3"
 	grep -q "completed" "$VH_TMP/migrate.out" &&
 		vh_fail "migration completed before QEMU reconnected to the $1 vh-blk"
 	vh_log "the $1 QEMU reconnected to the new vh-blk"

@@ -107,18 +107,6 @@ start_vhblk()
 	VH_PIDS+=("$BACKEND")
 }
 
-# wait_console TEXT SECS: until the guest console shows TEXT.
-wait_console()
-{
-	local n=0
-	until grep -q "$1" "$VH_TMP/console.txt" 2>/dev/null; do
-		kill -0 "$guest" 2>/dev/null || vh_fail "guest ended before printing '$1'"
-		[ "$n" -lt $(($2 * 20)) ] || vh_fail "guest did not print '$1' within $2 s"
-		sleep 0.05
-		n=$((n + 1))
-	done
-}
-
 rm -f "$sock"
 start_vhblk 1
 vh_wait_socket "$sock" 20 "$BACKEND"
@@ -130,13 +118,13 @@ vh_guest_run --smp "$smp" --timeout $((GUEST_TIMEOUT + 30)) -- \
 guest=$!
 VH_PIDS+=("$guest")
 
-wait_console VH-WRITING 60
+vh_wait_log "$VH_TMP/console.txt" VH-WRITING 60 "$guest"
 # KILLS kills (during passes 2 to KILLS + 1): each restart resumes from a ring that was itself
 # restored, and each kill has a fair chance of catching requests in flight.
 gen=1
 t0=$(date +%s)
 for pass in $(seq 1 "$KILLS"); do
-	wait_console "pass $pass written" 60
+	vh_wait_log "$VH_TMP/console.txt" "pass $pass written" 60 "$guest"
 	sleep 0.1 # the writers of the next pass are running
 	grep -q VH-WRITTEN "$VH_TMP/console.txt" && vh_fail "the guest finished writing before kill $gen"
 	kill -KILL "$BACKEND"
@@ -153,12 +141,7 @@ for pass in $(seq 1 "$KILLS"); do
 	vh_wait_socket "$sock" 20 "$BACKEND"
 	# QEMU retries once a second (reconnect=1): the next kill only once it is back, so every
 	# kill hits a back-end that the guest's writes are going through.
-	n=0
-	until grep -q "front-end connected" "$VH_TMP/vhblk$gen.log"; do
-		[ "$n" -lt 600 ] || vh_fail "QEMU did not reconnect to vh-blk $gen within 30 s"
-		sleep 0.05
-		n=$((n + 1))
-	done
+	vh_wait_log "$VH_TMP/vhblk$gen.log" "front-end connected" 30 "$BACKEND"
 done
 vh_log "$KILLS kills in $(($(date +%s) - t0)) s"
 st=0

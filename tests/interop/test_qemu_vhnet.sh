@@ -213,33 +213,16 @@ vhnet_wait_listen()
 	done
 }
 
-# vhnet_wait_console TEXT SECS PID: until the guest console shows TEXT (PID: the guest run).
-vhnet_wait_console()
-{
-	local n=0
-	until grep -q "$1" "$VH_TMP/console.txt" 2>/dev/null; do
-		kill -0 "$3" 2>/dev/null || vh_fail "guest ended before printing '$1'"
-		[ "$n" -lt $(($2 * 10)) ] || vh_fail "guest did not print '$1' within $2 s"
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
 # vhnet_restart VARIANT PID SOCK EXTRA...: SIGKILL the vh-net of PID (a crash: the socket file
 # stays), start a new one on the same socket and tap, wait until it serves; prints its PID.
 vhnet_restart()
 {
-	local v=$1 old=$2 sock=$3 n=0
+	local v=$1 old=$2 sock=$3
 	shift 3
 	vh_kill_hard "$old" >&2
 	vh_spawn "vhnet-$v-2" 200 ip netns exec "$NS" "$VHNET_BIN" --socket-path "$sock" \
 		--tap "$TAP" "$@" >&2
-	until grep -q "serving tap" "$VH_TMP/vhnet-$v-2.log" 2>/dev/null; do
-		kill -0 "$VH_SPAWNED_PID" 2>/dev/null || vh_fail "the second vh-net exited"
-		[ "$n" -lt 200 ] || vh_fail "the second vh-net did not start within 20 s"
-		sleep 0.1
-		n=$((n + 1))
-	done
+	vh_wait_log "$VH_TMP/vhnet-$v-2.log" "serving tap" 20 "$VH_SPAWNED_PID"
 	echo "$VH_SPAWNED_PID"
 }
 
@@ -328,7 +311,7 @@ vhnet_run_variant()
 	guest=$!
 	VH_PIDS+=("$guest")
 	if [ "$reconnect" = 1 ]; then
-		vhnet_wait_console VH-PHASE1-DONE 120 "$guest"
+		vh_wait_log "$VH_TMP/console.txt" VH-PHASE1-DONE 120 "$guest"
 		vhnet=$(vhnet_restart "$v" "$vhnet" "$sock" "${extra[@]}")
 		VH_PIDS+=("$vhnet")
 		: >"$VH_TMP/phase2"

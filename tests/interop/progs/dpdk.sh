@@ -100,16 +100,3 @@ dpdk_fwd_stat()
 	echo "$v"
 }
 
-# dpdk_wait_log LOG REGEX SECS [PID]: wait until LOG has a line matching REGEX.
-dpdk_wait_log()
-{
-	local log=$1 re=$2 tenths=$(($3 * 10)) pid=${4:-} n=0
-	until grep -qE "$re" "$log" 2>/dev/null; do
-		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			vh_fail "process $pid exited before '$re' appeared in $log"
-		fi
-		[ "$n" -lt "$tenths" ] || vh_fail "'$re' did not appear in $log within $3 s"
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
