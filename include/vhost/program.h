@@ -4,7 +4,8 @@
  * docs/interop/vhost-user.rst) for a back-end daemon, so a device author writes only the device.
  *
  * The helper owns what every back-end program repeats:
- *   - the command line: --socket-path PATH | --fd FD, --print-capabilities, --verbose, --help,
+ *   - the command line: --socket-path PATH | --fd FD, --print-capabilities,
+ *     --require-sealed-memory, --verbose, --help,
  *     plus the device's own options from a table (the --help text is generated from it);
  *   - socket activation: with neither --socket-path nor --fd, a listening socket passed by
  *     systemd (LISTEN_FDS / LISTEN_PID, fd 3) is used;
@@ -192,8 +193,9 @@ VH_API int vh_program_option_error(const struct vh_program *p, const char *fmt, 
 
 /**
  * vh_program_server_config() - vh_server_config_init() plus the program's part: name, the
- * listener (socket_path or listen_fd), the log sink and inband_notifications
- * (--inband-notifications, a common option). The device fills in the rest.
+ * listener (socket_path or listen_fd), the log sink, inband_notifications
+ * (--inband-notifications) and require_sealed_memory (--require-sealed-memory), both common
+ * options. The device fills in the rest.
  * @p: the program.
  * @cfg: the config to fill.
  * Thread: any.

@@ -33,6 +33,7 @@ enum common_opt {
 	COMMON_FD,
 	COMMON_PRINT_CAPS,
 	COMMON_VERBOSE,
+	COMMON_SEALED,
 	COMMON_HELP,
 	COMMON_INBAND,
 	COMMON_NUM,
@@ -46,6 +47,9 @@ static const struct vh_program_option common_opts[COMMON_NUM] = {
 	[COMMON_PRINT_CAPS] = { "print-capabilities", NULL, "print the capabilities JSON and exit",
 				COMMON_PRINT_CAPS },
 	[COMMON_VERBOSE] = { "verbose", NULL, "debug log lines", COMMON_VERBOSE },
+	[COMMON_SEALED] = { "require-sealed-memory", NULL,
+			    "refuse guest memory not sealed against shrinking (F_SEAL_SHRINK)",
+			    COMMON_SEALED },
 	[COMMON_HELP] = { "help", NULL, "this text", COMMON_HELP },
 	[COMMON_INBAND] = { "inband-notifications", NULL,
 			    "offer INBAND_NOTIFICATIONS (kicks and calls as\nmessages; off: "
@@ -59,6 +63,7 @@ struct vh_program {
 	int listen_fd;
 	bool verbose;
 	bool inband;	     /* --inband-notifications */
+	bool sealed;	     /* --require-sealed-memory */
 	const char *cur_opt; /* the option parse_option is handling (for messages) */
 	char listen_desc[32];
 	struct vh_log_sink sink;
@@ -203,6 +208,7 @@ static void print_usage(const struct vh_program_config *cfg, const char *argv0)
 	for (o = cfg->options; o && o->name; o++)
 		print_option(o);
 	print_option(&common_opts[COMMON_INBAND]);
+	print_option(&common_opts[COMMON_SEALED]);
 	print_option(&common_opts[COMMON_PRINT_CAPS]);
 	print_option(&common_opts[COMMON_VERBOSE]);
 	print_option(&common_opts[COMMON_HELP]);
@@ -274,6 +280,9 @@ static int handle_common(struct vh_program *p, int id, const char *arg, const ch
 		return 0;
 	case COMMON_INBAND:
 		p->inband = true;
+		return 0;
+	case COMMON_SEALED:
+		p->sealed = true;
 		return 0;
 	default:
 		print_usage(p->cfg, argv0);
@@ -427,6 +436,7 @@ void vh_program_server_config(const struct vh_program *p, struct vh_server_confi
 	cfg->name = p->cfg->name;
 	cfg->socket_path = p->socket_path;
 	cfg->listen_fd = p->listen_fd;
+	cfg->require_sealed_memory = p->sealed;
 	cfg->log = p->sink;
 	cfg->inband_notifications = p->inband;
 }

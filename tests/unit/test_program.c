@@ -135,8 +135,14 @@ static void test_options(void **state)
 	assert_string_equal(sc.socket_path, "/tmp/x.sock");
 	assert_int_equal(sc.listen_fd, -1);
 	assert_true(sc.inband_notifications);
+	assert_false(sc.require_sealed_memory);
 	vh_program_destroy(&p);
 	assert_null(p);
+	assert_int_equal(
+	    create(&c, &p, "--socket-path", "/tmp/x.sock", "--require-sealed-memory", NULL), 0);
+	vh_program_server_config(p, &sc);
+	assert_true(sc.require_sealed_memory);
+	vh_program_destroy(&p);
 	vh_program_destroy(&p);
 	assert_int_equal(vh_test_count_fds(), fds);
 
