@@ -256,9 +256,16 @@ int vq_inflight_packed_resubmit(struct vh_vq *vq, struct vh_vq_elem *elem, uint1
 {
 	struct vh_inflight_packed *r = vq->infl_p;
 	uint16_t cur = h, id = 0;
-	unsigned k, n = r->desc[h].num;
+	/*
+	 * The front-end may have rewritten the region since vq_inflight_packed_set() checked it:
+	 * read the length once and check it again. It becomes elem->ndesc, the slots the push
+	 * advances the used index by, so more than the ring would move it off the ring.
+	 */
+	unsigned k, n = __atomic_load_n(&r->desc[h].num, __ATOMIC_RELAXED);
 	int err;
 
+	if (n == 0 || n > vq->num)
+		return vq_fail(vq, "inflight region chain length out of range");
 	elem->out_num = elem->in_num = 0;
 	elem->out_len = elem->in_len = 0;
 	for (k = 0; k < n; k++) {

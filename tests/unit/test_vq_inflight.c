@@ -410,6 +410,34 @@ static void test_inflight_packed_interrupted_push(void **state)
 	penv_fini(&p);
 }
 
+/*
+ * fuzz_inflight finding (a SEGV): the front-end rewrote an in-flight chain's length in the
+ * shared region after the restarted back-end had checked it, to 0xffff with a zero-length
+ * descriptor that links to itself. The resubmission popped it as a 65535-descriptor chain and
+ * its push moved the used index off the ring: the next push wrote outside it. The length is
+ * checked again when the chain is resubmitted: the ring breaks, nothing is written.
+ */
+static void test_inflight_packed_length_rewritten(void **state)
+{
+	uint8_t *d0;
+	struct penv p;
+
+	(void)state;
+	penv_init(&p);
+	ppop(&p, 0);
+	ppop(&p, 1);
+	penv_restart(&p, 2);
+	/* QueueRegionPacked: 32-byte header, then DescStatePacked[] (next +2, num +6, len +24). */
+	d0 = (uint8_t *)p.rg + 32;
+	memcpy(d0 + 2, &(uint16_t){ 0 }, 2);
+	memcpy(d0 + 6, &(uint16_t){ 0xffff }, 2);
+	memcpy(d0 + 24, &(uint32_t){ 0 }, 4);
+	assert_true(vh_vq_pop(p.vq, &p.elem) < 0);
+	assert_non_null(strstr(p.log.last, "inflight region chain length out of range"));
+	assert_true(vh_vq_is_broken(p.vq));
+	penv_fini(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_packed_resubmit),
 		cmocka_unit_test(test_inflight_packed_interrupted_push),
 		cmocka_unit_test(test_inflight_packed_base),
+		cmocka_unit_test(test_inflight_packed_length_rewritten),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
