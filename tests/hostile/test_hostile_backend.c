@@ -369,6 +369,24 @@ static void send_with_fds(struct fe *f, struct vh_msg *m, unsigned nfds)
 		close(fds[i]);
 }
 
+/*
+ * The front-end never reads the back-end channel. Its rings are at IOVAs it never maps, so the
+ * ring start misses in the IOTLB; every IOTLB update (of something else) retries it and sends
+ * another BACKEND_IOTLB_MSG miss, until the socket and then the daemon's queue are full.
+ */
+static void c_backend_chan_never_read(struct daemon *d, struct fe *f)
+{
+	uint64_t feat = f->features | (1ull << VIRTIO_F_ACCESS_PLATFORM);
+
+	assert_int_equal(fe_u64(f, VH_USER_SET_FEATURES, feat), 0);
+	fe_memory(f);
+	assert_int_equal(fe_mem_table(f), 0);
+	f->addr_base = FE_IOVA_BASE;
+	fe_ring_index(f, d->q, 0, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(fe_iotlb_update(f, DATA_GPA, 0x1000), 0);
+}
+
 static void c_wrong_size(struct daemon *d, struct fe *f)
 {
 	struct vh_msg m;
@@ -838,6 +856,8 @@ static const struct hcase cases[] = {
 	{ "huge payload size", ST_NEGOTIATED, c_huge_payload, "SET_MEM_TABLE: receive failed",
 	  H_CLOSES },
 	{ "unknown request", ST_NEGOTIATED, c_unknown_request, "request not supported", 0 },
+	{ "never reads the back-end channel", ST_NEGOTIATED, c_backend_chan_never_read,
+	  "BACKEND_IOTLB_MSG: back-end channel: the front-end does not read it (queue full)", 0 },
 	{ "zero ring size", ST_NEGOTIATED, c_ring_num_zero, "SET_VRING_NUM: ring size out of range",
 	  0 },
 	{ "huge ring size", ST_NEGOTIATED, c_ring_num_huge, "SET_VRING_NUM: ring size out of range",

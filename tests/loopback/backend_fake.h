@@ -373,6 +373,20 @@ static inline void fe_negotiate(struct fe *f, uint64_t extra)
 	f->backend = sv[0];
 }
 
+/* vIOMMU: IOVA FE_IOVA_BASE + @gpa .. + @size maps guest RAM at @gpa (REPLY_ACK value). */
+static inline int64_t fe_iotlb_update(struct fe *f, uint64_t gpa, uint64_t size)
+{
+	struct vh_msg m;
+
+	vh_msg_init(&m, VH_USER_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
+	m.payload.iotlb.iova = FE_IOVA_BASE + gpa;
+	m.payload.iotlb.size = size;
+	m.payload.iotlb.uaddr = FE_UVA_BASE + gpa;
+	m.payload.iotlb.perm = VHOST_ACCESS_RW;
+	m.payload.iotlb.type = VHOST_IOTLB_UPDATE;
+	return fe_ack(f, &m);
+}
+
 static inline void fe_driver(struct fe *f)
 {
 	struct vh_vq_driver_config dc = {

@@ -518,19 +518,6 @@ static void expect_miss(struct fe *f, uint64_t iova)
 	assert_int_equal(bm.payload.iotlb.iova, iova);
 }
 
-static int64_t fe_iotlb_update(struct fe *f, uint64_t gpa, uint64_t size)
-{
-	struct vh_msg m;
-
-	vh_msg_init(&m, VH_USER_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
-	m.payload.iotlb.iova = FE_IOVA_BASE + gpa;
-	m.payload.iotlb.size = size;
-	m.payload.iotlb.uaddr = FE_UVA_BASE + gpa;
-	m.payload.iotlb.perm = VHOST_ACCESS_RW;
-	m.payload.iotlb.type = VHOST_IOTLB_UPDATE;
-	return fe_ack(f, &m);
-}
-
 /* vIOMMU: ring and buffer addresses are IOVAs; each miss is reported, the update retries. */
 static void test_iotlb_miss(void **state)
 {
