@@ -123,7 +123,7 @@ VH_PIDS+=("$mig")
 # postcopy: switch while the RAM copy runs (copy capped, so most of RAM is still to come).
 start_postcopy()
 {
-	wait_console "$VH_TMP/migrate.out" "active" 20 "$mig"
+	vh_wait_log "$VH_TMP/migrate.out" "active" 20 "$mig"
 	grep -q "completed" "$VH_TMP/migrate.out" && vh_fail "migration completed before postcopy"
 	local st=0
 	timeout 30 python3 "$VH_INTEROP/qmp.py" "$VH_TMP/src2.qmp" migrate-start-postcopy \
@@ -132,7 +132,7 @@ start_postcopy()
 		cat "$VH_TMP/postcopy.out" "$VH_TMP/migrate.out" "$VH_TMP"/run-*.log >&2
 		vh_fail "migrate-start-postcopy failed (status $st)"
 	fi
-	wait_console "$VH_TMP/migrate.out" "postcopy-active" 20 "$mig" || cat "$VH_TMP/migrate.out"
+	vh_wait_log "$VH_TMP/migrate.out" "postcopy-active" 20 "$mig" || cat "$VH_TMP/migrate.out"
 	vh_log "switched to postcopy during the RAM copy"
 }
 # restart_backend SIDE WRAPPER QEMU_PID: SIGKILL that side's vh-blk during the RAM copy, start

@@ -7,6 +7,24 @@
 # mirror, update its lists and set the array VH_APT_OPTS for apt-get / apt-cache.
 # vh_apt_fetch DEST PKG...: download PKG/SUITE (each a package name) into DEST and unpack each into
 # DEST/root with dpkg-deb -x (no maintainer scripts run).
+# vh_apt_locked DIR CMD...: run CMD holding DIR/.lock (flock, up to 300 s): tests that start
+# together on a fresh machine must not fetch into the same cache at once (one would unpack while
+# the other removes the tree). CMD checks again whether the work is done.
+
+vh_apt_locked()
+{
+	local dir=$1 fd st=0
+	shift
+	mkdir -p "$dir" && exec {fd}>"$dir/.lock" || return 1
+	if ! flock -w 300 "$fd"; then
+		echo "apt: waited 300 s for another test's download into $dir" >&2
+		exec {fd}>&-
+		return 1
+	fi
+	"$@" || st=$?
+	exec {fd}>&-
+	return "$st"
+}
 
 vh_apt_init()
 {

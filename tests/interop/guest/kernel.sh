@@ -45,13 +45,20 @@ _vh_kernel_pick()
 # SUITE, using a private apt state under the cache so the host's apt configuration is untouched.
 _vh_kernel_apt()
 {
-	local suite=$1 cache root dep
+	local suite=$1 cache root
 	cache=${LIBVHOST_KERNEL_CACHE:-$VH_KERNEL_SH_DIR/../.cache/kernel}/$suite
 	root=$cache/root
-	if [ -e "$cache/done" ]; then
-		_vh_kernel_pick "$root"
-		return
+	if [ ! -e "$cache/done" ]; then
+		vh_apt_locked "$cache" _vh_kernel_fetch "$suite" "$cache" || return 1
 	fi
+	_vh_kernel_pick "$root"
+}
+
+# _vh_kernel_fetch SUITE CACHE: unpack the kernel into CACHE/root (under vh_apt_locked).
+_vh_kernel_fetch()
+{
+	local suite=$1 cache=$2 root=$2/root dep
+	[ -e "$cache/done" ] && return 0
 	echo "kernel: fetching linux-image-amd64 from $suite into $cache" >&2
 	vh_apt_init "$suite" "$cache" || return 1
 	dep=$(apt-cache "${VH_APT_OPTS[@]}" show "linux-image-amd64/$suite" 2>/dev/null |

@@ -27,25 +27,33 @@ WRAP
 	chmod +x "$wrapper.tmp" && mv "$wrapper.tmp" "$wrapper"
 }
 
+# _vh_qemu_fetch SUITE CACHE: unpack QEMU from SUITE into CACHE/root (under vh_apt_locked).
+_vh_qemu_fetch()
+{
+	local suite=$1 cache=$2 root=$2/root missing
+	[ -e "$cache/done" ] && return 0
+	echo "qemu: fetching QEMU from $suite into $cache" >&2
+	rm -rf "$root"
+	vh_apt_init "$suite" "$cache" || return 1
+	vh_apt_fetch "$cache" qemu-system-x86 qemu-system-common qemu-system-data seabios ||
+		return 1
+	missing=$(ldd "$root/usr/bin/qemu-system-x86_64" | sed -n 's/^\t*\([^ ]*\) => not found/\1/p')
+	if [ -n "$missing" ]; then
+		echo "qemu: unpacked QEMU needs libraries this host lacks:" $missing >&2
+		return 1
+	fi
+	mkdir -p "$cache/bin" && _vh_qemu_wrapper "$root" "$cache/bin/qemu-system-x86_64" ||
+		return 1
+	touch "$cache/done"
+}
+
 vh_qemu_backports()
 {
-	local suite=bookworm-backports cache root missing
+	local suite=bookworm-backports cache root
 	cache=${LIBVHOST_QEMU_CACHE:-$VH_QEMU_SH_DIR/../.cache/qemu}/$suite
 	root=$cache/root
 	if [ ! -e "$cache/done" ]; then
-		echo "qemu: fetching QEMU from $suite into $cache" >&2
-		rm -rf "$root"
-		vh_apt_init "$suite" "$cache" || return 1
-		vh_apt_fetch "$cache" qemu-system-x86 qemu-system-common qemu-system-data seabios ||
-			return 1
-		missing=$(ldd "$root/usr/bin/qemu-system-x86_64" | sed -n 's/^\t*\([^ ]*\) => not found/\1/p')
-		if [ -n "$missing" ]; then
-			echo "qemu: unpacked QEMU needs libraries this host lacks:" $missing >&2
-			return 1
-		fi
-		mkdir -p "$cache/bin" && _vh_qemu_wrapper "$root" "$cache/bin/qemu-system-x86_64" ||
-			return 1
-		touch "$cache/done"
+		vh_apt_locked "$cache" _vh_qemu_fetch "$suite" "$cache" || return 1
 	fi
 	VH_QEMU_ROOT=$root
 	LIBVHOST_QEMU=$cache/bin/qemu-system-x86_64
