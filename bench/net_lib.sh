@@ -76,10 +76,8 @@ nb_front()
 
 nb_front_rate()
 {
-	local st
-	vh_wait_exit "$FR_PID" $((SECS + 30)) >"$VH_TMP/st" # not in $(): wait needs the parent
-	st=$(cat "$VH_TMP/st")
-	[ "$st" -eq 0 ] || vh_fail "dpdk_net_front exit $st: $(cat "$FR_LOG")"
+	vh_wait_exit "$FR_PID" $((SECS + 30)) # not in $(): wait needs the parent
+	[ "$VH_EXIT_STATUS" -eq 0 ] || vh_fail "dpdk_net_front exit $VH_EXIT_STATUS: $(cat "$FR_LOG")"
 	# Its CPU time over the measured wall time (pingpong): below 1, it lost its CPU meanwhile.
 	grep -a '^rx_frames .* cpu ' "$FR_LOG" | awk '$6 > 0 { printf "[vh_net] %s of %s s on its CPU\n", $6, $4 }' >&2 || true
 	sed -n "s/^$1 //p" "$FR_LOG"
