@@ -200,6 +200,8 @@ VH_API uint64_t vh_dev_backend_protocol_features(const struct vh_dev *dev);
  * vh_dev_ack_features() - SET_FEATURES with @features (a subset of vh_dev_features()).
  * VHOST_USER_F_PROTOCOL_FEATURES and VHOST_F_LOG_ALL are managed by the library.
  * @dev: the device. @features: the driver's choice.
+ * A refused ack leaves the previous one in force (the backend keeps it too); after a lost
+ * connection the new ack stands and vh_dev_reconnect() sends it.
  * Return: 0; -EINVAL bits not offered; -EBUSY started; -EIO refused; -EPROTO/-ECONNRESET.
  * Thread: the thread that owns @dev (one at a time).
  */

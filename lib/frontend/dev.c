@@ -212,7 +212,8 @@ static uint64_t vh_dev_wire_features(const struct vh_dev *dev, bool log)
 
 int vh_dev_ack_features(struct vh_dev *dev, uint64_t features)
 {
-	uint64_t extra = features & ~vh_dev_features(dev);
+	uint64_t extra = features & ~vh_dev_features(dev), before = dev->acked_features;
+	bool was_acked = dev->features_acked;
 	int err;
 
 	if (dev->started)
@@ -223,8 +224,15 @@ int vh_dev_ack_features(struct vh_dev *dev, uint64_t features)
 	}
 	dev->acked_features = features;
 	err = dev->ops->set_features(dev, vh_dev_wire_features(dev, dev->log_enabled));
-	/* Lost connection: the ack stands and vh_dev_reconnect() replays it; a refusal does not. */
-	dev->features_acked = err == 0 || dev->broken;
+	/* Lost connection: the ack stands and vh_dev_reconnect() replays it. A refusal leaves the
+	 * backend with what it had: so does our view (a refused PACKED must not pass ring checks,
+	 * nor LOG_ALL toggles and reconnects resend refused bits). */
+	if (err && !dev->broken) {
+		dev->acked_features = before;
+		dev->features_acked = was_acked;
+		return err;
+	}
+	dev->features_acked = true;
 	return err;
 }
 

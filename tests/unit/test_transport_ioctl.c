@@ -72,6 +72,28 @@ static void test_kernel_no_backend_features(void **state)
 	env_destroy(e);
 }
 
+/* A refused ack leaves the one before it standing: a reconnect replays that, not the refused bits. */
+static void test_kernel_features_refused(void **state)
+{
+	const uint64_t v1 = 1ull << VIRTIO_F_VERSION_1, mrg = 1ull << 15;
+	struct env *e = *state;
+	unsigned before;
+	uint64_t v;
+
+	fk_init(&e->f);
+	env_create(e, "/dev/vhost-net");
+	assert_int_equal(vh_dev_ack_features(e->dev, v1), 0);
+	fk_fail(&e->f, VHOST_SET_FEATURES, EINVAL);
+	assert_int_equal(vh_dev_ack_features(e->dev, v1 | mrg), -EINVAL);
+	e->f.nerrs = 0;
+	before = e->f.ncalls;
+	assert_int_equal(vh_dev_reconnect(e->dev), 0);
+	assert_true(fk_find(&e->f, before, VHOST_SET_FEATURES) >= 0);
+	memcpy(&v, e->f.calls[fk_find(&e->f, before, VHOST_SET_FEATURES)].buf, 8);
+	assert_int_equal(v, v1);
+	env_destroy(e);
+}
+
 static void test_kernel_set_owner_fails(void **state)
 {
 	struct env *e = *state;
@@ -532,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_pick_transport),
 		cmocka_unit_test_setup_teardown(test_kernel_create_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_no_backend_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_set_owner_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_mem_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_region_limit, setup, teardown),
