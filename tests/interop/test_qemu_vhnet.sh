@@ -214,7 +214,8 @@ vhnet_wait_listen()
 }
 
 # vhnet_restart VARIANT PID SOCK EXTRA...: SIGKILL the vh-net of PID (a crash: the socket file
-# stays), start a new one on the same socket and tap, wait until it serves; prints its PID.
+# stays), start a new one on the same socket and tap, wait until it serves; its PID goes to
+# VH_SPAWNED_PID. Not through $( ): a vh_fail there would end only the subshell.
 vhnet_restart()
 {
 	local v=$1 old=$2 sock=$3
@@ -223,7 +224,6 @@ vhnet_restart()
 	vh_spawn "vhnet-$v-2" 200 ip netns exec "$NS" "$VHNET_BIN" --socket-path "$sock" \
 		--tap "$TAP" "$@" >&2
 	vh_wait_log "$VH_TMP/vhnet-$v-2.log" "serving tap" 20 "$VH_SPAWNED_PID"
-	echo "$VH_SPAWNED_PID"
 }
 
 # vhnet_check_xfer VARIANT PID: the host's net_xfer (PID) passed, and each direction's SHA-256
@@ -312,8 +312,8 @@ vhnet_run_variant()
 	VH_PIDS+=("$guest")
 	if [ "$reconnect" = 1 ]; then
 		vh_wait_log "$VH_TMP/console.txt" VH-PHASE1-DONE 120 "$guest"
-		vhnet=$(vhnet_restart "$v" "$vhnet" "$sock" "${extra[@]}")
-		VH_PIDS+=("$vhnet")
+		vhnet_restart "$v" "$vhnet" "$sock" "${extra[@]}"
+		vhnet=$VH_SPAWNED_PID
 		: >"$VH_TMP/phase2"
 	fi
 	wait "$guest" || st=$?
