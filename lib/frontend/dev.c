@@ -204,16 +204,9 @@ unsigned vh_dev_max_mem_slots(const struct vh_dev *dev)
 	return dev->max_mem_slots;
 }
 
-/* What SET_FEATURES carries: the ack, plus LOG_ALL while logging (the seed's vhost_dev_set_log). */
-static uint64_t vh_dev_wire_features(const struct vh_dev *dev, bool log)
-{
-	return dev->acked_features | (log ? 1ull << VHOST_F_LOG_ALL : 0);
-}
-
 int vh_dev_ack_features(struct vh_dev *dev, uint64_t features)
 {
-	uint64_t extra = features & ~vh_dev_features(dev), before = dev->acked_features;
-	bool was_acked = dev->features_acked;
+	uint64_t extra = features & ~vh_dev_features(dev);
 	int err;
 
 	if (dev->started)
@@ -222,16 +215,13 @@ int vh_dev_ack_features(struct vh_dev *dev, uint64_t features)
 		vh_dev_err(dev, "ack features", -EINVAL, "bits 0x%" PRIx64 " not offered", extra);
 		return -EINVAL;
 	}
-	dev->acked_features = features;
-	err = dev->ops->set_features(dev, vh_dev_wire_features(dev, dev->log_enabled));
-	/* Lost connection: the ack stands and vh_dev_reconnect() replays it. A refusal leaves the
-	 * backend with what it had: so does our view (a refused PACKED must not pass ring checks,
-	 * nor LOG_ALL toggles and reconnects resend refused bits). */
-	if (err && !dev->broken) {
-		dev->acked_features = before;
-		dev->features_acked = was_acked;
+	err = dev->ops->set_features(dev, vh_dev_wire_features(features, dev->log_enabled));
+	/* A refusal leaves the backend with what it had, and so our view: a refused PACKED must not
+	 * pass ring checks, nor LOG_ALL toggles and reconnects resend refused bits. Lost
+	 * connection: the ack stands and vh_dev_reconnect() replays it. */
+	if (err && !dev->broken)
 		return err;
-	}
+	dev->acked_features = features;
 	dev->features_acked = true;
 	return err;
 }

@@ -245,7 +245,7 @@ static int vh_dev_restore(struct vh_dev *dev)
 	vh_memtable_set_max_regions(dev->mem, dev->max_mem_slots);
 	if (dev->features_acked)
 		err = dev->ops->set_features(
-		    dev, dev->acked_features | (dev->log_enabled ? 1ull << VHOST_F_LOG_ALL : 0));
+		    dev, vh_dev_wire_features(dev->acked_features, dev->log_enabled));
 	if (!err && vh_memtable_count(dev->mem))
 		err = vh_dev_mem_send(dev, true);
 	if (!err && dev->started)

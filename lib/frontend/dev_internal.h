@@ -137,6 +137,12 @@ struct vh_dev {
 	struct vh_vdpa_iommu *vdpa_iommu;
 };
 
+/* What SET_FEATURES carries: an ack, plus LOG_ALL while logging (the seed's vhost_dev_set_log). */
+static inline uint64_t vh_dev_wire_features(uint64_t acked, bool log)
+{
+	return acked | (log ? 1ull << VHOST_F_LOG_ALL : 0);
+}
+
 /* GPA_ADDRESSES negotiated: every "user address" sent is the guest physical address. */
 static inline bool vh_dev_gpa_addresses(const struct vh_dev *dev)
 {

@@ -111,11 +111,10 @@ static int vh_dev_log_create(struct vh_dev *dev)
 /* SET_FEATURES with or without LOG_ALL, then each running ring with or without the LOG flag. */
 static int vh_dev_log_switch(struct vh_dev *dev, bool on)
 {
-	uint64_t features = dev->acked_features | (on ? 1ull << VHOST_F_LOG_ALL : 0);
 	int err = 0;
 
 	if (dev->features_acked)
-		err = dev->ops->set_features(dev, features);
+		err = dev->ops->set_features(dev, vh_dev_wire_features(dev->acked_features, on));
 	for (unsigned i = 0; !err && i < dev->nrings; i++)
 		if (dev->rings[i].running)
 			err = vh_dev_vring_send_addr(dev, i, on);

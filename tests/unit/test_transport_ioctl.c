@@ -79,6 +79,7 @@ static void test_kernel_features_refused(void **state)
 	struct env *e = *state;
 	unsigned before;
 	uint64_t v;
+	int set;
 
 	fk_init(&e->f);
 	env_create(e, "/dev/vhost-net");
@@ -88,8 +89,9 @@ static void test_kernel_features_refused(void **state)
 	e->f.nerrs = 0;
 	before = e->f.ncalls;
 	assert_int_equal(vh_dev_reconnect(e->dev), 0);
-	assert_true(fk_find(&e->f, before, VHOST_SET_FEATURES) >= 0);
-	memcpy(&v, e->f.calls[fk_find(&e->f, before, VHOST_SET_FEATURES)].buf, 8);
+	set = fk_find(&e->f, before, VHOST_SET_FEATURES);
+	assert_true(set >= 0);
+	memcpy(&v, e->f.calls[set].buf, 8);
 	assert_int_equal(v, v1);
 	env_destroy(e);
 }
