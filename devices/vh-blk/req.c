@@ -279,11 +279,31 @@ static void poll_idle(struct vhblk_queue *vq, unsigned work)
 	}
 }
 
+/*
+ * A kick that finds a full batch (a driver at iodepth 32 refilling) would complete all of it
+ * before the driver hears of the first one; the driver, asleep meanwhile, then takes its wake-up
+ * (microseconds on an idle core) after our work instead of during it. So every
+ * VHBLK_NOTIFY_EVERY requests the kick submits what it has, reaps and signals before it pops
+ * more. With VIRTIO_RING_F_EVENT_IDX a driver that has not caught up yet (still asleep, or busy
+ * with the last batch) suppresses the signal: a check, not a system call. Measured with
+ * bench/blk_backend_bench.sh (rand4k-qd32, event mode): null +40%, file +50% IOPS, less CPU
+ * per request; iodepth 1 never gets here. Return: completions reaped.
+ */
+static unsigned notify_early(struct vhblk_queue *vq)
+{
+	unsigned reaped;
+
+	vhblk_aio_flush_submits(vq);
+	reaped = vhblk_aio_reap(vq);
+	vh_queue_notify(vq->q); /* nothing pushed since the last one: no signal (vq/) */
+	return reaped;
+}
+
 static int vhblk_queue_kick(void *inst, struct vh_queue *q)
 {
 	struct vhblk_queue *vq = vh_queue_opaque(q);
 	struct vhblk_req *r;
-	unsigned work;
+	unsigned work, popped = 0;
 	int ret = 0;
 
 	if (!vq)
@@ -303,6 +323,8 @@ static int vhblk_queue_kick(void *inst, struct vh_queue *q)
 			vq->free = r;
 			break;
 		}
+		if (!(++popped % VHBLK_NOTIFY_EVERY))
+			work += notify_early(vq);
 	}
 	vq->stalled = !vq->free;
 	vhblk_aio_flush_submits(vq);

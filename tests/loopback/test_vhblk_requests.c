@@ -6,8 +6,9 @@
  * Bad requests: out of range, sector overflow, data not a multiple of 512, short header,
  * header split over descriptors, status inside the data descriptor, reserved flags, unmap on
  * discard, writes to a read-only disk, a chain without a status byte (ring broken). Each I/O
- * engine (io_uring, threads, sync) and the memory backing run the same list. The daemon must
- * exit 0 on SIGTERM and remove its socket.
+ * engine (io_uring, threads, sync) and the memory backing run the same list. A batch found by
+ * one kick is signalled every 8 completions, not once at its end. The daemon must exit 0 on
+ * SIGTERM and remove its socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -530,6 +531,69 @@ static void test_read_only(void **state)
 	teardown(&t);
 }
 
+/*
+ * One kick with 16 reads available (3 descriptors each, the ring has 64): vh-blk signals every 8
+ * completions while it works through the batch (req.c, notify_early()), so a sleeping driver
+ * starts waking while the rest is served. Without VIRTIO_RING_F_EVENT_IDX and with interrupts on,
+ * each of those is one write to the call eventfd, and nothing is signalled twice: the counter
+ * reads 16 / 8 = 2 (it read 1 before).
+ */
+#define BATCH 16u
+
+static void check_signals_during_batch(struct t *t)
+{
+	struct pollfd p = { .fd = vh_dev_vring_call_fd(t->dev, 0), .events = POLLIN };
+	uint64_t one = 1, v = 0;
+	unsigned done = 0;
+	void *token;
+	uint32_t len;
+
+	while (poll(&p, 1, 0) == 1)
+		assert_int_equal(read(p.fd, &v, 8), 8);
+	for (unsigned i = 0; i < BATCH; i++) {
+		struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN, .sector = i };
+		struct vh_vq_buf b[3] = { { HDR_GPA + 16 * i, 16 },
+					  { DATA_GPA + 512 * i, 512 },
+					  { STATUS_GPA + i, 1 } };
+		struct vh_vq_driver_req r = { .bufs = b, .out_num = 1, .in_num = 2, .token = t };
+
+		memcpy(t->mem + HDR_GPA + 16 * i, &h, sizeof(h));
+		t->mem[STATUS_GPA + i] = 0xee;
+		assert_int_equal(vh_vq_driver_add(t->drv, &r), 0);
+	}
+	vh_vq_driver_publish(t->drv);
+	assert_int_equal(write(vh_dev_vring_kick_fd(t->dev, 0), &one, 8), 8);
+	for (int waited = 0; done < BATCH && waited < 3000; waited++) {
+		while (done < BATCH && vh_vq_driver_get_used(t->drv, &token, &len) == 1) {
+			assert_int_equal(len, 513);
+			done++;
+		}
+		if (done < BATCH)
+			usleep(1000);
+	}
+	assert_int_equal(done, BATCH);
+	for (unsigned i = 0; i < BATCH; i++)
+		assert_int_equal(t->mem[STATUS_GPA + i], VIRTIO_BLK_S_OK);
+	usleep(50 * 1000); /* a late extra signal would land meanwhile */
+	assert_int_equal(poll(&p, 1, 0), 1);
+	assert_int_equal(read(p.fd, &v, 8), 8);
+	assert_int_equal(v, BATCH / 8);
+}
+
+static void test_signals_during_batch(void **state)
+{
+	static const char *const uring[] = { "--aio", "io_uring", NULL };
+	struct t t = { 0 };
+
+	(void)state;
+	setup(&t, true, NULL);
+	check_signals_during_batch(&t);
+	teardown(&t);
+	setup(&t, false, uring);
+	check_signals_during_batch(&t);
+	teardown(&t);
+}
+
 static void test_config(void **state)
 {
 	static const char *const extra[] = { "--logical-block-size", "4096", "--num-queues", "3",
@@ -573,11 +637,17 @@ static void test_no_status_breaks_ring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_uring), cmocka_unit_test(test_shm),
-		cmocka_unit_test(test_threads),	 cmocka_unit_test(test_sync),
-		cmocka_unit_test(test_poll),	 cmocka_unit_test(test_packed),
-		cmocka_unit_test(test_memory),	 cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_config),	 cmocka_unit_test(test_no_status_breaks_ring),
+		cmocka_unit_test(test_io_uring),
+		cmocka_unit_test(test_shm),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_poll),
+		cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_no_status_breaks_ring),
+		cmocka_unit_test(test_signals_during_batch),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
