@@ -282,12 +282,14 @@ static void poll_idle(struct vhblk_queue *vq, unsigned work)
 /*
  * A kick that finds a full batch (a driver at iodepth 32 refilling) would complete all of it
  * before the driver hears of the first one; the driver, asleep meanwhile, then takes its wake-up
- * (microseconds on an idle core) after our work instead of during it. So every
- * VHBLK_NOTIFY_EVERY requests the kick submits what it has, reaps and signals before it pops
- * more. With VIRTIO_RING_F_EVENT_IDX a driver that has not caught up yet (still asleep, or busy
- * with the last batch) suppresses the signal: a check, not a system call. Measured with
- * bench/blk_backend_bench.sh (rand4k-qd32, event mode): null +40%, file +50% IOPS, less CPU
- * per request; iodepth 1 never gets here. Return: completions reaped.
+ * (microseconds on an idle core) after our work instead of during it. So after the
+ * VHBLK_NOTIFY_FIRST-th request, and every VHBLK_NOTIFY_EVERY-th after that, the kick submits
+ * what it has, reaps and signals before it pops more: the driver wakes early, takes the first
+ * few and refills while we serve the rest. With VIRTIO_RING_F_EVENT_IDX a driver that has not
+ * caught up yet suppresses the signal (a check, not a system call). Measured with
+ * bench/blk_backend_bench.sh, rand4k-qd32 event mode: null 1.4M -> 3.2M IOPS (p50 17 -> 4 us),
+ * file +50%, less CPU per request; after 4, then 16, beat every 8 (null 2.0M) and every 16
+ * (null 2.0M). Iodepth 1 never gets here. Return: completions reaped.
  */
 static unsigned notify_early(struct vhblk_queue *vq)
 {
@@ -323,7 +325,8 @@ static int vhblk_queue_kick(void *inst, struct vh_queue *q)
 			vq->free = r;
 			break;
 		}
-		if (!(++popped % VHBLK_NOTIFY_EVERY))
+		popped++;
+		if (popped == VHBLK_NOTIFY_FIRST || !(popped % VHBLK_NOTIFY_EVERY))
 			work += notify_early(vq);
 	}
 	vq->stalled = !vq->free;

@@ -43,8 +43,10 @@
 #define VHBLK_MAX_DWZ_SECTORS	 (1u << 22)
 #define VHBLK_DEFAULT_QUEUE_SIZE 1024u
 #define VHBLK_POLL_IDLE_KICKS	 16u
-/* A kick completes and signals every this many requests before it pops more (req.c, notify_early()). */
-#define VHBLK_NOTIFY_EVERY 8u
+/* A kick signals what it completed after its VHBLK_NOTIFY_FIRST-th request and every
+ * VHBLK_NOTIFY_EVERY-th, before it pops more (req.c, notify_early()). */
+#define VHBLK_NOTIFY_FIRST 4u
+#define VHBLK_NOTIFY_EVERY 16u
 /* Buffered reads from this size on run on io-wq workers in parallel (aio.c uring_submit()). */
 #define VHBLK_ASYNC_READ_MIN (64u << 10)
 /* Poll mode: longest sleep on the completion queue while such reads run (aio.c). */
